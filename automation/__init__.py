@@ -1,0 +1,1 @@
+"""phoenix command line: one Pulumi stack per feature branch (python -m automation)."""

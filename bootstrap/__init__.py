@@ -1,0 +1,1 @@
+"""Instance bootstrap scripts and the pure renderer that turns them into userdata."""

@@ -1,0 +1,1 @@
+"""Pulumi ComponentResources and the Octopus dynamic providers of a feature environment."""
