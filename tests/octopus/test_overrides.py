@@ -1,0 +1,148 @@
+"""Auto-deploy overrides: add, replace, remove, and never lose another writer's entry."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from components.octopus.client import OctopusClient
+from components.octopus.errors import OctopusConflict, OctopusError
+from tests.octopus.conftest import Seeded, make_client
+from tests.octopus_emulator import OctopusEmulator
+
+
+@pytest.fixture
+def tenants(octopus_emulator: OctopusEmulator, seeded: Seeded) -> list[dict]:
+    return [
+        octopus_emulator.seed_tenant(f"feature{n:04d}", ["Phoenix Web"], ["Feature"]) for n in range(8)
+    ]
+
+
+def overrides(octopus_emulator: OctopusEmulator) -> list[dict]:
+    return octopus_emulator.project("Phoenix Web")["AutoDeployReleaseOverrides"]
+
+
+def test_add_replace_and_remove(
+    client: OctopusClient, seeded: Seeded, tenants: list[dict], octopus_emulator: OctopusEmulator
+) -> None:
+    project, environment, tenant = seeded.project["Id"], seeded.environment["Id"], tenants[0]["Id"]
+    assert client.find_auto_deploy_override(project, environment, tenant) is None
+
+    entry = client.set_auto_deploy_override(project, environment, tenant, seeded.release["Id"])
+    assert entry == {"EnvironmentId": environment, "TenantId": tenant, "ReleaseId": seeded.release["Id"]}
+    assert client.find_auto_deploy_override(project, environment, tenant) == entry
+
+    newer = octopus_emulator.seed_release("Phoenix Web", "1.0.1-ryan0001")
+    client.set_auto_deploy_override(project, environment, tenant, newer["Id"])
+    assert overrides(octopus_emulator) == [
+        {"EnvironmentId": environment, "TenantId": tenant, "ReleaseId": newer["Id"]}
+    ]
+
+    assert client.remove_auto_deploy_override(project, environment, tenant) is True
+    assert overrides(octopus_emulator) == []
+    assert client.remove_auto_deploy_override(project, environment, tenant) is False
+
+
+def test_setting_the_same_override_again_writes_nothing(
+    client: OctopusClient, seeded: Seeded, tenants: list[dict], octopus_emulator: OctopusEmulator
+) -> None:
+    args = (seeded.project["Id"], seeded.environment["Id"], tenants[0]["Id"], seeded.release["Id"])
+    client.set_auto_deploy_override(*args)
+    octopus_emulator.clear_log()
+    client.set_auto_deploy_override(*args)
+    assert octopus_emulator.count("PUT") == 0
+
+
+def test_other_entries_and_project_fields_survive(
+    client: OctopusClient, seeded: Seeded, tenants: list[dict], octopus_emulator: OctopusEmulator
+) -> None:
+    project, environment = seeded.project["Id"], seeded.environment["Id"]
+    client.set_auto_deploy_override(project, environment, None, seeded.release["Id"])  # untenanted
+    client.set_auto_deploy_override(project, environment, tenants[0]["Id"], seeded.release["Id"])
+    client.remove_auto_deploy_override(project, environment, tenants[0]["Id"])
+    after = octopus_emulator.project("Phoenix Web")
+    assert after["AutoDeployReleaseOverrides"] == [
+        {"EnvironmentId": environment, "TenantId": None, "ReleaseId": seeded.release["Id"]}
+    ]
+    assert after["TenantedDeploymentMode"] == "TenantedOrUntenanted"
+    assert after["Name"] == "Phoenix Web"
+
+
+def test_a_release_of_another_project_is_refused(
+    client: OctopusClient, seeded: Seeded, tenants: list[dict], octopus_emulator: OctopusEmulator
+) -> None:
+    octopus_emulator.seed_project("Other")
+    foreign = octopus_emulator.seed_release("Other", "2.0.0")
+    with pytest.raises(OctopusConflict, match="another project"):
+        client.set_auto_deploy_override(
+            seeded.project["Id"], seeded.environment["Id"], tenants[0]["Id"], foreign["Id"]
+        )
+    assert overrides(octopus_emulator) == []
+
+
+def test_parallel_writers_in_one_process_lose_nothing(
+    octopus_emulator: OctopusEmulator, seeded: Seeded, tenants: list[dict]
+) -> None:
+    octopus_emulator.latency = 0.005  # widen the read-modify-write window
+
+    def write(tenant: dict) -> None:
+        with make_client(octopus_emulator) as octopus:
+            octopus.set_auto_deploy_override(
+                seeded.project["Id"], seeded.environment["Id"], tenant["Id"], seeded.release["Id"]
+            )
+
+    with ThreadPoolExecutor(max_workers=len(tenants)) as pool:
+        list(pool.map(write, tenants))
+    assert sorted(e["TenantId"] for e in overrides(octopus_emulator)) == sorted(t["Id"] for t in tenants)
+
+
+def test_a_stale_writer_from_another_process_is_detected_and_repaired(
+    client: OctopusClient, seeded: Seeded, tenants: list[dict], octopus_emulator: OctopusEmulator
+) -> None:
+    """Another process read the project before our PUT and writes it back right after."""
+    project, environment, release = seeded.project["Id"], seeded.environment["Id"], seeded.release["Id"]
+    theirs = {"EnvironmentId": environment, "TenantId": tenants[1]["Id"], "ReleaseId": release}
+
+    def stale_write() -> None:
+        stale = octopus_emulator.project("Phoenix Web")
+        stale["AutoDeployReleaseOverrides"] = [theirs]
+        octopus_emulator.state.modify("Spaces-1", "projects", project, stale)
+
+    octopus_emulator.after_next("PUT", rf"/projects/{project}$", stale_write)
+    client.set_auto_deploy_override(project, environment, tenants[0]["Id"], release)
+    assert sorted(e["TenantId"] for e in overrides(octopus_emulator)) == sorted(
+        [tenants[0]["Id"], tenants[1]["Id"]]
+    )
+    assert octopus_emulator.count("PUT", rf"/projects/{project}$") == 2
+
+
+def test_a_removal_undone_by_a_stale_writer_is_removed_again(
+    client: OctopusClient, seeded: Seeded, tenants: list[dict], octopus_emulator: OctopusEmulator
+) -> None:
+    project, environment, release = seeded.project["Id"], seeded.environment["Id"], seeded.release["Id"]
+    client.set_auto_deploy_override(project, environment, tenants[0]["Id"], release)
+    before = octopus_emulator.project("Phoenix Web")
+
+    octopus_emulator.after_next(
+        "PUT", rf"/projects/{project}$",
+        lambda: octopus_emulator.state.modify("Spaces-1", "projects", project, before),
+    )
+    assert client.remove_auto_deploy_override(project, environment, tenants[0]["Id"]) is True
+    assert overrides(octopus_emulator) == []
+
+
+def test_a_writer_that_never_stops_is_reported(
+    client: OctopusClient, seeded: Seeded, tenants: list[dict], octopus_emulator: OctopusEmulator
+) -> None:
+    project = seeded.project["Id"]
+    empty = octopus_emulator.project("Phoenix Web")
+    octopus_emulator.after_next(
+        "PUT", rf"/projects/{project}$",
+        lambda: octopus_emulator.state.modify("Spaces-1", "projects", project, empty),
+        count=100,
+    )
+    with pytest.raises(OctopusError, match="kept being overwritten"):
+        client.set_auto_deploy_override(
+            project, seeded.environment["Id"], tenants[0]["Id"], seeded.release["Id"]
+        )
