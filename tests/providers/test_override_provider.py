@@ -1,0 +1,243 @@
+"""AutoDeployOverrideProvider called directly, over HTTP, against the emulated Octopus."""
+
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from pulumi.output import Unknown
+
+from components.octopus.errors import OctopusUnavailable
+from components.octopus.override import (
+    AutoDeployOverrideProvider,
+    ReleaseNotFound,
+    TenantNotConnected,
+)
+from tests.providers.conftest import (
+    ENVIRONMENT,
+    NEXT_VERSION,
+    OTHER_ENVIRONMENT,
+    PROJECT,
+    VERSION,
+    World,
+)
+
+
+def tenant(world: World, name: str = "ryan0001", environments=(ENVIRONMENT,)) -> dict:
+    return world.emulator.seed_tenant(name, projects={PROJECT: list(environments)})
+
+
+def news(tenant_id: str, **changes) -> dict:
+    return {
+        "project": PROJECT,
+        "environment": ENVIRONMENT,
+        "tenant_id": tenant_id,
+        "release_version": VERSION,
+        **changes,
+    }
+
+
+def checked(provider: AutoDeployOverrideProvider, props: dict) -> dict:
+    result = provider.check({}, props)
+    assert [f.reason for f in result.failures] == []
+    return result.inputs
+
+
+def release_id(world: World, version: str) -> str:
+    with world.make(AutoDeployOverrideProvider).client() as client:
+        return client.find_release(world.project()["Id"], version)["Id"]
+
+
+def created(world: World, tenant_id: str, **changes):
+    provider = world.make(AutoDeployOverrideProvider)
+    inputs = checked(provider, news(tenant_id, **changes))
+    result = provider.create(inputs)
+    return provider, inputs, result.id, result.outs
+
+
+def test_create_sets_the_override_for_this_tenant(world: World) -> None:
+    t = tenant(world)
+    _, inputs, override_id, outs = created(world, t["Id"])
+    expected = release_id(world, VERSION)
+    assert world.overrides() == [
+        {"EnvironmentId": outs["environment_id"], "TenantId": t["Id"], "ReleaseId": expected}
+    ]
+    assert outs["release_id"] == expected
+    assert outs["project_id"] == world.project()["Id"]
+    assert override_id == f"Spaces-1/{outs['project_id']}/{outs['environment_id']}/{t['Id']}"
+    assert {k: outs[k] for k in inputs} == inputs
+
+
+def test_check_reports_a_version_without_release_naming_project_and_version(world: World) -> None:
+    t = tenant(world)
+    result = world.make(AutoDeployOverrideProvider).check({}, news(t["Id"], release_version="9.9.9-ryan0001"))
+    [failure] = result.failures
+    assert failure.property == "release_version"
+    assert PROJECT in failure.reason and "9.9.9-ryan0001" in failure.reason
+
+
+def test_create_of_a_version_without_release_fails_naming_both_and_writes_nothing(world: World) -> None:
+    t = tenant(world)
+    provider = world.make(AutoDeployOverrideProvider)
+    with pytest.raises(ReleaseNotFound) as raised:
+        provider.create({**checked(provider, news(t["Id"])), "release_version": "9.9.9-ryan0001"})
+    assert PROJECT in str(raised.value) and "9.9.9-ryan0001" in str(raised.value)
+    assert world.overrides() == []
+    assert not [r for r in world.emulator.request_log if r[0] == "PUT"]
+
+
+def test_check_reports_each_bad_field(world: World) -> None:
+    result = world.make(AutoDeployOverrideProvider).check(
+        {},
+        {"project": "", "environment": ENVIRONMENT, "tenant_id": "ryan0001", "release_version": "1.0"},
+    )
+    assert sorted(f.property for f in result.failures) == ["project", "release_version", "tenant_id"]
+
+
+def test_check_names_missing_project_environment_and_tenant(world: World) -> None:
+    result = world.make(AutoDeployOverrideProvider).check(
+        {}, news("Tenants-999", project="Nope", environment="Gone")
+    )
+    reasons = {f.property: f.reason for f in result.failures}
+    assert set(reasons) == {"project", "environment", "tenant_id"}
+    assert "Nope" in reasons["project"] and "Gone" in reasons["environment"]
+    assert "Tenants-999" in reasons["tenant_id"]
+
+
+def test_check_accepts_a_tenant_id_not_known_yet(world: World) -> None:
+    result = world.make(AutoDeployOverrideProvider).check({}, news(Unknown()))
+    assert result.failures == []
+    assert isinstance(result.inputs["tenant_id"], Unknown) and result.inputs["space"] == "Default"
+
+
+def test_create_for_a_tenant_not_connected_there_fails_and_writes_nothing(world: World) -> None:
+    t = tenant(world, environments=[OTHER_ENVIRONMENT])
+    provider = world.make(AutoDeployOverrideProvider)
+    with pytest.raises(TenantNotConnected, match="not connected"):
+        provider.create(checked(provider, news(t["Id"])))
+    assert world.overrides() == []
+
+
+def test_diff_updates_a_new_version_and_replaces_on_identity(world: World) -> None:
+    t = tenant(world)
+    provider, inputs, override_id, outs = created(world, t["Id"])
+    assert provider.diff(override_id, outs, inputs).changes is False
+    bumped = provider.diff(override_id, outs, {**inputs, "release_version": NEXT_VERSION})
+    assert (bumped.changes, bumped.replaces) == (True, [])
+    moved = provider.diff(override_id, outs, {**inputs, "environment": OTHER_ENVIRONMENT})
+    assert (moved.replaces, moved.delete_before_replace) == (["environment"], True)
+    retenanted = provider.diff(override_id, outs, {**inputs, "tenant_id": Unknown()})
+    assert retenanted.replaces == ["tenant_id"]
+
+
+def test_update_points_the_override_at_the_new_release(world: World) -> None:
+    t = tenant(world)
+    provider, inputs, override_id, outs = created(world, t["Id"])
+    result = provider.update(override_id, outs, {**inputs, "release_version": NEXT_VERSION})
+    assert [o["ReleaseId"] for o in world.overrides()] == [release_id(world, NEXT_VERSION)]
+    assert result.outs["release_id"] == release_id(world, NEXT_VERSION)
+    assert result.outs["release_version"] == NEXT_VERSION
+
+
+def test_read_matches_state_then_reports_a_consumed_override_gone(world: World) -> None:
+    t = tenant(world)
+    provider, inputs, override_id, outs = created(world, t["Id"])
+    read = provider.read(override_id, outs)
+    assert (read.id, read.outs, read.inputs) == (override_id, outs, inputs)
+    with provider.client() as client:
+        # What Octopus does once the release is deployed to the tenant.
+        client.remove_auto_deploy_override(outs["project_id"], outs["environment_id"], t["Id"])
+    assert provider.read(override_id, outs).id == ""
+    again = provider.create(inputs)  # the next `up` recreating it is harmless
+    assert again.id == override_id and len(world.overrides()) == 1
+
+
+def test_read_reports_a_release_changed_by_hand_as_drift(world: World) -> None:
+    t = tenant(world)
+    provider, inputs, override_id, outs = created(world, t["Id"])
+    with provider.client() as client:
+        client.set_auto_deploy_override(
+            outs["project_id"], outs["environment_id"], t["Id"], release_id(world, NEXT_VERSION)
+        )
+    read = provider.read(override_id, outs)
+    assert read.inputs["release_version"] == NEXT_VERSION
+    assert provider.diff(override_id, read.outs, inputs).changes is True
+
+
+def test_read_of_a_deleted_project_is_gone_not_an_error(world: World) -> None:
+    t = tenant(world)
+    provider, _, override_id, outs = created(world, t["Id"])
+    assert provider.read(override_id, {**outs, "project_id": "Projects-999"}).id == ""
+
+
+def test_delete_removes_only_this_tenants_override(world: World) -> None:
+    ours, theirs = tenant(world, "ryan0001"), tenant(world, "kate0002")
+    provider, _, override_id, outs = created(world, ours["Id"])
+    created(world, theirs["Id"], release_version=NEXT_VERSION)
+    provider.delete(override_id, outs)
+    assert [(o["TenantId"], o["ReleaseId"]) for o in world.overrides()] == [
+        (theirs["Id"], release_id(world, NEXT_VERSION))
+    ]
+    provider.delete(override_id, outs)  # a second delete finds nothing and is fine
+
+
+def test_ten_parallel_creates_for_ten_tenants_keep_ten_overrides(world: World) -> None:
+    tenants = [tenant(world, f"feature{n:04d}") for n in range(10)]
+    world.emulator.latency = 0.01
+
+    def create(t: dict) -> str:
+        provider = world.make(AutoDeployOverrideProvider)
+        return provider.create(checked(provider, news(t["Id"]))).id
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        ids = list(pool.map(create, tenants))
+    assert len(set(ids)) == 10
+    assert sorted(o["TenantId"] for o in world.overrides()) == sorted(t["Id"] for t in tenants)
+
+
+def _create_in_own_process(args: tuple) -> str:
+    config, tenant_id = args
+    from tests.providers.conftest import configure
+
+    provider = configure(AutoDeployOverrideProvider(), config)
+    return provider.create(checked(provider, news(tenant_id))).id
+
+
+def test_parallel_creates_from_separate_processes_keep_every_override(world: World) -> None:
+    """As separate CI jobs do: no shared lock, only the write-then-verify protects them."""
+    from tests.providers.conftest import stack_config
+
+    tenants = [tenant(world, f"proc{n:04d}") for n in range(6)]
+    world.emulator.latency = 0.02
+    config = stack_config(world.emulator)
+    with multiprocessing.get_context("fork").Pool(len(tenants)) as pool:
+        ids = pool.map(_create_in_own_process, [(config, t["Id"]) for t in tenants])
+    assert len(set(ids)) == len(tenants)
+    assert sorted(o["TenantId"] for o in world.overrides()) == sorted(t["Id"] for t in tenants)
+
+
+def test_a_503_on_the_project_write_is_retried(world: World) -> None:
+    t = tenant(world)
+    world.emulator.fail_next("PUT", r"/projects/Projects-\d+$", status=503, count=1)
+    created(world, t["Id"])
+    assert len(world.overrides()) == 1
+
+
+def test_persistent_503_on_the_project_write_fails_and_leaves_no_override(world: World) -> None:
+    t = tenant(world)
+    world.emulator.fail_next("PUT", r"/projects/Projects-\d+$", status=503, count=100)
+    provider = world.make(AutoDeployOverrideProvider)
+    with pytest.raises(OctopusUnavailable):
+        provider.create(checked(provider, news(t["Id"])))
+    assert world.overrides() == []
+
+
+def test_a_write_that_landed_although_it_failed_is_undone(world: World) -> None:
+    """The server applied the PUT but every answer was lost: create fails and leaves no entry."""
+    t = tenant(world)
+    world.emulator.fail_next("PUT", r"/projects/Projects-\d+$", status=503, count=100, processed=True)
+    provider = world.make(AutoDeployOverrideProvider)
+    with pytest.raises(OctopusUnavailable):
+        provider.create(checked(provider, news(t["Id"])))
+    assert world.overrides() == []
