@@ -1,0 +1,247 @@
+<#
+Boots one Windows fleet instance: registers a polling Tentacle with the feature's
+tenant, waits until Octopus has deployed the app, then tells the auto scaling
+group to keep the instance (CONTINUE) or to replace it (ABANDON).
+Safe to run again: a registered Tentacle is not registered twice and a
+completed lifecycle action is not signalled twice.
+#>
+[CmdletBinding()]
+param(
+    [Parameter(Mandatory = $true)][string] $SettingsPath
+)
+$ErrorActionPreference = 'Stop'
+Set-StrictMode -Version 3.0
+$ProgressPreference = 'SilentlyContinue'
+[Net.ServicePointManager]::SecurityProtocol = [Net.SecurityProtocolType]::Tls12
+
+$StateDir = Join-Path $env:ProgramData 'Phoenix'
+$LogFile = Join-Path $StateDir 'bootstrap.log'
+$TentacleExe = Join-Path $env:ProgramFiles 'Octopus Deploy\Tentacle\Tentacle.exe'
+$TentacleInstance = 'Tentacle'
+$TentacleHome = 'C:\Octopus'
+$Imds = 'http://169.254.169.254/latest'
+$ServerCommsPort = '10943'
+$RequiredSettings = @('ServerUrl', 'Space', 'Environment', 'Roles', 'Tenant', 'MachinePolicy',
+    'RegistrationKeyParameter', 'HealthUrl', 'HealthTimeoutSeconds', 'HealthIntervalSeconds',
+    'LifecycleHookName', 'AsgName', 'Region', 'InfrastructureVersion', 'TentaclePackageSource',
+    'MachineNamePrefix')
+
+$script:Step = 'start'
+$script:Settings = $null
+$script:InstanceId = ''
+$script:Region = ''
+$script:RegistrationKey = ''
+
+# One timestamped line to the console and the log file; the key is masked even if a tool echoes it.
+function Write-Log([string] $Message) {
+    $text = $Message
+    if ($script:RegistrationKey) { $text = $text.Replace($script:RegistrationKey, '[redacted]') }
+    $line = '{0} [{1}] {2}' -f [DateTime]::UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'"), $script:Step, $text
+    Add-Content -LiteralPath $LogFile -Value $line -Encoding UTF8
+    Write-Host $line
+}
+
+function Enter-Step([string] $Name) {
+    $script:Step = $Name
+    Write-Log 'begin'
+}
+
+# Runs a program and logs its output, never its arguments (they may hold the key).
+function Invoke-Logged([string] $FilePath, [string[]] $Arguments) {
+    $previous = $ErrorActionPreference
+    $ErrorActionPreference = 'Continue'   # a native program's stderr is output here, not an error
+    try {
+        $output = & $FilePath @Arguments 2>&1
+        $code = $LASTEXITCODE
+    }
+    finally {
+        $ErrorActionPreference = $previous
+    }
+    foreach ($line in $output) { Write-Log ('  ' + $line) }
+    if ($code -ne 0) { throw ('{0} exited with code {1}' -f (Split-Path $FilePath -Leaf), $code) }
+}
+
+function Invoke-Tentacle([string[]] $Arguments) {
+    Invoke-Logged -FilePath $TentacleExe -Arguments ($Arguments + @('--instance', $TentacleInstance, '--console'))
+}
+
+function Read-Settings {
+    if (-not (Test-Path -LiteralPath $SettingsPath)) { throw "settings file $SettingsPath is missing" }
+    $loaded = Import-PowerShellDataFile -LiteralPath $SettingsPath
+    foreach ($name in $RequiredSettings) {
+        if (-not $loaded.ContainsKey($name) -or -not $loaded[$name]) { throw "setting $name is missing or empty" }
+    }
+    $script:Settings = $loaded
+    Write-Log ('infrastructure {0}; server {1}, space {2}, environment {3}, tenant {4}, roles {5}' -f
+        $loaded.InfrastructureVersion, $loaded.ServerUrl, $loaded.Space, $loaded.Environment, $loaded.Tenant,
+        ($loaded.Roles -join ' '))
+}
+
+function Read-Metadata {
+    $token = Invoke-RestMethod -Method Put -Uri "$Imds/api/token" -TimeoutSec 5 -UseBasicParsing `
+        -Headers @{ 'X-aws-ec2-metadata-token-ttl-seconds' = '300' }
+    $headers = @{ 'X-aws-ec2-metadata-token' = $token }
+    $instanceId = Invoke-RestMethod -Uri "$Imds/meta-data/instance-id" -Headers $headers -TimeoutSec 5 -UseBasicParsing
+    $region = Invoke-RestMethod -Uri "$Imds/meta-data/placement/region" -Headers $headers -TimeoutSec 5 -UseBasicParsing
+    if ($instanceId -notlike 'i-*') { throw "instance metadata returned an odd instance id '$instanceId'" }
+    $script:InstanceId = $instanceId
+    $script:Region = $region
+    if ($region -ne $script:Settings.Region) {
+        Write-Log ('WARNING: rendered for {0} but running in {1}; using {1}' -f $script:Settings.Region, $region)
+    }
+    Write-Log "instance $instanceId in $region"
+}
+
+function Read-RegistrationKey {
+    $name = $script:Settings.RegistrationKeyParameter
+    $parameter = Get-SSMParameter -Name $name -WithDecryption $true -Region $script:Region
+    if (-not $parameter.Value) { throw "SSM parameter $name is empty" }
+    $script:RegistrationKey = $parameter.Value
+    Write-Log "read the registration key from SSM parameter $name"
+}
+
+function Install-Tentacle {
+    if (Test-Path -LiteralPath $TentacleExe) {
+        Write-Log 'Tentacle already installed'
+        return
+    }
+    $msi = Join-Path $StateDir 'Octopus.Tentacle.msi'
+    $msiLog = Join-Path $StateDir 'tentacle-install.log'
+    Write-Log "downloading $($script:Settings.TentaclePackageSource)"
+    Invoke-WebRequest -Uri $script:Settings.TentaclePackageSource -OutFile $msi -UseBasicParsing -TimeoutSec 600
+    $process = Start-Process -FilePath 'msiexec.exe' -Wait -PassThru `
+        -ArgumentList @('/i', "`"$msi`"", '/quiet', '/norestart', '/l*v', "`"$msiLog`"")
+    if ($process.ExitCode -notin @(0, 3010)) { throw "the Tentacle MSI failed with exit code $($process.ExitCode); see $msiLog" }
+    if (-not (Test-Path -LiteralPath $TentacleExe)) { throw "the Tentacle MSI did not install $TentacleExe" }
+}
+
+function Set-TentacleConfiguration {
+    $config = Join-Path $TentacleHome 'Tentacle.config'
+    if (-not (Test-Path -LiteralPath $config)) {
+        Invoke-Tentacle @('create-instance', '--config', $config)
+    }
+    Invoke-Tentacle @('new-certificate', '--if-blank')
+    Invoke-Tentacle @('configure', '--reset-trust')
+    # Polling: instances in private subnets cannot be reached by the server.
+    Invoke-Tentacle @('configure', '--home', $TentacleHome, '--app', (Join-Path $TentacleHome 'Applications'),
+        '--noListen', 'True')
+}
+
+function Register-Tentacle([string] $MachineName) {
+    $s = $script:Settings
+    $roleArguments = @()
+    foreach ($role in @($s.Roles)) { $roleArguments += @('--role', $role) }
+    Write-Log "registering $MachineName"
+    Invoke-Tentacle (@('register-with', '--server', $s.ServerUrl, '--apiKey', $script:RegistrationKey,
+            '--space', $s.Space, '--name', $MachineName, '--environment', $s.Environment) + $roleArguments +
+        @('--tenant', $s.Tenant, '--tenanted-deployment-participation', 'Tenanted', '--policy', $s.MachinePolicy,
+            '--comms-style', 'TentacleActive', '--server-comms-port', $ServerCommsPort))
+    $script:RegistrationKey = ''
+    Set-Content -LiteralPath (Join-Path $StateDir 'registered') -Value $MachineName -Encoding UTF8
+}
+
+# The project trigger deploys to the new machine; the app's health says when it landed.
+function Wait-Health {
+    $url = $script:Settings.HealthUrl
+    $timeout = [int] $script:Settings.HealthTimeoutSeconds
+    $interval = [int] $script:Settings.HealthIntervalSeconds
+    $deadline = [DateTime]::UtcNow.AddSeconds($timeout)
+    $last = -1
+    $checks = 0
+    Write-Log "waiting up to ${timeout}s for a 2xx from $url"
+    while ($true) {
+        $checks++
+        $code = 0
+        try {
+            $code = [int] (Invoke-WebRequest -Uri $url -UseBasicParsing -TimeoutSec $interval -MaximumRedirection 0).StatusCode
+        }
+        catch {
+            $response = $_.Exception.PSObject.Properties['Response']
+            if ($response -and $response.Value) { $code = [int] $response.Value.StatusCode }
+        }
+        if ($code -ge 200 -and $code -lt 300) {
+            Write-Log "healthy: HTTP $code after $checks checks"
+            return
+        }
+        if ($code -ne $last) {
+            Write-Log "not healthy yet: HTTP $code"
+            $last = $code
+        }
+        if ([DateTime]::UtcNow -ge $deadline) { throw "no 2xx from $url within ${timeout}s (last HTTP $code)" }
+        Start-Sleep -Seconds $interval
+    }
+}
+
+# Completes the launch lifecycle action once per instance; returns whether it was sent or already done.
+function Send-LifecycleSignal([string] $Result) {
+    $script:Step = 'signal'
+    $marker = Join-Path $StateDir 'lifecycle-action'
+    if (Test-Path -LiteralPath $marker) {
+        Write-Log ('lifecycle action already completed ({0}); not signalling {1}' -f (Get-Content -LiteralPath $marker -Raw).Trim(), $Result)
+        return $true
+    }
+    if (-not $script:InstanceId -or -not $script:Settings) {
+        Write-Log "cannot signal $Result without the instance id; the hook's heartbeat timeout abandons the launch"
+        return $false
+    }
+    $s = $script:Settings
+    Write-Log "complete-lifecycle-action $Result (group $($s.AsgName), hook $($s.LifecycleHookName))"
+    try {
+        Complete-ASLifecycleAction -AutoScalingGroupName $s.AsgName -LifecycleHookName $s.LifecycleHookName `
+            -InstanceId $script:InstanceId -LifecycleActionResult $Result -Region $script:Region | Out-Null
+    }
+    catch {
+        Write-Log "ERROR: complete-lifecycle-action $Result failed: $($_.Exception.Message)"
+        return $false
+    }
+    Set-Content -LiteralPath $marker -Value $Result -Encoding UTF8
+    return $true
+}
+
+New-Item -ItemType Directory -Force -Path $StateDir | Out-Null
+$lock = New-Object System.Threading.Mutex($false, 'Global\PhoenixBootstrap')
+try { $acquired = $lock.WaitOne(0) } catch [System.Threading.AbandonedMutexException] { $acquired = $true }
+if (-not $acquired) {
+    Write-Log 'another bootstrap is running on this instance; leaving it alone'
+    exit 75
+}
+$result = 'ABANDON'
+$exitCode = 1
+try {
+    Enter-Step 'settings'
+    Read-Settings
+    Enter-Step 'instance metadata'
+    Read-Metadata
+    $registered = Join-Path $StateDir 'registered'
+    if (Test-Path -LiteralPath $registered) {
+        Write-Log ('Tentacle already registered as {0}; not registering again' -f (Get-Content -LiteralPath $registered -Raw).Trim())
+        Enter-Step 'tentacle install'
+        Install-Tentacle
+    }
+    else {
+        Enter-Step 'registration key'
+        Read-RegistrationKey
+        Enter-Step 'tentacle install'
+        Install-Tentacle
+        Enter-Step 'tentacle configure'
+        Set-TentacleConfiguration
+        Enter-Step 'tentacle register'
+        Register-Tentacle -MachineName ('{0}-{1}' -f $script:Settings.MachineNamePrefix, $script:InstanceId)
+    }
+    Enter-Step 'tentacle service'
+    Invoke-Tentacle @('service', '--install', '--start')
+    Enter-Step 'health'
+    Wait-Health
+    $result = 'CONTINUE'
+    $exitCode = 0
+}
+catch {
+    Write-Log ("FAILED in step '{0}': {1}" -f $script:Step, $_.Exception.Message)
+}
+finally {
+    $script:RegistrationKey = ''
+    if (-not (Send-LifecycleSignal -Result $result)) { $exitCode = 1 }
+    if ($exitCode -eq 0) { Write-Log 'bootstrap complete' }
+    $lock.ReleaseMutex()
+}
+exit $exitCode

@@ -1,0 +1,150 @@
+"""The Windows bootstrap and its userdata, checked with a PowerShell grammar (no PowerShell engine runs here)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from bootstrap.render import BootstrapSettings, powershell_key, render_userdata, script_source
+from tests.bootstrap import powershell as ps
+from tests.bootstrap.samples import HOSTILE_NAME, sample_settings
+
+SETTINGS_VARIABLES = {"$loaded", "$s", "$script:Settings"}
+OUTPUT_COMMANDS = {"Write-Log", "Write-Host", "Write-Output", "Write-Verbose", "Write-Warning", "Write-Error",
+                   "Add-Content", "Set-Content", "Out-File", "Tee-Object"}
+
+
+def script_tree():
+    return ps.parse(script_source("windows"))
+
+
+def function_body(name: str) -> str:
+    for function in ps.nodes(script_tree(), "function_statement"):
+        if ps.text(function.child_by_field_name("name") or ps.nodes(function, "function_name")[0]) == name:
+            return ps.text(function)
+    raise AssertionError(f"no function {name}")
+
+
+def userdata_parts(settings: BootstrapSettings) -> tuple[str, str]:
+    """The settings file and the script as the userdata's two here-strings hold them."""
+    userdata = render_userdata(settings, "windows")
+    inner = userdata.removeprefix("<powershell>\n").removesuffix("</powershell>\n")
+    tree = ps.parse(inner)
+    assert ps.syntax_errors(tree) == []
+    here_strings = [ps.text(node) for node in ps.nodes(tree, "verbatim_here_string_characters")]
+    assert len(here_strings) == 2
+    return ps.here_string_body(here_strings[0]), ps.here_string_body(here_strings[1])
+
+
+def settings_values(psd1: str) -> dict[str, object]:
+    tree = ps.parse(psd1)
+    assert ps.syntax_errors(tree) == []
+    values: dict[str, object] = {}
+    for entry in ps.nodes(tree, "hash_entry"):
+        key = ps.text(ps.nodes(entry, "key_expression")[0])
+        strings = [ps.verbatim_value(ps.text(n)) for n in ps.nodes(entry, "verbatim_string_characters")]
+        if ps.nodes(entry, "array_expression"):
+            values[key] = tuple(strings)
+        elif strings:
+            [values[key]] = strings
+        else:
+            values[key] = int(ps.text(ps.nodes(entry, "decimal_integer_literal")[0]))
+    return values
+
+
+def test_the_script_parses_without_errors() -> None:
+    assert ps.syntax_errors(script_tree()) == []
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [("    $result = 'CONTINUE'\n", "    $result = 'CONTINUE\n"), ("        return\n    }\n", "        return\n")],
+    ids=["unterminated-string", "missing-brace"],
+)
+def test_the_parser_catches_a_broken_script(old: str, new: str) -> None:
+    source = script_source("windows")
+    assert old in source
+
+    assert ps.syntax_errors(ps.parse(source.replace(old, new, 1))) != []
+
+
+def test_userdata_embeds_the_script_unchanged() -> None:
+    _, script = userdata_parts(sample_settings(tenant=HOSTILE_NAME))
+
+    assert script == script_source("windows").rstrip("\n")
+
+
+def test_every_setting_reaches_powershell_exactly() -> None:
+    chosen = sample_settings(tenant=HOSTILE_NAME, environment="QA \u2019s 'env'", roles=("web", "it's \u201aodd\u201b"),
+                             space="Dev $env:PATH", machine_policy="`$(Stop-Computer)`")
+    psd1, _ = userdata_parts(chosen)
+
+    values = settings_values(psd1)
+
+    expected = {powershell_key(f.name): getattr(chosen, f.name) for f in dataclasses.fields(BootstrapSettings)}
+    assert values == expected
+
+
+def test_the_script_reads_exactly_the_rendered_settings() -> None:
+    tree = script_tree()
+    rendered = set(settings_values(userdata_parts(sample_settings())[0]))
+    read = {
+        ps.text(node.children[-1])
+        for node in ps.nodes(tree, "member_access")
+        if ps.text(node.children[0]) in SETTINGS_VARIABLES
+    }
+    required = next(n for n in ps.nodes(tree, "assignment_expression") if ps.text(n).startswith("$RequiredSettings"))
+
+    assert read <= rendered, read - rendered
+    assert {ps.verbatim_value(ps.text(n)) for n in ps.nodes(required, "verbatim_string_characters")} == rendered
+
+
+def test_registration_is_polling_tenanted_and_never_forced() -> None:
+    register = function_body("Register-Tentacle")
+    configuration = function_body("Set-TentacleConfiguration")
+
+    for expected in ("'register-with'", "'--server', $s.ServerUrl", "'--apiKey', $script:RegistrationKey",
+                     "'--space', $s.Space", "'--name', $MachineName", "'--environment', $s.Environment",
+                     "@('--role', $role)", "'--tenant', $s.Tenant", "'--tenanted-deployment-participation', 'Tenanted'",
+                     "'--policy', $s.MachinePolicy", "'--comms-style', 'TentacleActive'"):
+        assert expected in register, expected
+    assert "--force" not in register
+    assert "'--noListen', 'True'" in configuration
+    assert "'--instance', $TentacleInstance, '--console'" in function_body("Invoke-Tentacle")
+
+
+def test_the_key_is_never_written_or_logged() -> None:
+    for command in ps.nodes(script_tree(), "command"):
+        name = ps.text(command.children[0])
+        if name in OUTPUT_COMMANDS:
+            assert "RegistrationKey" not in ps.text(command), ps.text(command)
+    assert "$script:RegistrationKey = ''" in function_body("Register-Tentacle")
+
+
+def test_failures_abandon_through_try_finally() -> None:
+    source = script_source("windows")
+    top_level_try = [n for n in ps.nodes(script_tree(), "try_statement")
+                     if n.start_point[1] == 0 and ps.nodes(n, "finally_clause")]
+
+    assert len(top_level_try) == 1
+    body = ps.text(top_level_try[0])
+    assert "finally" in body and "Send-LifecycleSignal -Result $result" in body.split("finally", 1)[1]
+    assert body.rstrip().split("catch", 1)[0].rstrip().endswith("$result = 'CONTINUE'\n    $exitCode = 0\n}")
+    assert source.index("$ErrorActionPreference = 'Stop'") < source.index("function ")
+    assert source.index("$result = 'ABANDON'") < source.index(ps.text(top_level_try[0]))
+    signal = function_body("Send-LifecycleSignal")
+    for parameter in ("-AutoScalingGroupName $s.AsgName", "-LifecycleHookName $s.LifecycleHookName",
+                      "-InstanceId $script:InstanceId", "-LifecycleActionResult $Result", "-Region $script:Region"):
+        assert parameter in signal
+
+
+def test_web_calls_use_basic_parsing_and_imds_v2_tokens() -> None:
+    commands = [n for n in ps.nodes(script_tree(), "command")
+                if ps.text(n.children[0]) in ("Invoke-WebRequest", "Invoke-RestMethod")]
+    metadata = function_body("Read-Metadata")
+
+    assert len(commands) >= 5
+    assert all("-UseBasicParsing" in ps.text(command) for command in commands)
+    assert "-Method Put -Uri \"$Imds/api/token\"" in metadata
+    assert metadata.count("-Headers $headers") == 2
