@@ -1,0 +1,118 @@
+"""`FeatureEnvironment`: one feature's network, fleet and Octopus wiring, built from one set of values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import pulumi
+
+from components.fleet import Fleet, FleetArgs
+from components.naming import resource_tags
+from components.network import Network, NetworkArgs
+from components.octopus.override import AutoDeployOverride
+from components.octopus.tenant import Tenant
+from components.settings import FeatureSettings
+from components.versioning import bootstrap_for
+
+
+@dataclass(frozen=True, kw_only=True)
+class FeatureEnvironmentArgs:
+    """What a feature environment is built from."""
+
+    settings: FeatureSettings
+    """The validated feature settings (`components.settings.parse_settings`)."""
+
+
+class FeatureEnvironment(pulumi.ComponentResource):
+    """Network and fleet in AWS, tenant and auto-deploy override in Octopus.
+
+    The instances register with exactly the tenant and environment the
+    Octopus resources were created with, and the group launches only once the
+    override points the tenant at this feature's release.
+    """
+
+    url: pulumi.Output[str]
+    asg_name: pulumi.Output[str]
+    tenant_id: pulumi.Output[str]
+    package_version: pulumi.Output[str]
+    infrastructure_version: pulumi.Output[str]
+
+    def __init__(self, name: str, args: FeatureEnvironmentArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("phoenix:index:FeatureEnvironment", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        settings = args.settings
+        # One object holds the Octopus wiring for both sides: what the tenant and
+        # override are created with is what every instance registers with.
+        bootstrap = bootstrap_for(settings)
+        tags = resource_tags(settings.feature, settings.tags)
+
+        # The network first: its zone look-up is the last check that can fail the
+        # program, and it runs before anything exists in AWS or Octopus.
+        network = Network(
+            f"{name}-network",
+            NetworkArgs(
+                cidr=settings.network.cidr,
+                az_count=settings.network.az_count,
+                nat=settings.network.nat,
+                tags=tags,
+            ),
+            opts=child,
+        )
+        tenant = Tenant(
+            f"{name}-tenant",
+            tenant_name=bootstrap.tenant,
+            projects=[settings.octopus.project],
+            environments=[bootstrap.environment],
+            description=f"Feature environment {settings.feature}, managed by phoenix",
+            tenant_tags=list(settings.octopus.tenant_tags),
+            space=bootstrap.space,
+            adopt_existing=settings.octopus.adopt_existing_tenant,
+            opts=child,
+        )
+        override = AutoDeployOverride(
+            f"{name}-override",
+            project=settings.octopus.project,
+            environment=bootstrap.environment,
+            tenant_id=tenant.tenant_id,
+            release_version=settings.package_version,
+            space=bootstrap.space,
+            opts=child,
+        )
+        fleet = Fleet(
+            f"{name}-fleet",
+            FleetArgs(
+                feature=settings.feature,
+                settings=settings.fleet,
+                bootstrap=bootstrap,
+                registration_key=pulumi.Output.secret(settings.octopus.registration_key),
+                vpc_id=network.vpc_id,
+                vpc_cidr=network.vpc_cidr,
+                public_subnet_ids=network.public_subnet_ids,
+                instance_subnet_ids=network.instance_subnet_ids,
+                assign_public_ip=network.assign_public_ip,
+                octopus_tenant_id=tenant.tenant_id,
+                octopus_release_id=override.release_id,
+                tags=tags,
+            ),
+            opts=child,
+        )
+
+        def after_rollout(value: pulumi.Input[str]) -> pulumi.Output[str]:
+            """Report a value only once the group has rolled out."""
+            return pulumi.Output.all(value, fleet.rollout_status).apply(lambda values: values[0])
+
+        self.url = fleet.url
+        self.asg_name = fleet.group_name
+        self.tenant_id = after_rollout(tenant.tenant_id)
+        self.package_version = after_rollout(settings.package_version)
+        self.infrastructure_version = after_rollout(fleet.infrastructure_version)
+        self.register_outputs(
+            {
+                "url": self.url,
+                "asg_name": self.asg_name,
+                "tenant_id": self.tenant_id,
+                "package_version": self.package_version,
+                "infrastructure_version": self.infrastructure_version,
+            }
+        )

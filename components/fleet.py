@@ -1,0 +1,368 @@
+"""`Fleet`: instances behind a load balancer, replaced, never changed, when their userdata changes.
+
+The launch template plays the launch configuration's role in the original
+design (AWS no longer lets new accounts create launch configurations): each
+new infrastructure version is a new template version, the group points at
+that explicit version and an instance refresh swaps instances while keeping
+full capacity, rolling back if the new ones never turn healthy. A launch
+lifecycle hook holds each new instance until its bootstrap reports the
+deployment healthy: the cfn-signal of the original design.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Mapping, Optional, Sequence
+
+import pulumi
+import pulumi_aws as aws
+
+from bootstrap.render import BootstrapSettings
+from components import naming
+from components.rollout import RolloutGate
+from components.settings import FleetSettings
+from components.versioning import userdata
+
+#: Seconds after an instance is in service before failed health checks count;
+#: the launch hook already held it until its deployment was healthy.
+HEALTH_CHECK_GRACE_SECONDS = 120
+#: Old targets drain this long; feature environments favour fast refreshes.
+DEREGISTRATION_DELAY_SECONDS = 30
+
+
+@dataclass(frozen=True, kw_only=True)
+class FleetArgs:
+    """What a feature's fleet is built from; network ids arrive as outputs."""
+
+    feature: str
+    """Feature id: names every AWS resource."""
+    settings: FleetSettings
+    """Capacity, image, ports, health and rollout settings."""
+    bootstrap: BootstrapSettings
+    """What instances boot with (`versioning.bootstrap_for`): Octopus registration, group, region, stamp."""
+    registration_key: pulumi.Input[str]
+    """Secret key Tentacles register with; stored in SSM, never in userdata."""
+    vpc_id: pulumi.Input[str]
+    """VPC of the load balancer and instances."""
+    vpc_cidr: str
+    """The VPC's CIDR: the load balancer may reach instances only inside it."""
+    public_subnet_ids: pulumi.Input[Sequence[str]]
+    """Subnets of the internet-facing load balancer."""
+    instance_subnet_ids: pulumi.Input[Sequence[str]]
+    """Subnets the group launches instances in."""
+    assign_public_ip: bool = False
+    """Give instances a public address: their way out when the network has no NAT."""
+    octopus_tenant_id: Optional[pulumi.Input[str]] = None
+    """Recorded on the group; also holds the group back until the tenant exists."""
+    octopus_release_id: Optional[pulumi.Input[str]] = None
+    """Recorded on the group; also holds it back until the override points at the release."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags on every resource, instances and volumes included (`naming.resource_tags`)."""
+
+
+def group_arn(*, partition: str, region: str, account: str, group: str) -> str:
+    """The group's ARN, known before the group exists so the policy can precede it."""
+    return f"arn:{partition}:autoscaling:{region}:{account}:autoScalingGroup:*:autoScalingGroupName/{group}"
+
+
+def instance_policy(*, parameter_arn: str, group_arn: str) -> str:
+    """Least privilege beyond Systems Manager core: read one key, complete one group's hook."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "ReadRegistrationKey",
+                    "Effect": "Allow",
+                    "Action": ["ssm:GetParameter"],
+                    "Resource": [parameter_arn],
+                },
+                {
+                    "Sid": "CompleteLaunchHook",
+                    "Effect": "Allow",
+                    "Action": ["autoscaling:CompleteLifecycleAction"],
+                    "Resource": [group_arn],
+                },
+            ],
+        },
+        sort_keys=True,
+    )
+
+
+EC2_TRUST_POLICY = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+)
+
+
+def service_url(dns_name: str, port: int) -> str:
+    return f"http://{dns_name}" if port == 80 else f"http://{dns_name}:{port}"
+
+
+class Fleet(pulumi.ComponentResource):
+    """Load balancer, target group, launch template and auto scaling group of one feature."""
+
+    url: pulumi.Output[str]
+    group_name: pulumi.Output[str]
+    launch_template_id: pulumi.Output[str]
+    launch_template_version: pulumi.Output[int]
+    rollout_status: pulumi.Output[str]
+    infrastructure_version: str
+
+    def __init__(self, name: str, args: FleetArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("phoenix:index:Fleet", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        settings, feature, bootstrap = args.settings, args.feature, args.bootstrap
+        self.infrastructure_version = bootstrap.infrastructure_version
+
+        def tags(name_tag: str) -> dict[str, str]:
+            return naming.named(args.tags, name_tag)
+
+        lb_group = aws.ec2.SecurityGroup(
+            f"{name}-lb",
+            name=naming.security_group_name(feature, "lb"),
+            description="Load balancer: the listener, from the allowed networks",
+            vpc_id=args.vpc_id,
+            ingress=[
+                aws.ec2.SecurityGroupIngressArgs(
+                    description="listener",
+                    protocol="tcp",
+                    from_port=settings.listener_port,
+                    to_port=settings.listener_port,
+                    cidr_blocks=list(settings.listener_cidrs),
+                )
+            ],
+            egress=[
+                aws.ec2.SecurityGroupEgressArgs(
+                    description="to instances and their health checks",
+                    protocol="tcp",
+                    from_port=settings.app_port,
+                    to_port=settings.app_port,
+                    cidr_blocks=[args.vpc_cidr],
+                )
+            ],
+            tags=tags(naming.security_group_name(feature, "lb")),
+            opts=child,
+        )
+        instance_group = aws.ec2.SecurityGroup(
+            f"{name}-instances",
+            name=naming.security_group_name(feature, "instances"),
+            description="Instances: the app port from the load balancer only; no SSH",
+            vpc_id=args.vpc_id,
+            ingress=[
+                aws.ec2.SecurityGroupIngressArgs(
+                    description="app, from the load balancer",
+                    protocol="tcp",
+                    from_port=settings.app_port,
+                    to_port=settings.app_port,
+                    security_groups=[lb_group.id],
+                )
+            ],
+            egress=[
+                aws.ec2.SecurityGroupEgressArgs(
+                    description="Octopus, Systems Manager and package sources",
+                    protocol="-1",
+                    from_port=0,
+                    to_port=0,
+                    cidr_blocks=["0.0.0.0/0"],
+                )
+            ],
+            tags=tags(naming.security_group_name(feature, "instances")),
+            opts=child,
+        )
+
+        parameter = aws.ssm.Parameter(
+            f"{name}-registration-key",
+            name=bootstrap.registration_key_parameter,
+            description="Octopus API key the feature's Tentacles register with",
+            type="SecureString",
+            value=pulumi.Output.secret(args.registration_key),
+            tags=tags(bootstrap.registration_key_parameter),
+            opts=child,
+        )
+        role = aws.iam.Role(
+            f"{name}-instance",
+            name=naming.role_name(feature),
+            description="Instances of one feature environment",
+            assume_role_policy=EC2_TRUST_POLICY,
+            tags=tags(naming.role_name(feature)),
+            opts=child,
+        )
+        core = aws.iam.RolePolicyAttachment(
+            f"{name}-ssm-core",
+            role=role.name,
+            policy_arn=aws.iam.ManagedPolicy.AMAZON_SSM_MANAGED_INSTANCE_CORE,
+            opts=child,
+        )
+        identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        group = bootstrap.asg_name
+        permissions = aws.iam.RolePolicy(
+            f"{name}-instance",
+            role=role.name,
+            policy=pulumi.Output.all(parameter.arn, partition.partition, identity.account_id).apply(
+                lambda values: instance_policy(
+                    parameter_arn=values[0],
+                    group_arn=group_arn(partition=values[1], region=bootstrap.region, account=values[2], group=group),
+                )
+            ),
+            opts=child,
+        )
+        profile = aws.iam.InstanceProfile(
+            f"{name}-instance", name=naming.role_name(feature), role=role.name, tags=tags(naming.role_name(feature)), opts=child
+        )
+
+        template = aws.ec2.LaunchTemplate(
+            f"{name}-lt",
+            name=naming.launch_template_name(feature),
+            description=f"{feature} {self.infrastructure_version}",
+            image_id=settings.ami_id or self._image(settings),
+            instance_type=settings.instance_type,
+            iam_instance_profile=aws.ec2.LaunchTemplateIamInstanceProfileArgs(arn=profile.arn),
+            metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
+                http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=1
+            ),
+            network_interfaces=[
+                aws.ec2.LaunchTemplateNetworkInterfaceArgs(
+                    device_index=0,
+                    associate_public_ip_address=str(args.assign_public_ip).lower(),
+                    security_groups=[instance_group.id],
+                    delete_on_termination="true",
+                )
+            ],
+            user_data=userdata(bootstrap, settings.os),
+            update_default_version=True,
+            tag_specifications=[
+                aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=kind, tags=tags(f"{feature}-{kind}"))
+                for kind in ("instance", "volume")
+            ],
+            tags=tags(naming.launch_template_name(feature)),
+            opts=child,
+        )
+
+        target_group = aws.lb.TargetGroup(
+            f"{name}-tg",
+            name=naming.target_group_name(feature, port=settings.app_port, vpc_cidr=args.vpc_cidr),
+            port=settings.app_port,
+            protocol="HTTP",
+            target_type="instance",
+            vpc_id=args.vpc_id,
+            deregistration_delay=DEREGISTRATION_DELAY_SECONDS,
+            health_check=aws.lb.TargetGroupHealthCheckArgs(
+                enabled=True,
+                protocol="HTTP",
+                port="traffic-port",
+                path=settings.health_check_path,
+                matcher="200",
+                interval=15,
+                timeout=5,
+                healthy_threshold=2,
+                unhealthy_threshold=3,
+            ),
+            tags=tags(naming.target_group_name(feature, port=settings.app_port, vpc_cidr=args.vpc_cidr)),
+            opts=child,
+        )
+        balancer = aws.lb.LoadBalancer(
+            f"{name}-alb",
+            name=naming.load_balancer_name(feature),
+            load_balancer_type="application",
+            internal=False,
+            security_groups=[lb_group.id],
+            subnets=args.public_subnet_ids,
+            drop_invalid_header_fields=True,
+            tags=tags(naming.load_balancer_name(feature)),
+            opts=child,
+        )
+        listener = aws.lb.Listener(
+            f"{name}-http",
+            load_balancer_arn=balancer.arn,
+            port=settings.listener_port,
+            protocol="HTTP",
+            default_actions=[aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=target_group.arn)],
+            tags=tags(f"{naming.load_balancer_name(feature)}-http"),
+            opts=child,
+        )
+
+        version = template.latest_version.apply(str)
+        asg = aws.autoscaling.Group(
+            f"{name}-asg",
+            name=group,
+            min_size=settings.min_size,
+            max_size=settings.max_size,
+            desired_capacity=settings.desired_capacity,
+            vpc_zone_identifiers=args.instance_subnet_ids,
+            target_group_arns=[target_group.arn],
+            health_check_type="ELB",
+            health_check_grace_period=HEALTH_CHECK_GRACE_SECONDS,
+            launch_template=aws.autoscaling.GroupLaunchTemplateArgs(id=template.id, version=version),
+            instance_refresh=aws.autoscaling.GroupInstanceRefreshArgs(
+                strategy="Rolling",
+                preferences=aws.autoscaling.GroupInstanceRefreshPreferencesArgs(
+                    min_healthy_percentage=100, max_healthy_percentage=200, auto_rollback=True
+                ),
+            ),
+            initial_lifecycle_hooks=[
+                aws.autoscaling.GroupInitialLifecycleHookArgs(
+                    name=bootstrap.lifecycle_hook_name,
+                    lifecycle_transition="autoscaling:EC2_INSTANCE_LAUNCHING",
+                    default_result="ABANDON",
+                    heartbeat_timeout=settings.lifecycle_heartbeat_seconds,
+                )
+            ],
+            wait_for_capacity_timeout=f"{settings.rollout_timeout_minutes}m",
+            tags=self._group_tags(tags(group), args),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[core, permissions, listener]),
+        )
+        gate = RolloutGate(
+            f"{name}-rollout",
+            asg_name=asg.name,
+            region=bootstrap.region,
+            launch_template_version=version,
+            timeout_minutes=settings.rollout_timeout_minutes,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[asg]),
+        )
+
+        self.rollout_status = gate.status
+        self.group_name = gate.asg_name
+        self.url = pulumi.Output.all(balancer.dns_name, gate.status).apply(
+            lambda values: service_url(values[0], settings.listener_port)
+        )
+        self.launch_template_id = template.id
+        self.launch_template_version = template.latest_version
+        self.register_outputs(
+            {
+                "url": self.url,
+                "group_name": self.group_name,
+                "launch_template_id": self.launch_template_id,
+                "launch_template_version": self.launch_template_version,
+                "infrastructure_version": self.infrastructure_version,
+                "rollout_status": self.rollout_status,
+            }
+        )
+
+    def _image(self, settings: FleetSettings) -> pulumi.Output[str]:
+        """The newest available image matching the configured owners and name pattern."""
+        return aws.ec2.get_ami_output(
+            most_recent=True,
+            owners=list(settings.ami_owners),
+            filters=[
+                aws.ec2.GetAmiFilterArgs(name="name", values=[settings.ami_name_pattern]),
+                aws.ec2.GetAmiFilterArgs(name="state", values=["available"]),
+            ],
+            opts=pulumi.InvokeOutputOptions(parent=self),
+        ).id
+
+    @staticmethod
+    def _group_tags(tags: Mapping[str, str], args: FleetArgs) -> list[aws.autoscaling.GroupTagArgs]:
+        """The group's own tags (instances get theirs from the template), plus its Octopus wiring."""
+        wiring = {"phoenix:octopus-tenant": args.octopus_tenant_id, "phoenix:octopus-release": args.octopus_release_id}
+        return [
+            aws.autoscaling.GroupTagArgs(key=key, value=value, propagate_at_launch=False)
+            for key, value in {**tags, **wiring}.items()
+            if value is not None
+        ]

@@ -1,0 +1,472 @@
+"""Typed, validated feature settings, parsed from the flat stack config.
+
+One parser serves three callers: `automation` checks a feature's config before
+it touches a stack, `__main__.py` builds the program from it, and `synth`
+renders offline. Every rule lives here so bad input fails once, before any
+resource is registered, with an error that names the setting. The module stays
+pure (no pulumi_aws, no pulumi.automation) so all three stay fast.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Literal, Mapping, Optional, TypeVar, cast
+from urllib.parse import urlsplit
+
+from automation.feature import FeatureError, parse_version, validate_feature_id
+from bootstrap.render import BootstrapSettingsError
+from components.versioning import bootstrap_for, userdata
+
+NatMode = Literal["none", "single", "per_az"]
+Platform = Literal["linux", "windows"]
+
+#: `single` is the default for feature environments: instances stay in private
+#: subnets with no public address, and one NAT gateway (about 33 USD a month,
+#: roughly 2.4 USD over a 72-hour feature) gives them the outbound access they
+#: need to reach Octopus. `per_az` multiplies that cost for zone resilience a
+#: short-lived environment does not need; `none` saves it by putting instances
+#: in public subnets, still reachable only from the load balancer.
+DEFAULT_NAT: NatMode = "single"
+NAT_MODES: tuple[NatMode, ...] = ("none", "single", "per_az")
+PLATFORMS: tuple[Platform, ...] = ("linux", "windows")
+
+#: The stack-config keys `__main__.py` reads; objects are JSON objects.
+TEXT_KEYS = (
+    "aws:region",
+    "octopus:serverUrl",
+    "octopus:space",
+    "phoenix:feature",
+    "phoenix:packageVersion",
+    "phoenix:ttl",
+)
+SECRET_KEYS = ("octopus:apiKey", "octopus:registrationApiKey")
+OBJECT_KEYS = ("phoenix:octopus", "phoenix:network", "phoenix:fleet", "phoenix:tags")
+CONFIG_KEYS = TEXT_KEYS + SECRET_KEYS + OBJECT_KEYS
+#: Namespaces this project owns: any other key in them is a mistake.
+OWN_NAMESPACES = ("octopus", "phoenix")
+
+#: AWS allows 50 tags per resource; the project adds a few of its own.
+MAX_USER_TAGS = 40
+#: Tag keys the project sets itself; user tags may not override them.
+RESERVED_TAG_PREFIXES = ("aws:", "phoenix:")
+#: AWS bounds for a lifecycle hook's heartbeat timeout.
+HEARTBEAT_RANGE = (30, 7200)
+
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+_TTL = re.compile(r"^[1-9]\d*[mhd]$")
+_INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9-]+$")
+_AMI_ID = re.compile(r"^ami-([0-9a-f]{8}|[0-9a-f]{17})$")
+_HEALTH_PATH = re.compile(r"^/[A-Za-z0-9._~/-]{0,1023}$")
+
+#: The setting behind each value the bootstrap renders, for its errors.
+_BOOTSTRAP_KEYS = {
+    "server_url": "octopus:serverUrl",
+    "space": "octopus:space",
+    "environment": "phoenix:octopus.environment",
+    "roles": "phoenix:octopus.roles",
+    "machine_policy": "phoenix:octopus.machinePolicy",
+    "health_url": "phoenix:fleet.healthCheckPath",
+    "health_timeout_seconds": "phoenix:fleet.healthTimeoutSeconds",
+    "tentacle_package_source": "phoenix:fleet.tentaclePackageSource",
+    "region": "aws:region",
+}
+
+_MISSING: Any = object()
+_MISSING_HINTS = {
+    "octopus:apiKey": " (set OCTOPUS_API_KEY)",
+    "phoenix:packageVersion": " (pass the package version, e.g. 1.0.0-<feature>)",
+}
+T = TypeVar("T")
+
+
+class SettingsError(ValueError):
+    """A setting that cannot build a feature environment; `key` names it."""
+
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(f"{key}: {reason}")
+        self.key = key
+        self.reason = reason
+
+
+@dataclass(frozen=True, kw_only=True)
+class OctopusSettings:
+    """Where the feature's tenant lives and how its Tentacles register."""
+
+    server_url: str
+    space: str
+    project: str
+    environment: str
+    roles: tuple[str, ...]
+    machine_policy: str
+    tenant_tags: tuple[str, ...]
+    adopt_existing_tenant: bool
+    api_key: str = field(repr=False)
+    registration_api_key: Optional[str] = field(default=None, repr=False)
+
+    @property
+    def registration_key(self) -> str:
+        """The key Tentacles register with: the dedicated one when given."""
+        return self.registration_api_key or self.api_key
+
+
+@dataclass(frozen=True, kw_only=True)
+class NetworkSettings:
+    """The feature's VPC."""
+
+    cidr: str
+    az_count: int
+    nat: NatMode
+
+
+@dataclass(frozen=True, kw_only=True)
+class FleetSettings:
+    """The load-balanced auto scaling group and what its instances run."""
+
+    os: Platform
+    instance_type: str
+    ami_id: Optional[str]
+    ami_owners: tuple[str, ...]
+    ami_name_pattern: str
+    min_size: int
+    max_size: int
+    desired_capacity: int
+    app_port: int
+    listener_port: int
+    listener_cidrs: tuple[str, ...]
+    health_check_path: str
+    health_timeout_seconds: int
+    lifecycle_heartbeat_seconds: int
+    rollout_timeout_minutes: int
+    tentacle_package_source: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class FeatureSettings:
+    """Everything one feature environment is built from."""
+
+    feature: str
+    package_version: str
+    region: str
+    ttl: Optional[str]
+    octopus: OctopusSettings
+    network: NetworkSettings
+    fleet: FleetSettings
+    tags: Mapping[str, str]
+
+    @property
+    def tenant_name(self) -> str:
+        """The Octopus tenant is named for the feature, like its stack."""
+        return self.feature
+
+
+class _Section:
+    """Reads one object of the config, remembering which keys it used."""
+
+    def __init__(self, values: Any, key: str = "", *, own: Callable[[str], bool] = lambda _: True):
+        if not isinstance(values, Mapping):
+            raise SettingsError(key, f"must be an object, got {_kind(values)}")
+        self._values = values
+        self._key = key
+        self._own = own
+        self._used: set[str] = set()
+
+    @property
+    def name(self) -> str:
+        return self._key
+
+    def names(self) -> list[str]:
+        return list(self._values)
+
+    def key(self, name: str) -> str:
+        return f"{self._key}.{name}" if self._key else name
+
+    def raw(self, name: str, default: Any = _MISSING) -> Any:
+        self._used.add(name)
+        value = self._values.get(name)
+        if value is None:
+            if default is _MISSING:
+                hint = _MISSING_HINTS.get(self.key(name), "")
+                raise SettingsError(self.key(name), f"is required but missing{hint}")
+            return default
+        return value
+
+    def typed(self, name: str, kind: type[T], default: Any = _MISSING) -> T:
+        value = self.raw(name, default)
+        if value is default and default is not _MISSING:
+            return value
+        # bool is an int in Python; a flag where a number belongs is still a mistake.
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise SettingsError(self.key(name), f"must be {_article(kind)}, got {_kind(value)}")
+        return value
+
+    def text(self, name: str, default: Any = _MISSING, *, secret: bool = False) -> str:
+        value = self.typed(name, str, default)
+        if value is default:
+            return value
+        if not value.strip():
+            raise SettingsError(self.key(name), "must not be empty")
+        if value != value.strip() and not secret:
+            raise SettingsError(self.key(name), f"{value!r} has leading or trailing spaces")
+        if secret and (value != value.strip() or any(c.isspace() for c in value)):
+            raise SettingsError(self.key(name), "must not contain spaces")
+        return value
+
+    def number(self, name: str, low: int, high: int) -> int:
+        value = self.typed(name, int)
+        if not low <= value <= high:
+            raise SettingsError(self.key(name), f"{value} is outside {low}..{high}")
+        return value
+
+    def texts(self, name: str, default: Any = _MISSING, *, required: bool = False) -> tuple[str, ...]:
+        values = self.typed(name, list, default)
+        for index, value in enumerate(values):
+            if not isinstance(value, str) or not value.strip():
+                raise SettingsError(f"{self.key(name)}[{index}]", f"must be a non-empty string, got {value!r}")
+        if required and not values:
+            raise SettingsError(self.key(name), "must list at least one value")
+        return tuple(values)
+
+    def choice(self, name: str, choices: tuple[str, ...]) -> str:
+        value = self.typed(name, str)
+        if value not in choices:
+            raise SettingsError(self.key(name), f"{value!r} is not one of {', '.join(choices)}")
+        return value
+
+    def section(self, name: str, default: Any = _MISSING) -> "_Section":
+        return _Section(self.raw(name, default), self.key(name))
+
+    def done(self) -> None:
+        unknown = sorted(k for k in self._values if k not in self._used and self._own(k))
+        if unknown:
+            known = ", ".join(sorted(self._used))
+            raise SettingsError(self.key(unknown[0]), f"unknown setting (known here: {known})")
+
+
+def parse_settings(config: Mapping[str, Any]) -> FeatureSettings:
+    """Validate the flat stack config (objects as dicts, secrets as plain str)."""
+    top = _Section(config, own=lambda key: key.split(":", 1)[0] in OWN_NAMESPACES)
+    feature = _feature(top)
+    package_version = _package_version(top, feature)
+    region = top.text("aws:region")
+    if not _REGION.match(region):
+        raise SettingsError("aws:region", f"{region!r} is not an AWS region name (e.g. eu-west-1)")
+    ttl = top.text("phoenix:ttl", None)
+    if ttl is not None and not _TTL.match(ttl):
+        raise SettingsError("phoenix:ttl", f"{ttl!r} is not a duration like 90m, 72h or 3d")
+    octopus = _octopus(top)
+    network = _network(top.section("phoenix:network"))
+    fleet = _fleet(top.section("phoenix:fleet"))
+    tags = _tags(top.section("phoenix:tags", {}))
+    top.done()
+    settings = FeatureSettings(
+        feature=feature,
+        package_version=package_version,
+        region=region,
+        ttl=ttl,
+        octopus=octopus,
+        network=network,
+        fleet=fleet,
+        tags=tags,
+    )
+    _check_renders(settings)
+    return settings
+
+
+def _check_renders(settings: FeatureSettings) -> None:
+    """Render the userdata once: what the bootstrap refuses must fail here, not mid-update."""
+    try:
+        userdata(bootstrap_for(settings), settings.fleet.os)
+    except BootstrapSettingsError as error:
+        raise SettingsError(_BOOTSTRAP_KEYS.get(error.field, "phoenix:feature"), error.reason) from None
+    except ValueError as error:  # too large for EC2's userdata limit
+        raise SettingsError("phoenix:octopus", str(error)) from None
+
+
+def _feature(top: _Section) -> str:
+    feature = top.typed("phoenix:feature", str)
+    try:
+        return validate_feature_id(feature)
+    except FeatureError as error:
+        raise SettingsError("phoenix:feature", str(error)) from None
+
+
+def _package_version(top: _Section, feature: str) -> str:
+    text = top.typed("phoenix:packageVersion", str)
+    try:
+        version = parse_version(text)
+    except FeatureError as error:
+        raise SettingsError("phoenix:packageVersion", str(error)) from None
+    if version.feature_tag != feature:
+        raise SettingsError(
+            "phoenix:packageVersion",
+            f"{text!r} does not name feature {feature!r} in its pre-release tag (e.g. 1.0.0-{feature})",
+        )
+    return text
+
+
+def _octopus(top: _Section) -> OctopusSettings:
+    server_url = _url(top, "octopus:serverUrl").rstrip("/")
+    space = top.text("octopus:space", "Default")
+    api_key = top.text("octopus:apiKey", _MISSING, secret=True)
+    registration = top.text("octopus:registrationApiKey", None, secret=True)
+    wiring = top.section("phoenix:octopus")
+    tenant_tags = wiring.texts("tenantTags", [])
+    for index, tag in enumerate(tenant_tags):
+        if tag.count("/") != 1 or not all(part.strip() for part in tag.split("/")):
+            raise SettingsError(f"{wiring.key('tenantTags')}[{index}]", f"{tag!r} is not 'TagSet/Tag'")
+    settings = OctopusSettings(
+        server_url=server_url,
+        space=space,
+        project=wiring.text("project"),
+        environment=wiring.text("environment"),
+        roles=wiring.texts("roles", required=True),
+        machine_policy=wiring.text("machinePolicy"),
+        tenant_tags=tenant_tags,
+        adopt_existing_tenant=wiring.typed("adoptExistingTenant", bool, False),
+        api_key=api_key,
+        registration_api_key=registration,
+    )
+    wiring.done()
+    return settings
+
+
+def _network(section: _Section) -> NetworkSettings:
+    cidr = _cidr(section, "cidr", section.text("cidr"))
+    prefix = ipaddress.IPv4Network(cidr).prefixlen
+    if not 16 <= prefix <= 22:
+        # Each zone gets a public and a private subnet four bits longer than the VPC:
+        # /22 leaves /26 subnets, the smallest a load balancer is comfortable in.
+        raise SettingsError(section.key("cidr"), f"{cidr} must be a /16 to /22 network")
+    settings = NetworkSettings(
+        cidr=cidr,
+        az_count=_at_least_two_zones(section),
+        nat=cast(NatMode, section.choice("nat", NAT_MODES)),
+    )
+    section.done()
+    return settings
+
+
+def _at_least_two_zones(section: _Section) -> int:
+    count = section.typed("azCount", int)
+    if not 2 <= count <= 6:
+        raise SettingsError(
+            section.key("azCount"),
+            f"{count} availability zones: an application load balancer needs 2 to 6",
+        )
+    return count
+
+
+def _fleet(section: _Section) -> FleetSettings:
+    os_name = cast(Platform, section.choice("os", PLATFORMS))
+    instance_type = section.text("instanceType")
+    if not _INSTANCE_TYPE.match(instance_type):
+        raise SettingsError(section.key("instanceType"), f"{instance_type!r} is not an EC2 instance type")
+    ami_id = section.typed("amiId", str, "") or None
+    if ami_id is not None and not _AMI_ID.match(ami_id):
+        raise SettingsError(section.key("amiId"), f"{ami_id!r} is not an AMI id (ami-...)")
+    ami_owners = section.texts("amiOwners", [], required=ami_id is None)
+    ami_name_pattern = section.typed("amiNamePattern", str, "")
+    if ami_id is None and not ami_name_pattern.strip():
+        raise SettingsError(section.key("amiNamePattern"), "is required when amiId is empty")
+    min_size = section.number("minSize", 0, 100)
+    max_size = section.number("maxSize", 1, 100)
+    desired = section.number("desiredCapacity", 0, 100)
+    if min_size > max_size:
+        raise SettingsError(section.key("minSize"), f"{min_size} is greater than maxSize {max_size}")
+    if not min_size <= desired <= max_size:
+        raise SettingsError(section.key("desiredCapacity"), f"{desired} is outside minSize..maxSize ({min_size}..{max_size})")
+    listener_cidrs = section.texts("listenerCidrs", required=True)
+    for index, cidr in enumerate(listener_cidrs):
+        _cidr(section, f"listenerCidrs[{index}]", cidr)
+    health_path = section.text("healthCheckPath")
+    if not _HEALTH_PATH.match(health_path):
+        raise SettingsError(
+            section.key("healthCheckPath"),
+            f"{health_path!r} must start with / and hold only letters, digits and . _ ~ / -",
+        )
+    health_timeout = section.number("healthTimeoutSeconds", 60, HEARTBEAT_RANGE[1])
+    heartbeat = section.number("lifecycleHeartbeatSeconds", *HEARTBEAT_RANGE)
+    if heartbeat <= health_timeout:
+        raise SettingsError(
+            section.key("lifecycleHeartbeatSeconds"),
+            f"{heartbeat}s must exceed healthTimeoutSeconds ({health_timeout}s), or the launch hook "
+            "abandons an instance while it still waits for its deployment",
+        )
+    rollout = section.number("rolloutTimeoutMinutes", 1, 600)
+    if rollout * 60 < heartbeat:
+        raise SettingsError(
+            section.key("rolloutTimeoutMinutes"),
+            f"{rollout} minutes is shorter than lifecycleHeartbeatSeconds ({heartbeat}s): "
+            "the rollout would give up before a new instance may",
+        )
+    settings = FleetSettings(
+        os=os_name,
+        instance_type=instance_type,
+        ami_id=ami_id,
+        ami_owners=ami_owners,
+        ami_name_pattern=ami_name_pattern,
+        min_size=min_size,
+        max_size=max_size,
+        desired_capacity=desired,
+        app_port=section.number("appPort", 1, 65535),
+        listener_port=section.number("listenerPort", 1, 65535),
+        listener_cidrs=listener_cidrs,
+        health_check_path=health_path,
+        health_timeout_seconds=health_timeout,
+        lifecycle_heartbeat_seconds=heartbeat,
+        rollout_timeout_minutes=rollout,
+        tentacle_package_source=_url(section, "tentaclePackageSource"),
+    )
+    section.done()
+    return settings
+
+
+def _tags(section: _Section) -> dict[str, str]:
+    tags: dict[str, str] = {}
+    for name in section.names():
+        key = section.key(name)
+        value = section.raw(name)
+        if not isinstance(name, str) or not 1 <= len(name) <= 128:
+            raise SettingsError(key, "tag keys are 1 to 128 characters")
+        if name.lower().startswith(RESERVED_TAG_PREFIXES):
+            raise SettingsError(key, f"tag keys starting with {' or '.join(RESERVED_TAG_PREFIXES)} are reserved")
+        if not isinstance(value, str) or len(value) > 256:
+            raise SettingsError(key, "tag values are strings of at most 256 characters")
+        tags[name] = value
+    if len(tags) > MAX_USER_TAGS:
+        raise SettingsError(section.name, f"{len(tags)} tags; at most {MAX_USER_TAGS} are allowed")
+    return tags
+
+
+def _url(section: _Section, name: str) -> str:
+    text = section.text(name)
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SettingsError(section.key(name), f"{text!r} is not an http(s) URL")
+    if parts.username or parts.password:
+        raise SettingsError(section.key(name), "must not embed credentials")
+    if parts.query or parts.fragment or any(c.isspace() or c in "'\"`$\\" for c in text):
+        raise SettingsError(section.key(name), f"{text!r} must be a plain URL without query, fragment or quotes")
+    return text
+
+
+def _cidr(section: _Section, name: str, text: Any) -> str:
+    key = section.key(name)
+    try:
+        return str(ipaddress.IPv4Network(text, strict=True))
+    except ValueError as error:
+        raise SettingsError(key, f"{text!r} is not an IPv4 network in CIDR notation ({error})") from None
+    except TypeError:
+        raise SettingsError(key, f"must be a CIDR string, got {_kind(text)}") from None
+
+
+def _kind(value: Any) -> str:
+    return {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list", dict: "an object"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def _article(kind: type) -> str:
+    return {bool: "true or false", int: "a whole number", str: "a string", list: "a list"}.get(kind, kind.__name__)

@@ -1,0 +1,199 @@
+"""parse_settings: the sample parses into typed values; every bad input names its setting."""
+
+from __future__ import annotations
+
+import pytest
+
+from components.settings import SettingsError, parse_settings
+from tests.unit.sample_config import SAMPLE_API_KEY, SAMPLE_REGISTRATION_KEY, sample_config
+
+
+def error_for(changes, **kwargs) -> SettingsError:
+    with pytest.raises(SettingsError) as caught:
+        parse_settings(sample_config(changes, **kwargs))
+    return caught.value
+
+
+def test_sample_config_parses_into_typed_settings() -> None:
+    settings = parse_settings(sample_config())
+
+    assert settings.feature == "ryan0001"
+    assert settings.tenant_name == "ryan0001"
+    assert settings.package_version == "1.0.0-ryan0001"
+    assert settings.region == "eu-west-1"
+    assert settings.network.cidr == "10.20.0.0/16"
+    assert settings.network.az_count == 2
+    assert settings.network.nat == "single"
+    assert settings.fleet.ami_id is None
+    assert settings.fleet.ami_owners == ("amazon",)
+    assert settings.fleet.listener_cidrs == ("0.0.0.0/0",)
+    assert (settings.fleet.min_size, settings.fleet.max_size, settings.fleet.desired_capacity) == (1, 2, 1)
+    assert settings.octopus.roles == ("web",)
+    assert settings.octopus.project == "Phoenix Web"
+    assert settings.octopus.machine_policy == "Feature environments"
+    assert settings.tags == {"team": "web"}
+
+
+def test_registration_key_falls_back_to_the_api_key() -> None:
+    assert parse_settings(sample_config()).octopus.registration_key == SAMPLE_REGISTRATION_KEY
+    without = parse_settings(sample_config({"octopus:registrationApiKey": None}))
+    assert without.octopus.registration_key == SAMPLE_API_KEY
+
+
+def test_settings_never_show_a_secret() -> None:
+    settings = parse_settings(sample_config())
+    shown = repr(settings) + str(settings)
+    assert SAMPLE_API_KEY not in shown
+    assert SAMPLE_REGISTRATION_KEY not in shown
+    assert "ryan0001" in shown  # the repr is still useful
+
+
+def test_server_url_loses_its_trailing_slash() -> None:
+    settings = parse_settings(sample_config({"octopus:serverUrl": "https://octopus.example.com/"}))
+    assert settings.octopus.server_url == "https://octopus.example.com"
+
+
+@pytest.mark.parametrize(
+    ("changes", "key", "words"),
+    [
+        ({"phoenix:network.nat": "triple"}, "phoenix:network.nat", "'triple' is not one of none, single, per_az"),
+        ({"phoenix:fleet.minSize": 3}, "phoenix:fleet.minSize", "greater than maxSize 2"),
+        ({"phoenix:network.cidr": "10.20.0.0/33"}, "phoenix:network.cidr", "not an IPv4 network"),
+        ({"phoenix:network.cidr": "10.20.1.0/16"}, "phoenix:network.cidr", "host bits"),
+        ({"phoenix:network.cidr": "banana"}, "phoenix:network.cidr", "not an IPv4 network"),
+        ({"phoenix:network.cidr": "10.20.0.0/24"}, "phoenix:network.cidr", "/16 to /22"),
+        ({"phoenix:network.azCount": 0}, "phoenix:network.azCount", "0 availability zones"),
+        ({"phoenix:network.azCount": 1}, "phoenix:network.azCount", "needs 2 to 6"),
+        ({"phoenix:fleet.desiredCapacity": 5}, "phoenix:fleet.desiredCapacity", "outside minSize..maxSize"),
+        ({"phoenix:fleet.maxSize": "2"}, "phoenix:fleet.maxSize", "must be a whole number, got a string"),
+        ({"phoenix:fleet.maxSize": True}, "phoenix:fleet.maxSize", "got a boolean"),
+        ({"phoenix:fleet.appPort": 70000}, "phoenix:fleet.appPort", "outside 1..65535"),
+        ({"phoenix:fleet.listenerCidrs": ["0.0.0.0/0", "10.0.0.300/32"]}, "phoenix:fleet.listenerCidrs[1]", "not an IPv4"),
+        ({"phoenix:fleet.listenerCidrs": []}, "phoenix:fleet.listenerCidrs", "at least one"),
+        ({"phoenix:fleet.os": "plan9"}, "phoenix:fleet.os", "not one of linux, windows"),
+        ({"phoenix:fleet.amiId": "ubuntu"}, "phoenix:fleet.amiId", "not an AMI id"),
+        ({"phoenix:fleet.amiNamePattern": ""}, "phoenix:fleet.amiNamePattern", "required when amiId is empty"),
+        ({"phoenix:fleet.instanceType": "big"}, "phoenix:fleet.instanceType", "not an EC2 instance type"),
+        ({"phoenix:fleet.healthCheckPath": "health"}, "phoenix:fleet.healthCheckPath", "must start with /"),
+        ({"phoenix:fleet.healthCheckPath": "/h'$(reboot)"}, "phoenix:fleet.healthCheckPath", "must start with /"),
+        ({"phoenix:fleet.lifecycleHeartbeatSeconds": 900}, "phoenix:fleet.lifecycleHeartbeatSeconds", "must exceed"),
+        ({"phoenix:fleet.rolloutTimeoutMinutes": 10}, "phoenix:fleet.rolloutTimeoutMinutes", "shorter than"),
+        ({"phoenix:fleet.tentaclePackageSource": "ftp://x"}, "phoenix:fleet.tentaclePackageSource", "not an http(s) URL"),
+        ({"phoenix:fleet.sshKey": "mine"}, "phoenix:fleet.sshKey", "unknown setting"),
+        ({"phoenix:network.natMode": "none"}, "phoenix:network.natMode", "unknown setting"),
+        ({"phoenix:octopus.role": "web"}, "phoenix:octopus.role", "unknown setting"),
+        ({"phoenix:size": 3}, "phoenix:size", "unknown setting"),
+        ({"octopus:server": "https://x"}, "octopus:server", "unknown setting"),
+        ({"phoenix:network": "10.0.0.0/16"}, "phoenix:network", "must be an object, got a string"),
+        ({"phoenix:fleet": None}, "phoenix:fleet", "required but missing"),
+        ({"phoenix:octopus.roles": []}, "phoenix:octopus.roles", "at least one"),
+        ({"phoenix:octopus.roles": ["web", ""]}, "phoenix:octopus.roles[1]", "non-empty string"),
+        ({"phoenix:octopus.project": "  "}, "phoenix:octopus.project", "must not be empty"),
+        ({"phoenix:octopus.tenantTags": ["Feature"]}, "phoenix:octopus.tenantTags[0]", "not 'TagSet/Tag'"),
+        ({"phoenix:octopus.adoptExistingTenant": "yes"}, "phoenix:octopus.adoptExistingTenant", "true or false"),
+        ({"aws:region": "Ireland"}, "aws:region", "not an AWS region"),
+        ({"aws:region": None}, "aws:region", "required but missing"),
+        ({"octopus:serverUrl": "octopus.example.com"}, "octopus:serverUrl", "not an http(s) URL"),
+        ({"octopus:serverUrl": "https://admin:pw@octopus.example.com"}, "octopus:serverUrl", "credentials"),
+        ({"octopus:apiKey": None}, "octopus:apiKey", "set OCTOPUS_API_KEY"),
+        ({"phoenix:ttl": "3 days"}, "phoenix:ttl", "not a duration"),
+        ({"phoenix:packageVersion": "1.0"}, "phoenix:packageVersion", "not a semantic version"),
+        ({"phoenix:packageVersion": "1.0.0-sam0002"}, "phoenix:packageVersion", "does not name feature 'ryan0001'"),
+        ({"phoenix:feature": "Ryan0001"}, "phoenix:feature", "upper-case"),
+        ({"phoenix:feature": "x" * 64}, "phoenix:feature", "at most 63"),
+        ({"phoenix:tags": {"aws:owner": "me"}}, "phoenix:tags.aws:owner", "reserved"),
+        ({"phoenix:tags": {"phoenix:feature": "other"}}, "phoenix:tags.phoenix:feature", "reserved"),
+        ({"phoenix:tags": {"team": 7}}, "phoenix:tags.team", "strings"),
+        # What the bootstrap would refuse to render fails here, before any resource exists.
+        ({"phoenix:octopus.roles": ['web"; reboot; "']}, "phoenix:octopus.roles", "cannot carry safely"),
+        ({"phoenix:octopus.machinePolicy": "</powershell>"}, "phoenix:octopus.machinePolicy", "cannot carry safely"),
+        ({"phoenix:octopus.environment": "Feature\nrm -rf /"}, "phoenix:octopus.environment", "control character"),
+        ({"phoenix:octopus.environment": "E" * 201}, "phoenix:octopus.environment", "longer than 200"),
+        ({"octopus:space": "API-ABCDEFGHIJKLMNOPQRSTUV"}, "octopus:space", "looks like an Octopus API key"),
+        ({"phoenix:octopus.roles": [f"r{i}-" + "x" * 190 for i in range(80)]}, "phoenix:octopus", "over EC2's limit"),
+    ],
+)
+def test_bad_setting_is_named_with_a_reason(changes, key, words) -> None:
+    error = error_for(changes)
+    assert error.key == key
+    assert words in error.reason
+    assert str(error).startswith(f"{key}: ")
+    assert isinstance(error, ValueError)
+
+
+def test_other_namespaces_are_left_to_their_owners() -> None:
+    # Provider settings such as aws:profile belong to the AWS provider, not to phoenix.
+    settings = parse_settings(sample_config({"aws:profile": "ci", "aws:skipMetadataApiCheck": "false"}))
+    assert settings.region == "eu-west-1"
+
+
+@pytest.mark.parametrize("key", ["octopus:apiKey", "octopus:registrationApiKey"])
+@pytest.mark.parametrize("bad", ["API-WITH SPACE0000000000", " API-PADDED00000000000000 "])
+def test_a_bad_secret_is_refused_without_echoing_it(key: str, bad: str) -> None:
+    error = error_for({key: bad})
+    assert error.key == key
+    assert bad.strip() not in str(error)
+
+
+def test_numbers_where_a_secret_belongs_are_refused() -> None:
+    error = error_for({"octopus:apiKey": 12345})
+    assert error.key == "octopus:apiKey"
+    assert "12345" not in str(error)
+
+
+def test_ami_id_replaces_the_lookup() -> None:
+    settings = parse_settings(
+        sample_config({"phoenix:fleet.amiId": "ami-0123456789abcdef0", "phoenix:fleet.amiOwners": [], "phoenix:fleet.amiNamePattern": ""})
+    )
+    assert settings.fleet.ami_id == "ami-0123456789abcdef0"
+
+
+def test_optional_settings_have_defaults() -> None:
+    settings = parse_settings(
+        sample_config(
+            {
+                "octopus:space": None,
+                "octopus:registrationApiKey": None,
+                "phoenix:ttl": None,
+                "phoenix:tags": None,
+                "phoenix:octopus.tenantTags": None,
+                "phoenix:octopus.adoptExistingTenant": None,
+            }
+        )
+    )
+    assert settings.octopus.space == "Default"
+    assert settings.octopus.registration_api_key is None
+    assert settings.ttl is None
+    assert settings.tags == {}
+    assert settings.octopus.tenant_tags == ()
+    assert settings.octopus.adopt_existing_tenant is False
+
+
+def test_a_sixty_character_feature_is_valid() -> None:
+    feature = "f" + "e" * 59
+    settings = parse_settings(sample_config(feature=feature))
+    assert settings.feature == feature
+    assert settings.package_version == f"1.0.0-{feature}"
+
+
+def test_sample_follows_the_shape_of_defaults_yaml() -> None:
+    """The sample stands in for what automation writes from stacks/defaults.yaml; both must agree."""
+    from pathlib import Path
+
+    import yaml
+
+    from tests.unit.sample_config import SAMPLE_CONFIG
+
+    defaults = yaml.safe_load((Path(__file__).resolve().parents[2] / "stacks" / "defaults.yaml").read_text())
+    for section in ("network", "fleet"):
+        assert set(defaults[section]) == set(SAMPLE_CONFIG[f"phoenix:{section}"]), section
+    lifted = {"serverUrl", "space"}
+    assert set(defaults["octopus"]) - lifted == set(SAMPLE_CONFIG["phoenix:octopus"])
+    flat = {
+        **sample_config(),
+        "aws:region": defaults["aws"]["region"],
+        "phoenix:network": defaults["network"],
+        "phoenix:fleet": defaults["fleet"],
+        "phoenix:octopus": {k: v for k, v in defaults["octopus"].items() if k not in lifted},
+    }
+    assert parse_settings(flat).network.nat == defaults["network"]["nat"]

@@ -1,0 +1,123 @@
+"""The infrastructure version: moved by the package, the script and rendered settings; nothing else."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import re
+
+import pytest
+
+from bootstrap.render import USERDATA_LIMIT_BYTES, script_source
+from components import versioning
+from components.versioning import userdata
+from components.settings import parse_settings
+from tests.unit.sample_config import SAMPLE_API_KEY, SAMPLE_REGISTRATION_KEY, sample_config
+
+STAMP = re.compile(r"^1\.0\.0-ryan0001\+infra\.[0-9a-f]{12}$")
+
+
+def stamped_for(config_changes=None, *, package_version=None):
+    changes = dict(config_changes or {})
+    if package_version:
+        changes["phoenix:packageVersion"] = package_version
+    return versioning.bootstrap_for(parse_settings(sample_config(changes)))
+
+
+def test_version_is_the_package_version_with_a_stamp() -> None:
+    assert STAMP.match(stamped_for().infrastructure_version)
+
+
+def test_build_metadata_in_the_package_version_stays_valid_semver() -> None:
+    version = versioning.infrastructure_version(package_version="1.0.0-ryan0001+ci.7", script="s", rendered={})
+    assert re.fullmatch(r"1\.0\.0-ryan0001\+ci\.7\.infra\.[0-9a-f]{12}", version)
+
+
+def test_same_inputs_same_version() -> None:
+    assert stamped_for().infrastructure_version == stamped_for().infrastructure_version
+
+
+def test_package_version_moves_the_stamp_and_the_userdata() -> None:
+    first, second = stamped_for(), stamped_for(package_version="1.0.1-ryan0001")
+    assert first.infrastructure_version != second.infrastructure_version
+    assert userdata(first, "linux") != userdata(second, "linux")
+    # Nothing but the stamp differs between the two settings.
+    assert dataclasses.replace(second, infrastructure_version=first.infrastructure_version) == first
+
+
+def test_a_changed_bootstrap_script_moves_the_stamp(monkeypatch: pytest.MonkeyPatch) -> None:
+    before = stamped_for().infrastructure_version
+    original = script_source("linux")
+    monkeypatch.setattr(versioning, "script_source", lambda platform: original + "\n# hotfix\n")
+    assert stamped_for().infrastructure_version != before
+
+
+@pytest.mark.parametrize(
+    "config_changes",
+    [
+        {"phoenix:fleet.healthCheckPath": "/ready"},
+        {"phoenix:fleet.appPort": 8080},
+        {"phoenix:fleet.healthTimeoutSeconds": 600},
+        {"phoenix:fleet.tentaclePackageSource": "https://mirror.example.com/tentacle"},
+        {"phoenix:fleet.os": "windows"},
+        {"phoenix:octopus.roles": ["web", "api"]},
+        {"phoenix:octopus.environment": "Feature 2"},
+        {"phoenix:octopus.machinePolicy": "Other"},
+        {"octopus:serverUrl": "https://octopus2.example.com"},
+        {"octopus:space": "Features"},
+        {"aws:region": "us-east-1"},
+    ],
+)
+def test_rendered_settings_move_the_stamp(config_changes) -> None:
+    assert stamped_for(config_changes).infrastructure_version != stamped_for().infrastructure_version
+
+
+@pytest.mark.parametrize(
+    "config_changes",
+    [
+        {"phoenix:fleet.maxSize": 5},
+        {"phoenix:fleet.minSize": 0, "phoenix:fleet.desiredCapacity": 0},
+        {"phoenix:fleet.desiredCapacity": 2},
+        {"phoenix:tags": {"team": "payments", "cost-centre": "42"}},
+        {"phoenix:fleet.instanceType": "t3.large"},
+        {"phoenix:fleet.listenerCidrs": ["10.0.0.0/8"]},
+    ],
+)
+def test_capacity_tags_and_other_unrendered_settings_keep_the_userdata(config_changes) -> None:
+    first, second = stamped_for(), stamped_for(config_changes)
+    assert second == first
+    assert userdata(second, "linux") == userdata(first, "linux")
+
+
+@pytest.mark.parametrize("platform", ["linux", "windows"])
+def test_longest_settings_stay_under_the_userdata_limit(platform: str) -> None:
+    feature = "f" + "x" * 62
+    settings = parse_settings(
+        sample_config(
+            {
+                "aws:region": "ap-southeast-2",
+                "octopus:serverUrl": "https://" + "o" * 180 + ".example.com",
+                "octopus:space": "S" * 200,
+                "phoenix:octopus.environment": "E" * 200,
+                "phoenix:octopus.machinePolicy": "M" * 200,
+                "phoenix:octopus.roles": [f"role-{i}-" + "r" * 150 for i in range(10)],
+                "phoenix:fleet.healthCheckPath": "/" + "h" * 200,
+                "phoenix:fleet.os": platform,
+            },
+            feature=feature,
+        )
+    )
+    stamped = versioning.bootstrap_for(settings)
+    raw = base64.b64decode(userdata(stamped, platform))
+    assert len(raw) < USERDATA_LIMIT_BYTES
+    assert stamped.infrastructure_version.encode() in raw
+    assert stamped.tenant == feature
+
+
+@pytest.mark.parametrize("platform", ["linux", "windows"])
+def test_userdata_names_the_key_parameter_but_never_holds_a_key(platform: str) -> None:
+    stamped = stamped_for({"phoenix:fleet.os": platform})
+    raw = base64.b64decode(userdata(stamped, platform)).decode()
+    assert stamped.registration_key_parameter in raw
+    assert SAMPLE_API_KEY not in raw
+    assert SAMPLE_REGISTRATION_KEY not in raw
