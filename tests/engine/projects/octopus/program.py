@@ -85,5 +85,5 @@ def stack_config(
 
 def copy_project(destination: Path) -> Path:
     """A private copy of the project folder, so stack files never land in the repository."""
-    shutil.copytree(PROJECT_DIR, destination, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
+    shutil.copytree(PROJECT_DIR, destination, ignore=shutil.ignore_patterns("__pycache__", "__init__.py", "program.py"))
     return destination

@@ -1,0 +1,561 @@
+"""`python -m automation`: the command line CI runs, one Pulumi stack per feature branch.
+
+The parser and everything `--help` needs import nothing heavy; each command
+imports the engine (pulumi.automation), the Octopus client or the AWS SDK only
+when it runs. Output: results on stdout (JSON with --json), progress and
+engine output on stderr prefixed with the feature. Every failure is a message
+and an exit code (automation/errors.py), never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
+
+from automation.errors import EXIT_CODES_HELP, ExitCode, InputError, classify
+
+PROG = "python -m automation"
+
+WORKFLOW = """workflow (CI):
+  export OCTOPUS_API_KEY=API-...            # never stored in the repository
+  export PULUMI_CONFIG_PASSPHRASE=...       # or PULUMI_CONFIG_PASSPHRASE_FILE
+  export PULUMI_BACKEND_URL=s3://bucket/phoenix   # else state stays in .state/ of the work dir
+  %(prog)s create 1.0.0-ryan0001        # after the branch's package is published
+  %(prog)s preview ryan0001 --expect-no-changes
+  %(prog)s destroy ryan0001             # the branch was merged or deleted
+  %(prog)s reap --keep-file live-branches.txt   # nightly: expired features go
+
+FEATURE is a feature id (ryan0001) or a package version whose pre-release tag
+names it (1.0.0-ryan0001). Every stack's config is rebuilt from
+stacks/defaults.yaml, --set overrides and the environment on every run.
+"""
+
+#: Variables whose values are secrets: never printed, whatever prints them.
+SECRET_VARIABLES = (
+    "OCTOPUS_API_KEY",
+    "OCTOPUS_REGISTRATION_API_KEY",
+    "PULUMI_CONFIG_PASSPHRASE",
+    "PULUMI_ACCESS_TOKEN",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+)
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=34, width=100)
+
+
+def _env_default(variable: str, fallback: Any = None) -> Any:
+    return os.environ.get(variable) or fallback
+
+
+def _non_negative_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must not be negative")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _shared_parsers() -> dict[str, argparse.ArgumentParser]:
+    """Each shared option, defined once; subcommands pick the groups they use."""
+    where = argparse.ArgumentParser(add_help=False)
+    group = where.add_argument_group("project and state")
+    group.add_argument(
+        "--work-dir", metavar="DIR", default=_env_default("PHOENIX_WORK_DIR"),
+        help="the Pulumi project to run (env PHOENIX_WORK_DIR; default: this repository's root)",
+    )
+    group.add_argument(
+        "--backend", metavar="URL",
+        help="state backend, e.g. s3://bucket/phoenix or file:///path (default: PULUMI_BACKEND_URL, "
+        "else a git-ignored .state/ folder in the work dir)",
+    )
+
+    output = argparse.ArgumentParser(add_help=False)
+    group = output.add_argument_group("output")
+    group.add_argument(
+        "--json", action="store_true",
+        help="machine output (JSON) on stdout; progress stays on stderr",
+    )
+    group.add_argument(
+        "-q", "--quiet", action="store_true",
+        help="do not stream the engine's output; print only results, warnings and errors",
+    )
+    group.add_argument(
+        "-y", "--yes", action="store_true",
+        help="accepted for CI scripts; phoenix never prompts",
+    )
+
+    config = argparse.ArgumentParser(add_help=False)
+    group = config.add_argument_group("stack config")
+    group.add_argument(
+        "--defaults", metavar="FILE", default=_env_default("PHOENIX_DEFAULTS"),
+        help="org-wide settings (env PHOENIX_DEFAULTS; default: stacks/defaults.yaml of the work dir, "
+        "else of this repository)",
+    )
+    group.add_argument(
+        "--set", dest="overrides", metavar="KEY=VALUE", action="append", default=[],
+        help="override one stack-config value, e.g. --set phoenix:fleet.minSize=2 (repeatable; "
+        "secrets only come from the environment)",
+    )
+
+    running = argparse.ArgumentParser(add_help=False)
+    group = running.add_argument_group("running")
+    group.add_argument(
+        "--wait-lock", metavar="SECONDS", type=_non_negative_seconds, default=0.0,
+        help="when another update holds the stack, retry for this long before exiting 4 (default 0)",
+    )
+    group.add_argument(
+        "--summary", metavar="FILE",
+        help="append a Markdown change summary to FILE (also to GITHUB_STEP_SUMMARY when set)",
+    )
+
+    feature = argparse.ArgumentParser(add_help=False)
+    feature.add_argument(
+        "feature", metavar="FEATURE",
+        help="feature id (ryan0001) or package version naming it (1.0.0-ryan0001)",
+    )
+
+    version = argparse.ArgumentParser(add_help=False)
+    version.add_argument(
+        "--version", dest="package_version", metavar="V",
+        help="package version to deploy (default: FEATURE when it is a version, else the newest "
+        "release of the Octopus project whose pre-release tag names the feature)",
+    )
+    preflight = argparse.ArgumentParser(add_help=False)
+    preflight.add_argument(
+        "--skip-preflight", action="store_true",
+        help="do not run doctor's checks first (they stop, with exit 2, a run that would fail)",
+    )
+    return {
+        "where": where, "output": output, "config": config, "running": running,
+        "feature": feature, "version": version, "preflight": preflight,
+    }
+
+
+def _example(text: str) -> str:
+    return f"example:\n  {PROG} {text}\n\n{EXIT_CODES_HELP}"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="One isolated, immutable AWS environment per feature branch, wired into Octopus Deploy.",
+        epilog=WORKFLOW % {"prog": PROG} + "\n" + EXIT_CODES_HELP,
+        formatter_class=_Formatter,
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    shared = _shared_parsers()
+    stack_parents = [shared["feature"], shared["where"], shared["config"], shared["running"], shared["output"]]
+
+    def add(name: str, summary: str, parents: Sequence[argparse.ArgumentParser], example: str):
+        return commands.add_parser(
+            name, help=summary, description=summary, parents=list(parents),
+            epilog=_example(example), formatter_class=_Formatter,
+        )
+
+    add(
+        "create", "create or update the feature's stack, then print its outputs (idempotent)",
+        [shared["version"], shared["preflight"], *stack_parents], "create 1.0.0-ryan0001 --summary summary.md",
+    )
+    preview = add(
+        "preview", "show what create would change; nothing changes",
+        [shared["version"], shared["preflight"], *stack_parents], "preview ryan0001 --diff --expect-no-changes",
+    )
+    preview.add_argument("--diff", action="store_true", help="show a rich diff of every property that changes")
+    preview.add_argument(
+        "--expect-no-changes", action="store_true",
+        help="exit 3 when the preview finds any change (drift or an unapplied commit)",
+    )
+    add(
+        "destroy", "destroy everything the feature holds, then remove its stack (absent: not an error)",
+        stack_parents, "destroy ryan0001",
+    )
+    add(
+        "list", "every feature stack: feature, package version, URL, last update, expiry",
+        [shared["where"], shared["config"], shared["output"]], "list --json",
+    )
+    add(
+        "outputs", "the feature stack's outputs (secret ones masked)",
+        [shared["feature"], shared["where"], shared["output"]], "outputs ryan0001 --json",
+    )
+    reap = add(
+        "reap", "destroy every feature whose last update is older than its TTL, except kept ones",
+        [shared["where"], shared["config"], shared["running"], shared["output"]],
+        "reap --keep-file live-branches.txt --parallel 4",
+    )
+    reap.add_argument(
+        "--older-than", metavar="DURATION",
+        help="expire features older than this (e.g. 72h, 0s) instead of each stack's own phoenix:ttl",
+    )
+    reap.add_argument("--keep", metavar="F", nargs="+", action="extend", default=[],
+                      help="features never reaped (ids or package versions)")
+    reap.add_argument("--keep-file", metavar="FILE", action="append", default=[],
+                      help="file of features never reaped, one a line, # comments (e.g. the live branches)")
+    reap.add_argument("--dry-run", action="store_true", help="report what would be destroyed; destroy nothing")
+    reap.add_argument("--parallel", metavar="N", type=_positive_int, default=1,
+                      help="run up to N destroys at once (default 1)")
+    doctor = add(
+        "doctor", "check that Pulumi, AWS and Octopus are ready, before anything is created",
+        [shared["where"], shared["config"], shared["output"]], "doctor ryan0001",
+    )
+    doctor.add_argument("feature", metavar="FEATURE", nargs="?",
+                        help="feature id or package version to check for (optional)")
+    doctor.add_argument("--version", dest="package_version", metavar="V",
+                        help="package version whose Octopus release must exist")
+    synth = add(
+        "synth", "the feature's resources and a diagram, offline, without credentials",
+        [shared["feature"], shared["version"], shared["where"], shared["config"]],
+        "synth ryan0001 --format mermaid",
+    )
+    synth.add_argument("--format", choices=("tree", "json", "mermaid"), default="tree",
+                       help="tree (default), json (stable, for golden files) or mermaid (a diagram)")
+    synth.add_argument("--output", metavar="FILE", help="write to FILE instead of stdout")
+    return parser
+
+
+# --- output -----------------------------------------------------------------------------------
+
+
+class Console:
+    """stdout for results, stderr for progress; secrets masked on both."""
+
+    def __init__(self, *, json_mode: bool, environ: Optional[dict] = None) -> None:
+        self.json_mode = json_mode
+        environ = os.environ if environ is None else environ
+        values = [environ.get(name, "") for name in SECRET_VARIABLES]
+        # Too short a value would mask ordinary words; real keys and passphrases are longer.
+        self.secrets = sorted({v for v in values if len(v) >= 8}, key=len, reverse=True)
+        self._lock = threading.Lock()
+
+    def redact(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "[secret]")
+        return text
+
+    def log(self, line: str) -> None:
+        with self._lock:
+            print(self.redact(line), file=sys.stderr, flush=True)
+
+    def out(self, line: str = "") -> None:
+        with self._lock:
+            print(self.redact(line), flush=True)
+
+    def emit_json(self, document: Any) -> None:
+        self.out(json.dumps(document, indent=2, sort_keys=False, default=str))
+
+
+def _output_value(output: Any) -> Any:
+    from automation.summary import SECRET_MASK
+
+    return SECRET_MASK if output.secret else output.value
+
+
+def _report_json(report: Any) -> dict[str, Any]:
+    return {
+        "command": report.command,
+        "feature": report.feature,
+        "stack": report.feature,
+        "result": report.result,
+        "packageVersion": report.package_version,
+        "changes": dict(report.changes),
+        "steps": [{"op": s.op, "type": s.type, "name": s.name} for s in report.steps],
+        "outputs": {name: _output_value(o) for name, o in sorted(report.outputs.items())},
+        "durationSeconds": round(report.duration_seconds, 1) if report.duration_seconds is not None else None,
+        "message": report.message or None,
+    }
+
+
+def _print_outputs(console: Console, outputs: dict) -> None:
+    width = max((len(name) for name in outputs), default=0)
+    for name in sorted(outputs):
+        console.out(f"{name.ljust(width)}  {_output_value(outputs[name])}")
+
+
+def _print_report(console: Console, report: Any) -> None:
+    from automation.summary import describe_changes
+
+    if console.json_mode:
+        console.emit_json(_report_json(report))
+        return
+    if report.result == "absent":
+        console.out(report.message)
+        return
+    line = f"{report.feature}: {report.result} ({describe_changes(report.changes, preview=report.preview)})"
+    if report.duration_seconds is not None:
+        line += f" in {report.duration_seconds:.0f} s"
+    console.out(line)
+    for step in report.steps:
+        if step.op != "same":
+            console.out(f"  {step.op:<18} {step.type}  {step.name}")
+    if report.message and report.result != "absent":
+        console.out(report.message)
+    _print_outputs(console, dict(report.outputs))
+
+
+def _write_summary(args: argparse.Namespace, markdown: str, console: Console) -> None:
+    from automation.summary import append
+
+    try:
+        append(console.redact(markdown), getattr(args, "summary", None))
+    except OSError as error:
+        console.log(f"warning: could not write the summary: {error}")
+
+
+def _when(moment: Optional[datetime], now: datetime) -> str:
+    if moment is None:
+        return "-"
+    text = moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return text
+
+
+def _expires(moment: Optional[datetime], now: datetime) -> str:
+    if moment is None:
+        return "-"
+    from automation.reap import format_duration
+
+    delta = moment - now
+    if delta.total_seconds() <= 0:
+        return f"{_when(moment, now)} (expired)"
+    return f"{_when(moment, now)} (in {format_duration(delta)})"
+
+
+# --- commands ---------------------------------------------------------------------------------
+
+
+def _session(args: argparse.Namespace, console: Console):
+    from automation.pulumi_cli import PROJECT_ROOT
+    from automation.stacks import Options, Session
+
+    work_dir = Path(args.work_dir).expanduser().resolve() if args.work_dir else PROJECT_ROOT
+    options = Options(
+        work_dir=work_dir,
+        backend=getattr(args, "backend", None),
+        defaults=getattr(args, "defaults", None),
+        overrides=tuple(getattr(args, "overrides", ()) or ()),
+        wait_lock=getattr(args, "wait_lock", 0.0) or 0.0,
+        quiet=getattr(args, "quiet", False),
+        skip_preflight=getattr(args, "skip_preflight", False),
+    )
+    return Session(options, log=console.log)
+
+
+def _feature(args: argparse.Namespace):
+    from automation.feature import parse_feature
+
+    return parse_feature(args.feature, getattr(args, "package_version", None))
+
+
+def _run_reported(args: argparse.Namespace, console: Console, command: str,
+                  action: Callable[[], Any]) -> Any:
+    """Run create/preview/destroy; the summary records failures too."""
+    from automation.summary import Report, render
+
+    try:
+        report = action()
+    except BaseException as error:
+        if getattr(args, "summary", None) or os.environ.get("GITHUB_STEP_SUMMARY"):
+            failure = classify(error, stack=_stack_label(args))
+            _write_summary(args, render(Report(
+                command=command, feature=_stack_label(args) or "",
+                result="failed" if failure.code != ExitCode.INTERRUPTED else "interrupted",
+                message=failure.message,
+            )), console)
+        raise
+    _write_summary(args, render(report), console)
+    return report
+
+
+def cmd_create(args: argparse.Namespace, console: Console) -> int:
+    from automation import stacks
+
+    feature = _feature(args)
+    session = _session(args, console)
+    report = _run_reported(args, console, "create", lambda: stacks.create(session, feature))
+    _print_report(console, report)
+    return ExitCode.OK
+
+
+def cmd_preview(args: argparse.Namespace, console: Console) -> int:
+    from automation import stacks
+    from automation.summary import has_changes
+
+    feature = _feature(args)
+    session = _session(args, console)
+    report = _run_reported(args, console, "preview", lambda: stacks.preview(session, feature, diff=args.diff))
+    _print_report(console, report)
+    if args.expect_no_changes and has_changes(report.changes):
+        console.log(f"error: {feature.id}: changes found, but --expect-no-changes was given")
+        return ExitCode.CHANGES
+    return ExitCode.OK
+
+
+def cmd_destroy(args: argparse.Namespace, console: Console) -> int:
+    from automation import stacks
+
+    feature = _feature(args)
+    session = _session(args, console)
+    report = _run_reported(args, console, "destroy", lambda: stacks.destroy(session, feature))
+    _print_report(console, report)
+    return ExitCode.OK
+
+
+def cmd_outputs(args: argparse.Namespace, console: Console) -> int:
+    from automation import stacks
+
+    feature = _feature(args)
+    outputs = stacks.outputs(_session(args, console), feature)
+    if console.json_mode:
+        console.emit_json({name: _output_value(o) for name, o in sorted(outputs.items())})
+    else:
+        _print_outputs(console, outputs)
+    return ExitCode.OK
+
+
+def cmd_list(args: argparse.Namespace, console: Console) -> int:
+    from automation import stacks
+
+    rows = stacks.list_features(_session(args, console))
+    if console.json_mode:
+        console.emit_json([row.as_json() for row in rows])
+        return ExitCode.OK
+    if not rows:
+        console.out("no feature stacks")
+        return ExitCode.OK
+    now = datetime.now(timezone.utc)
+    table = [("FEATURE", "VERSION", "URL", "LAST UPDATE", "EXPIRES")]
+    for row in rows:
+        table.append((
+            row.feature + (" (updating)" if row.updating else ""),
+            row.package_version or "-",
+            row.url or "-",
+            _when(row.last_update, now),
+            _expires(row.expires, now),
+        ))
+    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
+    for line in table:
+        console.out("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip())
+    return ExitCode.OK
+
+
+def cmd_reap(args: argparse.Namespace, console: Console) -> int:
+    from automation import reap, stacks
+    from automation.summary import render_reap
+
+    older_than = None
+    if args.older_than is not None:
+        try:
+            older_than = reap.parse_duration(args.older_than)
+        except ValueError as error:
+            raise InputError(f"--older-than: {error}") from None
+    keep = reap.keep_set(args.keep, args.keep_file)
+    session = _session(args, console)
+    session.sources  # validate defaults.yaml and --set before touching anything
+    decisions = stacks.reap_plan(session, keep=keep, older_than=older_than)
+
+    def report(outcome: reap.Outcome) -> None:
+        if not console.json_mode:
+            console.out(f"{outcome.feature}: {outcome.action} - {outcome.reason}")
+
+    outcomes = stacks.reap(session, decisions, parallel=args.parallel, dry_run=args.dry_run, report=report)
+    if console.json_mode:
+        console.emit_json([
+            {"feature": o.feature, "action": o.action, "reason": o.reason, "exitCode": o.code}
+            for o in outcomes
+        ])
+    elif not outcomes:
+        console.out("no feature stacks")
+    _write_summary(args, render_reap(outcomes, dry_run=args.dry_run), console)
+    code = reap.exit_code(outcomes)
+    failed = [o.feature for o in outcomes if o.action == "failed"]
+    if failed:
+        console.log(f"error: reap failed for {', '.join(failed)}")
+    return code
+
+
+def cmd_doctor(args: argparse.Namespace, console: Console) -> int:
+    from automation import doctor
+
+    return doctor.run_cli(args, console=console, session=_session(args, console))
+
+
+def cmd_synth(args: argparse.Namespace, console: Console) -> int:
+    from automation import synth
+
+    return synth.run_cli(args, console=console, session=_session(args, console))
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace, Console], int]] = {
+    "create": cmd_create,
+    "preview": cmd_preview,
+    "destroy": cmd_destroy,
+    "list": cmd_list,
+    "outputs": cmd_outputs,
+    "reap": cmd_reap,
+    "doctor": cmd_doctor,
+    "synth": cmd_synth,
+}
+
+
+def _stack_label(args: argparse.Namespace) -> Optional[str]:
+    """The stack an error is about: the feature id when FEATURE parses, else FEATURE as given."""
+    text = getattr(args, "feature", None)
+    if not text:
+        return None
+    from automation.feature import FeatureError, parse_feature
+
+    try:
+        return parse_feature(text).id
+    except FeatureError:
+        return text
+
+
+def _terminate_as_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    console = Console(json_mode=getattr(args, "json", False))
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        # Outside engine work a SIGTERM (a cancelled CI job) ends the command like ^C does.
+        previous = signal.signal(signal.SIGTERM, _terminate_as_interrupt)
+    try:
+        return int(COMMANDS[args.command](args, console))
+    except BaseException as error:  # noqa: BLE001 - every failure becomes a message and a code
+        if isinstance(error, SystemExit):
+            raise
+        failure = classify(error, stack=_stack_label(args))
+        console.log(f"error: {failure.message}")
+        if console.json_mode:
+            console.emit_json({"error": failure.message, "exitCode": int(failure.code)})
+        if os.environ.get("PHOENIX_DEBUG"):
+            import traceback
+
+            console.log(traceback.format_exc())
+        return int(failure.code)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)

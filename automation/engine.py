@@ -1,0 +1,634 @@
+"""The Automation API operations behind the commands: one stack per feature.
+
+The work dir's program runs *inline* (in this process) because the engine is
+driven through `pulumi.automation`; the Pulumi CLI runs in its own session so
+that exactly one signal reaches it per signal we receive (the first cancels
+cleanly, a second terminates).
+
+Everything here is imported lazily by the command line: `pulumi.automation`
+is heavy and `python -m automation --help` must stay fast.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping, Optional
+
+import pulumi.automation as auto
+from pulumi.automation._cmd import CommandResult, OnOutput, PulumiCommand
+from pulumi.automation.errors import create_command_error
+
+from automation import pulumi_cli
+from automation.config import StackConfig
+from automation.errors import InputError, Interrupted, StackLocked, lock_holder
+from automation.summary import Output, Step
+
+#: Folder of the work dir holding the embedded file backend (git-ignored).
+LOCAL_STATE_DIR = ".state"
+#: How often a locked stack is retried under --wait-lock.
+LOCK_POLL_SECONDS = 2.0
+
+Log = Callable[[str], None]
+
+
+# --- where state lives and how secrets are encrypted -------------------------------------------
+
+
+@dataclass(frozen=True)
+class Backend:
+    url: str
+    local_default: bool
+
+
+def resolve_backend(explicit: Optional[str], environ: Mapping[str, str], work_dir: Path) -> Backend:
+    """--backend, else PULUMI_BACKEND_URL, else a file backend in the work dir's .state/."""
+    url = (explicit or environ.get("PULUMI_BACKEND_URL") or "").strip()
+    if url:
+        if url.startswith("file://") and not url.startswith("file:///"):
+            # A relative folder is relative to the work dir, where the engine runs.
+            relative, query_mark, query = url[len("file://"):].partition("?")
+            folder = Path(relative).expanduser() if relative.startswith("~") else Path(work_dir) / relative
+            url = f"file://{folder.resolve()}{query_mark}{query}"
+        return Backend(url=url, local_default=False)
+    state = Path(work_dir).resolve() / LOCAL_STATE_DIR
+    return Backend(url=f"file://{state}", local_default=True)
+
+
+def local_backend_warning(backend: Backend, environ: Mapping[str, str]) -> Optional[str]:
+    if backend.local_default and environ.get("CI"):
+        return (
+            f"warning: CI is set and no backend was given: state goes to {backend.url[7:]}, "
+            "which is lost with this workspace. Pass --backend or set PULUMI_BACKEND_URL."
+        )
+    return None
+
+
+def check_passphrase(environ: Mapping[str, str]) -> None:
+    """Stacks use the passphrase secrets provider; it must come from the environment."""
+    if environ.get("PULUMI_CONFIG_PASSPHRASE"):
+        return
+    path = environ.get("PULUMI_CONFIG_PASSPHRASE_FILE")
+    if path:
+        candidate = Path(path).expanduser()
+        if not candidate.is_file() or not os.access(candidate, os.R_OK):
+            raise InputError(f"PULUMI_CONFIG_PASSPHRASE_FILE names {path!r}, which is not a readable file")
+        return
+    raise InputError(
+        "no passphrase for stack secrets: set PULUMI_CONFIG_PASSPHRASE or "
+        "PULUMI_CONFIG_PASSPHRASE_FILE (the same one every run of this feature uses)"
+    )
+
+
+def read_project(work_dir: Path) -> auto.ProjectSettings:
+    """The work dir's Pulumi.yaml; a work dir without a readable one is bad input."""
+    import yaml
+
+    if not Path(work_dir).is_dir():
+        raise InputError(f"--work-dir {work_dir} is not a directory")
+    for name in ("Pulumi.yaml", "Pulumi.yml", "Pulumi.json"):
+        path = Path(work_dir) / name
+        if path.is_file():
+            try:
+                document = yaml.safe_load(path.read_text(encoding="utf-8"))
+                return auto.ProjectSettings.from_dict(document)
+            except (yaml.YAMLError, KeyError, TypeError, AttributeError) as error:
+                raise InputError(f"{path} is not a valid Pulumi project file: {error}") from None
+    raise InputError(f"{work_dir} holds no Pulumi.yaml: --work-dir must name a Pulumi project")
+
+
+def program_for(work_dir: Path, project: auto.ProjectSettings) -> Callable[[], None]:
+    """An inline program that runs the project's __main__.py as `pulumi up` would."""
+    main = Path(work_dir) / (project.main or "")
+    if main.is_dir():
+        main = main / "__main__.py"
+    if not main.is_file():
+        raise InputError(f"the Pulumi project in {work_dir} has no program at {main}")
+    root = str(Path(work_dir).resolve())
+
+    def program() -> None:
+        import runpy
+
+        if root not in sys.path:
+            sys.path.insert(0, root)
+        runpy.run_path(str(main), run_name="__main__")
+
+    program.__name__ = f"run_{Path(root).name}"
+    return program
+
+
+# --- the Pulumi CLI, tracked so a signal can cancel it -----------------------------------------
+
+
+class TrackedCommand(PulumiCommand):
+    """A PulumiCommand whose running processes can be signalled, and that can feed stdin.
+
+    Secrets go to `pulumi config set --secret` on stdin, never on the command line.
+    """
+
+    def __init__(self, cli: Path) -> None:
+        super().__init__(root=str(cli.parent.parent), skip_version_check=False)
+        self.command = str(cli)
+        self._running: set[subprocess.Popen] = set()
+        self._lock = threading.Lock()
+
+    def run(  # type: ignore[override]
+        self,
+        args: list[str],
+        cwd: str,
+        additional_env: Mapping[str, str],
+        on_output: Optional[OnOutput] = None,
+        on_error: Optional[OnOutput] = None,
+        *,
+        input_text: Optional[str] = None,
+    ) -> CommandResult:
+        args = list(args)
+        if "--non-interactive" not in args:
+            args.insert(0, "--non-interactive")
+        env = {**os.environ, **additional_env, "PULUMI_AUTOMATION_API": "true"}
+        out_chunks: list[str] = []
+        err_chunks: list[str] = []
+
+        def consume(stream, callback, chunks) -> None:
+            for line in iter(stream.readline, ""):
+                stripped = line.rstrip()
+                if callback:
+                    callback(stripped)
+                chunks.append(stripped)
+            stream.close()
+
+        process = subprocess.Popen(
+            [self.command, *args],
+            stdin=subprocess.PIPE if input_text is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=cwd,
+            env=env,
+            encoding="utf-8",
+            # Its own session: a terminal's ^C reaches only us, and we forward exactly one.
+            start_new_session=True,
+        )
+        with self._lock:
+            self._running.add(process)
+        try:
+            readers = [
+                threading.Thread(target=consume, args=(process.stdout, on_output, out_chunks), daemon=True),
+                threading.Thread(target=consume, args=(process.stderr, on_error, err_chunks), daemon=True),
+            ]
+            for reader in readers:
+                reader.start()
+            if input_text is not None:
+                assert process.stdin is not None
+                try:
+                    process.stdin.write(input_text)
+                    process.stdin.close()
+                except BrokenPipeError:
+                    pass
+            for reader in readers:
+                while reader.is_alive():
+                    reader.join(0.2)
+            code = process.wait()
+        finally:
+            with self._lock:
+                self._running.discard(process)
+        result = CommandResult(stdout="\n".join(out_chunks), stderr="\n".join(err_chunks), code=code)
+        if code != 0:
+            error = create_command_error(result)
+            error.command_result = result  # type: ignore[attr-defined]
+            raise error
+        return result
+
+    def signal_all(self, signum: int) -> int:
+        """Send a signal to every running CLI process; returns how many got it."""
+        with self._lock:
+            running = list(self._running)
+        sent = 0
+        for process in running:
+            if process.poll() is None:
+                try:
+                    process.send_signal(signum)
+                    sent += 1
+                except ProcessLookupError:
+                    pass
+        return sent
+
+
+class Interruption:
+    """SIGINT/SIGTERM while the engine runs: forward each one, remember that it happened.
+
+    The first forwarded signal makes the CLI cancel cleanly (finish in-flight
+    operations, save state, release the lock); a second makes it terminate.
+    Handlers are installed by the outermost `with` on the main thread; nested
+    uses (reap's worker threads) share the same count.
+    """
+
+    def __init__(self, command: TrackedCommand, log: Log) -> None:
+        self.command = command
+        self.log = log
+        self.count = 0
+        self._depth = 0
+        self._depth_lock = threading.Lock()
+        self._previous: dict[int, Any] = {}
+
+    @property
+    def interrupted(self) -> bool:
+        return self.count > 0
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.count += 1
+        name = signal.Signals(signum).name
+        if self.count == 1:
+            self.log(f"{name} received: cancelling the running operation cleanly (send it again to terminate)")
+            self.command.signal_all(signal.SIGINT)
+        else:
+            self.log(f"{name} received again: terminating the Pulumi CLI")
+            self.command.signal_all(signal.SIGTERM)
+
+    def __enter__(self) -> "Interruption":
+        with self._depth_lock:
+            self._depth += 1
+            outermost = self._depth == 1
+        if outermost and threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        with self._depth_lock:
+            self._depth -= 1
+            last = self._depth == 0
+        if last:
+            for signum, previous in self._previous.items():
+                signal.signal(signum, previous)
+            self._previous.clear()
+
+    def check(self) -> None:
+        if self.interrupted:
+            raise Interrupted(
+                "interrupted: the running operation was cancelled and its state saved; "
+                "run the same command again to continue"
+            )
+
+    @contextmanager
+    def guard(self) -> Iterator["Interruption"]:
+        """Run engine work; a failure caused by a signal becomes Interrupted (exit 130)."""
+        with self:
+            self.check()
+            try:
+                yield self
+            except Exception:
+                self.check()
+                raise
+            self.check()
+
+
+# --- stale locks --------------------------------------------------------------------------------
+
+
+def _pid_is_pulumi(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    comm = Path(f"/proc/{pid}/comm")
+    if comm.exists():
+        try:
+            return "pulumi" in comm.read_text().strip()
+        except OSError:
+            return True
+    return True
+
+
+def stale_lock(stderr: str, *, hostname: Optional[str] = None, username: Optional[str] = None,
+               alive: Callable[[int], bool] = _pid_is_pulumi) -> Optional[str]:
+    """The holder of a file-backend lock whose process provably no longer runs.
+
+    Only a lock taken on this host by this user can be proven stale (its pid
+    is gone, or is no longer a Pulumi process); any other lock is respected.
+    """
+    import re
+
+    hostname = hostname or socket.gethostname()
+    username = username or getpass.getuser()
+    holders = re.findall(r"created by (\S+)@(\S+) \(pid (\d+)\)", stderr or "")
+    if not holders:
+        return None
+    for user, host, pid in holders:
+        if host != hostname or user != username or alive(int(pid)):
+            return None
+    user, host, pid = holders[0]
+    return f"{user}@{host}, pid {pid}"
+
+
+# --- results ------------------------------------------------------------------------------------
+
+
+@dataclass
+class StepRecorder:
+    """Collects the resources an operation touches from the engine's event stream."""
+
+    steps: list[Step] = field(default_factory=list)
+
+    def __call__(self, event: Any) -> None:
+        pre = getattr(event, "resource_pre_event", None)
+        if pre is None or pre.metadata is None:
+            return
+        meta = pre.metadata
+        op = getattr(meta.op, "value", str(meta.op))
+        if op in ("refresh", "read-discard", "discard-replaced") or meta.type.startswith("pulumi:providers:"):
+            return
+        name = meta.urn.rsplit("::", 1)[-1]
+        self.steps.append(Step(op=op, type=meta.type, name=name))
+
+
+def outputs_of(output_map: Mapping[str, Any]) -> dict[str, Output]:
+    return {
+        name: Output(value=value.value, secret=bool(value.secret))
+        for name, value in output_map.items()
+    }
+
+
+@dataclass(frozen=True)
+class StackInfo:
+    """What `list` and `reap` know about one feature's stack."""
+
+    name: str
+    last_update: Optional[datetime]
+    update_in_progress: bool
+    resource_count: Optional[int]
+    config: dict[str, Any]
+    outputs: dict[str, Output]
+
+
+# --- the engine ---------------------------------------------------------------------------------
+
+
+class Engine:
+    """One work dir, one backend: the stacks of its features."""
+
+    def __init__(
+        self,
+        work_dir: Path,
+        backend: Backend,
+        *,
+        log: Log,
+        environ: Optional[Mapping[str, str]] = None,
+        quiet: bool = False,
+    ) -> None:
+        self.work_dir = Path(work_dir).resolve()
+        self.backend = backend
+        self.log = log
+        self.quiet = quiet
+        environ = os.environ if environ is None else environ
+        check_passphrase(environ)
+        self.project = read_project(self.work_dir)
+        self.command = TrackedCommand(pulumi_cli.require_cli())
+        self.env = pulumi_cli.engine_env(
+            self.work_dir,
+            extra={
+                "PULUMI_BACKEND_URL": backend.url,
+                # A fresh CI workspace has no Pulumi.<stack>.yaml: take the salt from the state.
+                "PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER": "true",
+            },
+        )
+        self._program: Optional[Callable[[], None]] = None
+        self.interruption = Interruption(self.command, log)
+
+    # workspace and stacks
+
+    @property
+    def program(self) -> Callable[[], None]:
+        if self._program is None:
+            self._program = program_for(self.work_dir, self.project)
+        return self._program
+
+    def workspace(self) -> auto.LocalWorkspace:
+        if self.backend.local_default:
+            Path(self.backend.url[len("file://"):]).mkdir(parents=True, exist_ok=True)
+        return auto.LocalWorkspace(
+            work_dir=str(self.work_dir),
+            program=self.program,
+            env_vars=self.env,
+            secrets_provider="passphrase",
+            pulumi_command=self.command,
+        )
+
+    def stack_names(self) -> list[str]:
+        return sorted(summary.name for summary in self.workspace().list_stacks())
+
+    def select(self, name: str) -> auto.Stack:
+        """The feature's stack; StackNotFoundError when it does not exist."""
+        return auto.Stack.select(name, self.workspace())
+
+    def create_or_select(self, name: str) -> tuple[auto.Stack, bool]:
+        """The feature's stack and whether this call created it."""
+        workspace = self.workspace()
+        try:
+            return auto.Stack.select(name, workspace), False
+        except auto.StackNotFoundError:
+            pass
+        try:
+            return auto.Stack.create(name, workspace), True
+        except auto.StackAlreadyExistsError:
+            return auto.Stack.select(name, workspace), False
+
+    def remove(self, stack: auto.Stack) -> None:
+        stack.workspace.remove_stack(stack.name)
+
+    # config
+
+    def write_config(self, stack: auto.Stack, config: StackConfig) -> None:
+        """Make the stack's config exactly the derived one: set all, drop the rest."""
+        workspace = stack.workspace
+        current = set(self._config_keys(stack))
+        workspace.set_all_config_json(stack.name, config.plain_json())
+        for key, value in config.secrets.items():
+            self.command.run(
+                ["config", "set", key, "--secret", "--stack", stack.name],
+                str(self.work_dir), self.env, input_text=value,
+            )
+        stale = sorted(current - config.keys())
+        if stale:
+            workspace.remove_all_config(stack.name, stale)
+
+    def _config_keys(self, stack: auto.Stack) -> list[str]:
+        result = self.command.run(
+            ["config", "--json", "--stack", stack.name], str(self.work_dir), self.env
+        )
+        return list(json.loads(result.stdout or "{}"))
+
+    # reading
+
+    def recorded_config(self, name: str) -> dict[str, Any]:
+        """The plain config of the stack's last operation (secrets stay masked)."""
+        result = self.command.run(
+            ["stack", "history", "--json", "--page-size", "1", "--page", "1", "--stack", name],
+            str(self.work_dir), self.env,
+        )
+        history = json.loads(result.stdout or "[]")
+        if not history:
+            return {}
+        config = history[0].get("config") or {}
+        plain: dict[str, Any] = {}
+        for key, entry in config.items():
+            if not isinstance(entry, dict) or entry.get("secret"):
+                continue
+            value = entry.get("objectValue", entry.get("value"))
+            plain[key] = value
+        return plain
+
+    def outputs(self, name: str) -> dict[str, Output]:
+        """The stack's outputs; secret ones keep only their secrecy, never their value."""
+        result = self.command.run(
+            ["stack", "output", "--json", "--stack", name], str(self.work_dir), self.env
+        )
+        values = json.loads(result.stdout or "{}")
+        return {
+            key: Output(value=None, secret=True) if value == "[secret]" else Output(value=value)
+            for key, value in values.items()
+        }
+
+    def infos(self, *, with_outputs: bool, workers: int = 4) -> list[StackInfo]:
+        """Every stack of the project: one listing, then a bounded number of reads per stack."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        summaries = self.workspace().list_stacks()
+
+        def one(summary) -> StackInfo:
+            last = summary.last_update
+            if last is not None and last.tzinfo is None:
+                last = last.replace(tzinfo=timezone.utc)
+            return StackInfo(
+                name=summary.name,
+                last_update=last,
+                update_in_progress=bool(summary.update_in_progress),
+                resource_count=summary.resource_count,
+                config=self.recorded_config(summary.name),
+                outputs=self.outputs(summary.name) if with_outputs else {},
+            )
+
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            return sorted(pool.map(one, summaries), key=lambda info: info.name)
+
+    # running
+
+    def _stream(self, prefix: str) -> Optional[OnOutput]:
+        if self.quiet:
+            return None
+
+        def emit(line: str) -> None:
+            if line.strip():
+                self.log(f"[{prefix}] {line}")
+
+        return emit
+
+    def interruptible(self):
+        """Context for engine work: signals cancel it cleanly and end in exit 130."""
+        return self.interruption.guard()
+
+    def with_lock(self, stack: auto.Stack, operation: Callable[[], Any], *, wait_seconds: float = 0.0) -> Any:
+        """Run an operation that takes the stack's lock.
+
+        A lock left by a dead process on this host is removed (with a warning);
+        a live one is waited for up to `wait_seconds`, then reported (exit 4).
+        """
+        deadline = time.monotonic() + max(0.0, wait_seconds)
+        cleared = False
+        while True:
+            self.interruption.check()
+            try:
+                return operation()
+            except auto.ConcurrentUpdateError as error:
+                stderr = getattr(getattr(error, "command_result", None), "stderr", "") or str(error)
+                holder = stale_lock(stderr)
+                if holder and not cleared:
+                    self.log(f"[{stack.name}] warning: removing a stale lock left by {holder}")
+                    stack.cancel()
+                    cleared = True
+                    continue
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise StackLocked(stack.name, lock_holder(stderr) or "") from None
+                self.log(f"[{stack.name}] locked by another update; retrying for {remaining:.0f} s more")
+                time.sleep(min(LOCK_POLL_SECONDS, remaining))
+
+    def pending_operations(self, stack: auto.Stack) -> list[dict]:
+        """Operations an interrupted update left unfinished (read without decrypting secrets)."""
+        result = self.command.run(["stack", "export", "--stack", stack.name], str(self.work_dir), self.env)
+        deployment = json.loads(result.stdout or "{}").get("deployment") or {}
+        return list(deployment.get("pending_operations") or [])
+
+    def recover(self, stack: auto.Stack, *, wait_seconds: float = 0.0) -> list[dict]:
+        """Clear what an interrupted update left behind: pending operations, then refresh.
+
+        Returns the pending operations found (none: nothing was done).
+        """
+        pending = self.pending_operations(stack)
+        if not pending:
+            return []
+        names = ", ".join(
+            f"{op.get('type', '?')} {op.get('resource', {}).get('urn', '?').rsplit('::', 1)[-1]}"
+            for op in pending
+        )
+        self.log(
+            f"[{stack.name}] warning: the stack has pending operations ({names}): an update was "
+            "interrupted (or is running); clearing them and refreshing"
+        )
+        self.with_lock(
+            stack,
+            lambda: stack.refresh(
+                clear_pending_creates=True, color="never",
+                on_output=self._stream(stack.name), on_error=self._stream(stack.name),
+            ),
+            wait_seconds=wait_seconds,
+        )
+        return pending
+
+    def up(self, stack: auto.Stack, *, wait_seconds: float = 0.0) -> tuple[Any, list[Step]]:
+        recorder = StepRecorder()
+        result = self.with_lock(
+            stack,
+            lambda: stack.up(
+                color="never", show_secrets=False, on_output=self._stream(stack.name), on_error=self._stream(stack.name),
+                on_event=recorder,
+            ),
+            wait_seconds=wait_seconds,
+        )
+        return result, recorder.steps
+
+    def preview(self, stack: auto.Stack, *, diff: bool = False, wait_seconds: float = 0.0) -> tuple[Any, list[Step]]:
+        recorder = StepRecorder()
+        result = self.with_lock(
+            stack,
+            lambda: stack.preview(
+                diff=diff, color="never", on_output=self._stream(stack.name),
+                on_error=self._stream(stack.name), on_event=recorder,
+            ),
+            wait_seconds=wait_seconds,
+        )
+        return result, recorder.steps
+
+    def destroy(self, stack: auto.Stack, *, wait_seconds: float = 0.0) -> tuple[Any, list[Step]]:
+        recorder = StepRecorder()
+        result = self.with_lock(
+            stack,
+            lambda: stack.destroy(
+                color="never", show_secrets=False, on_output=self._stream(stack.name), on_error=self._stream(stack.name),
+                on_event=recorder,
+            ),
+            wait_seconds=wait_seconds,
+        )
+        return result, recorder.steps

@@ -1,0 +1,368 @@
+"""What each command does to a feature's stack, on top of the engine.
+
+Every flow validates first (feature, defaults.yaml, flags, secrets, the
+engine's prerequisites) and touches a stack only once all of that passed, so
+bad input leaves nothing half created. The config written to a stack is
+rebuilt from scratch every time (CI workspaces are thrown away).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Callable, Mapping, Optional, Sequence
+
+from automation import config as stack_config
+from automation.errors import InputError, OperationFailed
+from automation.feature import Feature, FeatureError, parse_feature, parse_version
+from automation.reap import Decision, Outcome, format_duration, parse_duration
+from automation.summary import Output, Report, has_changes
+
+#: The TTL used when neither the stack nor defaults.yaml records one.
+FALLBACK_TTL = "72h"
+
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Options:
+    """The options every stack command shares (see cli.py for their help)."""
+
+    work_dir: Path
+    backend: Optional[str] = None
+    defaults: Optional[str] = None
+    overrides: tuple[str, ...] = ()
+    wait_lock: float = 0.0
+    quiet: bool = False
+    skip_preflight: bool = False
+
+
+class Session:
+    """One command's context: its options, environment and (lazily) its engine."""
+
+    def __init__(self, options: Options, *, environ: Optional[Mapping[str, str]] = None, log: Log) -> None:
+        self.options = options
+        self.environ = dict(os.environ if environ is None else environ)
+        self.log = log
+        self._engine: Any = None
+        self._engine_lock = threading.Lock()
+
+    @cached_property
+    def sources(self) -> stack_config.Sources:
+        return stack_config.load(self.options.work_dir, self.options.overrides, self.options.defaults)
+
+    @cached_property
+    def backend(self):
+        from automation.engine import resolve_backend
+
+        return resolve_backend(self.options.backend, self.environ, self.options.work_dir)
+
+    @property
+    def engine(self):
+        """The engine, built once; building it checks the passphrase, project and CLI."""
+        with self._engine_lock:
+            if self._engine is None:
+                from automation.engine import Engine, local_backend_warning
+
+                warning = local_backend_warning(self.backend, self.environ)
+                if warning:
+                    self.log(warning)
+                self._engine = Engine(
+                    self.options.work_dir, self.backend, log=self.log,
+                    environ=self.environ, quiet=self.options.quiet,
+                )
+            return self._engine
+
+    def package_version(self, feature: Feature) -> str:
+        """--version, else FEATURE when it is a version, else Octopus' newest release for it."""
+        if feature.package_version:
+            return feature.package_version
+        secrets = stack_config.read_secrets(self.environ, require=True)
+        self.log(f"[{feature.id}] looking up the newest release naming {feature.id!r} in Octopus")
+        version = stack_config.find_package_version(self.sources, feature, secrets["octopus:apiKey"])
+        self.log(f"[{feature.id}] package version {version}")
+        return version
+
+    def stack_config(
+        self, feature: Feature, package_version: Optional[str], *, extra: Sequence[str] = ()
+    ) -> stack_config.StackConfig:
+        """The feature's validated stack config; `extra` adds --set style overrides."""
+        sources = self.sources
+        if extra:
+            sources = stack_config.load(
+                self.options.work_dir, (*self.options.overrides, *extra), self.options.defaults
+            )
+        return stack_config.build(sources, feature, package_version=package_version, environ=self.environ)
+
+    def default_ttl(self) -> timedelta:
+        text = self.sources.ttl or FALLBACK_TTL
+        try:
+            return parse_duration(text)
+        except ValueError as error:
+            raise InputError(f"feature.ttl: {error}") from None
+
+
+#: An interrupted update may have created the feature's tenant in Octopus without
+#: recording it; the run that recovers adopts it instead of failing on its name.
+ADOPT_TENANT = "phoenix:octopus.adoptExistingTenant=true"
+
+
+def interrupted_tenant_create(pending: Sequence[Mapping[str, Any]]) -> bool:
+    return any(
+        op.get("type") == "creating"
+        and str((op.get("resource") or {}).get("type", "")).endswith("/octopus:Tenant")
+        for op in pending
+    )
+
+
+def _elapsed(start: float) -> float:
+    return time.monotonic() - start
+
+
+def _stack_missing(error: BaseException) -> bool:
+    return type(error).__name__ == "StackNotFoundError"
+
+
+# --- create / preview / destroy ----------------------------------------------------------------
+
+
+def _prepare(session: Session, feature: Feature, command: str):
+    """Everything `create` and `preview` check before touching a stack, cheapest first."""
+    session.stack_config(feature, feature.package_version)  # config and flags
+    engine = session.engine  # passphrase, project, Pulumi CLI
+    version = session.package_version(feature)  # Octopus, when no version was given
+    config = session.stack_config(feature, version)
+    if not session.options.skip_preflight:
+        from automation import doctor
+
+        checks = doctor.preflight(doctor.context_for_stack(session, config, version), command)
+        for check in checks:
+            if check.status == doctor.WARN:
+                session.log(f"[{feature.id}] warning: {check.name}: {check.found}")
+    return config, engine, version
+
+
+def create(session: Session, feature: Feature) -> Report:
+    """Create or update the feature's stack; a second run with the same input changes nothing."""
+    config, engine, version = _prepare(session, feature, "create")
+    start = time.monotonic()
+    wait = session.options.wait_lock
+    with engine.interruptible():
+        stack, created = engine.create_or_select(feature.stack_name)
+        if created:
+            session.log(f"[{feature.id}] created stack {feature.stack_name}")
+        engine.write_config(stack, config)
+        pending = engine.recover(stack, wait_seconds=wait)
+        if interrupted_tenant_create(pending):
+            session.log(
+                f"[{feature.id}] the interrupted update was creating tenant {feature.tenant_name!r}: "
+                "this run adopts it if Octopus has it"
+            )
+            engine.write_config(stack, session.stack_config(feature, version, extra=(ADOPT_TENANT,)))
+        result, steps = engine.up(stack, wait_seconds=wait)
+    from automation.engine import outputs_of
+
+    return Report(
+        command="create",
+        feature=feature.id,
+        result=result.summary.result,
+        package_version=version,
+        changes=dict(result.summary.resource_changes or {}),
+        steps=steps,
+        outputs=outputs_of(result.outputs),
+        duration_seconds=_elapsed(start),
+    )
+
+
+def preview(session: Session, feature: Feature, *, diff: bool = False) -> Report:
+    """The change set `create` would make; nothing changes (a stack made for it is removed)."""
+    config, engine, version = _prepare(session, feature, "preview")
+    start = time.monotonic()
+    with engine.interruptible():
+        stack, created = engine.create_or_select(feature.stack_name)
+        try:
+            engine.write_config(stack, config)
+            result, steps = engine.preview(stack, diff=diff, wait_seconds=session.options.wait_lock)
+        finally:
+            if created:
+                engine.remove(stack)
+    changes = dict(result.change_summary or {})
+    return Report(
+        command="preview",
+        feature=feature.id,
+        result="changes" if has_changes(changes) else "no changes",
+        package_version=version,
+        changes=changes,
+        steps=steps,
+        duration_seconds=_elapsed(start),
+        preview=True,
+    )
+
+
+def _recorded_version(session: Session, feature: Feature) -> Optional[str]:
+    """The package version the stack last ran with, if it still names this feature."""
+    recorded = session.engine.recorded_config(feature.stack_name).get("phoenix:packageVersion")
+    if not isinstance(recorded, str):
+        return None
+    try:
+        return recorded if parse_version(recorded).feature_tag == feature.id else None
+    except FeatureError:
+        return None
+
+
+def destroy(session: Session, feature: Feature) -> Report:
+    """Destroy everything the feature's stack holds, then remove the stack.
+
+    A feature without a stack is reported, not an error.
+    """
+    # Validate before looking at any stack; the recorded version may refine it below.
+    config = session.stack_config(feature, feature.package_version)
+    engine = session.engine
+    start = time.monotonic()
+    with engine.interruptible():
+        try:
+            stack = engine.select(feature.stack_name)
+        except Exception as error:
+            if not _stack_missing(error):
+                raise
+            return Report(
+                command="destroy", feature=feature.id, result="absent",
+                message=f"feature {feature.id!r} has no stack; nothing to destroy",
+            )
+        version = feature.package_version or _recorded_version(session, feature)
+        if version and version != feature.package_version:
+            config = session.stack_config(feature, version)
+        engine.write_config(stack, config)
+        engine.recover(stack, wait_seconds=session.options.wait_lock)
+        result, steps = engine.destroy(stack, wait_seconds=session.options.wait_lock)
+        engine.remove(stack)
+    return Report(
+        command="destroy",
+        feature=feature.id,
+        result="destroyed",
+        package_version=version,
+        changes=dict(result.summary.resource_changes or {}),
+        steps=steps,
+        duration_seconds=_elapsed(start),
+        message="stack removed",
+    )
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+def outputs(session: Session, feature: Feature) -> dict[str, Output]:
+    try:
+        return session.engine.outputs(feature.stack_name)
+    except Exception as error:
+        if _stack_missing(error):
+            raise OperationFailed(f"feature {feature.id!r} has no stack") from None
+        raise
+
+
+@dataclass(frozen=True)
+class FeatureRow:
+    """One line of `list`."""
+
+    feature: str
+    package_version: Optional[str]
+    url: Optional[str]
+    last_update: Optional[datetime]
+    ttl: str
+    expires: Optional[datetime]
+    resources: Optional[int]
+    updating: bool
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "feature": self.feature,
+            "packageVersion": self.package_version,
+            "url": self.url,
+            "lastUpdate": self.last_update.isoformat() if self.last_update else None,
+            "ttl": self.ttl,
+            "expires": self.expires.isoformat() if self.expires else None,
+            "resources": self.resources,
+            "updateInProgress": self.updating,
+        }
+
+
+def _ttl_text(recorded: Any, default: timedelta) -> tuple[str, timedelta]:
+    if isinstance(recorded, str):
+        try:
+            return recorded, parse_duration(recorded)
+        except ValueError:
+            pass
+    return format_duration(default), default
+
+
+def _plain_output(outputs_: Mapping[str, Output], name: str) -> Optional[str]:
+    output = outputs_.get(name)
+    if output is None or output.secret or output.value is None:
+        return None
+    return str(output.value)
+
+
+def list_features(session: Session) -> list[FeatureRow]:
+    default_ttl = session.default_ttl()
+    rows = []
+    for info in session.engine.infos(with_outputs=True):
+        ttl_text, ttl = _ttl_text(info.config.get("phoenix:ttl"), default_ttl)
+        version = _plain_output(info.outputs, "package_version") or info.config.get("phoenix:packageVersion")
+        rows.append(
+            FeatureRow(
+                feature=info.name,
+                package_version=version if isinstance(version, str) else None,
+                url=_plain_output(info.outputs, "url"),
+                last_update=info.last_update,
+                ttl=ttl_text,
+                expires=info.last_update + ttl if info.last_update else None,
+                resources=info.resource_count,
+                updating=info.update_in_progress,
+            )
+        )
+    return rows
+
+
+# --- reap ---------------------------------------------------------------------------------------
+
+
+def reap_plan(
+    session: Session, *, keep: set[str], older_than: Optional[timedelta], now: Optional[datetime] = None
+) -> list[Decision]:
+    from automation import reap
+
+    infos = session.engine.infos(with_outputs=False)
+    return reap.plan(
+        infos,
+        now=now or datetime.now(timezone.utc),
+        keep=keep,
+        older_than=older_than,
+        default_ttl=session.default_ttl(),
+    )
+
+
+def reap(
+    session: Session,
+    decisions: Sequence[Decision],
+    *,
+    parallel: int,
+    dry_run: bool,
+    report: Callable[[Outcome], None],
+) -> list[Outcome]:
+    """Destroy the expired features with the same flow `destroy` uses."""
+    from automation import reap as reaping
+
+    if not dry_run and any(d.action == reaping.DESTROY for d in decisions):
+        stack_config.read_secrets(session.environ, require=True)
+
+    def destroy_one(name: str) -> None:
+        with session.engine.interruptible():
+            destroy(session, parse_feature(name))
+
+    with session.engine.interruptible():
+        return reaping.run(decisions, destroy_one, parallel=parallel, dry_run=dry_run, report=report)

@@ -1,0 +1,256 @@
+"""defaults.yaml + --set + environment -> the validated stack config (and where a bad value came from)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from automation import config
+from automation.errors import ExitCode, InputError, classify
+from automation.feature import parse_feature
+from automation.pulumi_cli import PROJECT_ROOT
+
+REPO_DEFAULTS = PROJECT_ROOT / "stacks" / "defaults.yaml"
+API_KEY = "API-CONFIGTEST0000000000001"
+ENV = {"OCTOPUS_API_KEY": API_KEY}
+FEATURE = parse_feature("1.0.0-ryan0001")
+
+
+def defaults_copy(tmp_path: Path, edit=None) -> Path:
+    """A work dir whose stacks/defaults.yaml is the repository's, optionally edited."""
+    document = yaml.safe_load(REPO_DEFAULTS.read_text())
+    if edit:
+        edit(document)
+    target = tmp_path / "stacks" / "defaults.yaml"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(yaml.safe_dump(document))
+    return target
+
+
+def build(tmp_path: Path, overrides=(), edit=None, environ=ENV, version="1.0.0-ryan0001"):
+    defaults_copy(tmp_path, edit)
+    sources = config.load(tmp_path, overrides)
+    return config.build(sources, FEATURE, package_version=version, environ=environ)
+
+
+def test_the_repository_defaults_make_a_valid_stack_config(tmp_path: Path) -> None:
+    stack = build(tmp_path)
+    assert stack.values["aws:region"] == "eu-west-1"
+    assert stack.values["phoenix:feature"] == "ryan0001"
+    assert stack.values["phoenix:packageVersion"] == "1.0.0-ryan0001"
+    assert stack.values["phoenix:ttl"] == "72h"
+    assert stack.values["phoenix:octopus"]["project"] == "Phoenix Web"
+    assert "serverUrl" not in stack.values["phoenix:octopus"], "lifted out to octopus:serverUrl"
+    assert stack.values["octopus:serverUrl"] == "https://octopus.example.com"
+    assert stack.secrets == {"octopus:apiKey": API_KEY}
+    assert stack.settings.package_version == "1.0.0-ryan0001"
+    assert stack.sources["phoenix:network.nat"].endswith("defaults.yaml: network.nat")
+    assert stack.sources["octopus:apiKey"] == "environment: OCTOPUS_API_KEY"
+
+
+def test_work_dir_without_defaults_falls_back_to_the_repository(tmp_path: Path) -> None:
+    assert config.defaults_path(tmp_path) == REPO_DEFAULTS.resolve()
+    own = defaults_copy(tmp_path)
+    assert config.defaults_path(tmp_path) == own.resolve()
+    explicit = tmp_path / "elsewhere.yaml"
+    assert config.defaults_path(tmp_path, str(explicit)) == explicit.resolve()
+
+
+def test_overrides_are_typed_like_the_value_they_replace(tmp_path: Path) -> None:
+    stack = build(
+        tmp_path,
+        [
+            "phoenix:fleet.maxSize=3",
+            "phoenix:fleet.amiId=ami-0123456789abcdef0",
+            "phoenix:octopus.roles=[web, api]",
+            "phoenix:octopus.adoptExistingTenant=true",
+            "phoenix:tags.team=007",  # a new key: stays text, as a tag value must
+            "aws:region=us-east-1",
+        ],
+    )
+    fleet = stack.values["phoenix:fleet"]
+    assert fleet["maxSize"] == 3 and fleet["amiId"] == "ami-0123456789abcdef0"
+    assert stack.values["phoenix:octopus"]["roles"] == ["web", "api"]
+    assert stack.values["phoenix:octopus"]["adoptExistingTenant"] is True
+    assert stack.values["phoenix:tags"] == {"team": "007"}
+    assert stack.values["aws:region"] == "us-east-1"
+    assert stack.sources["aws:region"] == "--set: aws:region"
+
+
+def test_a_new_key_stays_text_unless_plainly_a_flag_or_collection(tmp_path: Path) -> None:
+    defaults_copy(tmp_path)
+    sources = config.load(
+        tmp_path, ["phoenix:tags.team=007", "phoenix:tags.cost=7", "phoenix:x.flag=true", "phoenix:x.list=[a, b]"]
+    )
+    assert sources.values["phoenix:tags"] == {"team": "007", "cost": "7"}
+    assert sources.values["phoenix:x"] == {"flag": True, "list": ["a", "b"]}
+    assert sources.origin("phoenix:tags.team") == ("--set", "phoenix:tags.team")
+    assert sources.origin("phoenix:network.nat")[1] == "network.nat"
+    assert sources.origin("phoenix:fleet.listenerCidrs[0]")[1] == "fleet.listenerCidrs[0]"
+
+
+def test_objects_are_written_as_objects_and_secrets_never_as_plain(tmp_path: Path) -> None:
+    stack = build(tmp_path)
+    document = json.loads(stack.plain_json())
+    assert document["phoenix:network"]["objectValue"] == stack.values["phoenix:network"]
+    assert json.loads(document["phoenix:network"]["value"]) == stack.values["phoenix:network"]
+    assert document["phoenix:octopus"]["objectValue"]["adoptExistingTenant"] is False
+    assert document["phoenix:ttl"] == {"value": "72h", "secret": False}
+    assert "octopus:apiKey" not in document
+    assert API_KEY not in stack.plain_json()
+    assert API_KEY not in repr(stack)
+    assert stack.flat()["octopus:apiKey"] == API_KEY
+    assert stack.keys() >= {"octopus:apiKey", "phoenix:network", "aws:region"}
+
+
+def test_the_optional_registration_key_comes_from_its_own_variable(tmp_path: Path) -> None:
+    stack = build(tmp_path, environ={**ENV, "OCTOPUS_REGISTRATION_API_KEY": "API-REGISTRATION000000001"})
+    assert stack.secrets["octopus:registrationApiKey"] == "API-REGISTRATION000000001"
+    assert "API-REGISTRATION" not in repr(stack)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "edit", "source", "key", "reason"),
+    [
+        ([], lambda d: d["network"].update(nat="double"), "stacks/defaults.yaml", "network.nat", "not one of"),
+        (["phoenix:network.nat=double"], None, "--set", "phoenix:network.nat", "not one of"),
+        ([], lambda d: d["fleet"].update(minSize="one"), "stacks/defaults.yaml", "fleet.minSize", "whole number"),
+        ([], lambda d: d["fleet"].update(listenerCidrs=["10.0.0.0/33"]), "stacks/defaults.yaml",
+         "fleet.listenerCidrs[0]", "CIDR"),
+        ([], lambda d: d["fleet"].update(minSize=3), "stacks/defaults.yaml", "fleet.minSize", "greater than maxSize"),
+        ([], lambda d: d["network"].update(cidr="10.20.0.0/33"), "stacks/defaults.yaml", "network.cidr", "CIDR"),
+        ([], lambda d: d["network"].update(azCount=0), "stacks/defaults.yaml", "network.azCount", "2 to 6"),
+        ([], lambda d: d["fleet"].update(color="blue"), "stacks/defaults.yaml", "fleet.color", "unknown setting"),
+        ([], lambda d: d["octopus"].pop("project"), "stacks/defaults.yaml", "octopus", "required but missing"),
+        ([], lambda d: d["aws"].update(region="mars"), "stacks/defaults.yaml", "aws.region", "not an AWS region"),
+        ([], lambda d: d["feature"].update(ttl="forever"), "stacks/defaults.yaml", "feature.ttl", "duration"),
+        (["phoenix:colour=blue"], None, "--set", "phoenix:colour", "unknown setting"),
+        (["phoenix:fleet.minSize=abc"], None, "--set", "phoenix:fleet.minSize", "whole number"),
+    ],
+)
+def test_bad_values_name_their_file_or_flag_key_and_reason(tmp_path, overrides, edit, source, key, reason) -> None:
+    with pytest.raises(config.ConfigError) as caught:
+        build(tmp_path, overrides, edit)
+    error = caught.value
+    assert error.source.endswith(source)
+    assert error.key.startswith(key)
+    assert reason in error.reason
+    assert str(error).startswith(error.source) and error.key in str(error)
+    assert classify(error).code == ExitCode.BAD_INPUT
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "reason"),
+    [
+        ("aws: [1, 2]\n", "aws", "must be a mapping"),
+        ("network:\n  cidr: 10.0.0.0/16\ndatabase: {}\n", "database", "unknown section"),
+        ("aws:\n  region: eu-west-1\n  profile: dev\n", "aws.profile", "unknown key"),
+        ("feature:\n  owner: ryan\n", "feature.owner", "unknown key"),
+        ("- just\n- a list\n", "", "mapping of sections"),
+        ("aws:\n  region: [unclosed\n", "line", ""),
+    ],
+)
+def test_defaults_file_structure_errors(tmp_path: Path, text: str, key: str, reason: str) -> None:
+    path = tmp_path / "stacks" / "defaults.yaml"
+    path.parent.mkdir()
+    path.write_text(text)
+    with pytest.raises(config.ConfigError) as caught:
+        config.load(tmp_path)
+    assert caught.value.key.startswith(key)
+    assert reason in caught.value.reason
+    assert "defaults.yaml" in caught.value.source
+
+
+def test_a_missing_defaults_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(config.ConfigError) as caught:
+        config.load(tmp_path, explicit_defaults=str(tmp_path / "nope.yaml"))
+    assert "nope.yaml" in caught.value.source and "not found" in caught.value.reason
+
+
+@pytest.mark.parametrize(
+    ("item", "needle"),
+    [
+        ("octopus:apiKey=API-LEAK", "OCTOPUS_API_KEY"),
+        ("octopus:registrationApiKey=API-LEAK", "OCTOPUS_REGISTRATION_API_KEY"),
+        ("phoenix:feature=other", "FEATURE"),
+        ("phoenix:packageVersion=1.0.0-x", "FEATURE"),
+        ("region=eu-west-1", "namespaced"),
+        ("aws:region", "KEY=VALUE"),
+        ("=x", "KEY=VALUE"),
+        ("phoenix:fleet..minSize=1", "namespaced"),
+        ("phoenix:ttl.hours=3", "not an object"),
+    ],
+)
+def test_bad_overrides(tmp_path: Path, item: str, needle: str) -> None:
+    defaults_copy(tmp_path)
+    with pytest.raises(config.ConfigError) as caught:
+        config.load(tmp_path, [item])
+    assert needle in str(caught.value)
+    assert "API-LEAK" not in str(caught.value)
+
+
+def test_a_missing_api_key_is_an_environment_error(tmp_path: Path) -> None:
+    with pytest.raises(config.ConfigError) as caught:
+        build(tmp_path, environ={"OCTOPUS_API_KEY": "   "})
+    assert caught.value.source == "environment" and caught.value.key == "OCTOPUS_API_KEY"
+
+
+def test_without_a_version_a_stand_in_is_validated_but_never_written(tmp_path: Path) -> None:
+    stack = build(tmp_path, version=None)
+    assert "phoenix:packageVersion" not in stack.values
+    assert stack.settings.package_version == "0.0.0-ryan0001"
+
+
+def test_a_version_of_another_feature_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(config.ConfigError) as caught:
+        build(tmp_path, version="1.0.0-other01")
+    assert caught.value.key == "phoenix:packageVersion"
+
+
+# --- the package version from Octopus, over real HTTP -------------------------------------------
+
+
+def sources_for(tmp_path: Path, emulator) -> config.Sources:
+    defaults_copy(tmp_path)
+    return config.load(tmp_path, [f"octopus:serverUrl={emulator.url}"])
+
+
+def test_the_newest_release_naming_the_feature_is_found(tmp_path, octopus_emulator) -> None:
+    octopus_emulator.seed_project("Phoenix Web")
+    for version in ("1.0.0-ryan0001.2", "1.0.0-ryan0001.10", "1.0.0-other01", "9.9.9"):
+        octopus_emulator.seed_release("Phoenix Web", version)
+    found = config.find_package_version(
+        sources_for(tmp_path, octopus_emulator), parse_feature("ryan0001"), octopus_emulator.api_key
+    )
+    assert found == "1.0.0-ryan0001.10"
+
+
+def test_no_release_for_the_feature_is_a_clear_input_error(tmp_path, octopus_emulator) -> None:
+    octopus_emulator.seed_project("Phoenix Web")
+    octopus_emulator.seed_release("Phoenix Web", "1.0.0-other01")
+    with pytest.raises(InputError) as caught:
+        config.find_package_version(
+            sources_for(tmp_path, octopus_emulator), parse_feature("ryan0001"), octopus_emulator.api_key
+        )
+    assert "ryan0001" in str(caught.value) and "--version" in str(caught.value)
+
+
+def test_a_missing_project_is_named(tmp_path, octopus_emulator) -> None:
+    with pytest.raises(InputError) as caught:
+        config.find_package_version(
+            sources_for(tmp_path, octopus_emulator), parse_feature("ryan0001"), octopus_emulator.api_key
+        )
+    assert "Phoenix Web" in str(caught.value)
+
+
+def test_a_refused_key_is_bad_input_and_never_echoed(tmp_path, octopus_emulator) -> None:
+    octopus_emulator.seed_project("Phoenix Web")
+    wrong = "API-WRONGKEY00000000000001"
+    with pytest.raises(Exception) as caught:
+        config.find_package_version(sources_for(tmp_path, octopus_emulator), parse_feature("ryan0001"), wrong)
+    failure = classify(caught.value)
+    assert failure.code == ExitCode.BAD_INPUT
+    assert wrong not in failure.message

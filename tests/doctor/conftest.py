@@ -1,0 +1,123 @@
+"""Doctor tests: every check against the Octopus emulator, moto for AWS, the real Pulumi CLI.
+
+Each test builds its context the way `python -m automation doctor` does (the
+project's stacks/defaults.yaml plus --set overrides, secrets from the
+environment), with the Octopus names pinned here so the tests do not depend
+on the organisation's defaults.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+import pytest
+
+from automation import doctor
+from automation.pulumi_cli import PROJECT_ROOT
+from automation.stacks import Options, Session
+from tests.octopus_emulator import OctopusEmulator
+from tests.octopus_emulator.fixtures import TEST_API_KEY
+
+PROJECT = "Phoenix Web"
+ENVIRONMENT = "Feature"
+ROLE = "web"
+POLICY = "Feature environments"
+FEATURE = "ryan0001"
+VERSION = "1.0.0-ryan0001"
+
+#: Everything from outside that a check reads; each test starts without any of it.
+_OUTSIDE = (
+    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
+    "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION",
+    "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL_S3",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN",
+    "OCTOPUS_API_KEY", "OCTOPUS_REGISTRATION_API_KEY",
+    "PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE", "PULUMI_BACKEND_URL",
+    "PULUMI_ACCESS_TOKEN", "PHOENIX_DEFAULTS", "PHOENIX_WORK_DIR",
+)
+
+
+@pytest.fixture(autouse=True)
+def no_outside_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No credentials, keys or passphrase leak in from the machine running the tests."""
+    for variable in _OUTSIDE:
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-credentials-absent"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config-absent"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.fixture
+def ready_octopus(octopus_emulator: OctopusEmulator) -> OctopusEmulator:
+    """An Octopus set up the way a feature environment needs it."""
+    emu = octopus_emulator
+    emu.seed_project(PROJECT)
+    emu.seed_environment(ENVIRONMENT)
+    emu.seed_machine_policy(POLICY, delete_unavailable_after=timedelta(minutes=20))
+    emu.seed_trigger(PROJECT, environments=[ENVIRONMENT], roles=[ROLE])
+    emu.seed_release(PROJECT, VERSION)
+    return emu
+
+
+ContextFactory = Callable[..., doctor.DoctorContext]
+
+
+@pytest.fixture
+def make_context(
+    octopus_emulator: OctopusEmulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> ContextFactory:
+    """`make_context(*overrides, feature=..., api_key=..., ...)`: a doctor context as the CLI builds it."""
+
+    def make(
+        *overrides: str,
+        feature: Optional[str] = FEATURE,
+        version: Optional[str] = VERSION,
+        api_key: Optional[str] = TEST_API_KEY,
+        registration_key: Optional[str] = None,
+        backend: Optional[str] = None,
+        server_url: Optional[str] = None,
+    ) -> doctor.DoctorContext:
+        for variable, value in (
+            ("OCTOPUS_API_KEY", api_key), ("OCTOPUS_REGISTRATION_API_KEY", registration_key),
+        ):
+            if value is None:
+                monkeypatch.delenv(variable, raising=False)
+            else:
+                monkeypatch.setenv(variable, value)
+        pinned = (
+            f"octopus:serverUrl={server_url or octopus_emulator.url}",
+            f"phoenix:octopus.project={PROJECT}",
+            f"phoenix:octopus.environment={ENVIRONMENT}",
+            f"phoenix:octopus.roles=[{ROLE}]",
+            f"phoenix:octopus.machinePolicy={POLICY}",
+            "octopus:space=Default",
+            "aws:region=eu-west-1",
+        )
+        options = Options(
+            work_dir=PROJECT_ROOT,
+            backend=backend or f"file://{tmp_path / 'state'}",
+            overrides=pinned + tuple(overrides),
+        )
+        session = Session(options, log=lambda line: None)
+        return doctor.context_for_doctor(session, feature, version)
+
+    return make
+
+
+def check_named(checks: Sequence[doctor.Check], name: str) -> doctor.Check:
+    found = [check for check in checks if check.name == name]
+    assert len(found) == 1, f"expected one {name} check in {[c.name for c in checks]}"
+    return found[0]
+
+
+def run_one(ctx: doctor.DoctorContext, name: str) -> doctor.Check:
+    """Run one check (and what it needs); its result."""
+    return check_named(doctor.run_checks(ctx, only=[name]), name)
+
+
+def assert_named(text: str, *names: str) -> None:
+    for name in names:
+        assert name in text, f"{name!r} missing from {text!r}"

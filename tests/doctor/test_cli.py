@@ -1,0 +1,77 @@
+"""`python -m automation doctor`, and `create` stopping at a failed preflight check, through the real CLI entry."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from moto import mock_aws
+
+from automation.cli import main
+from tests.doctor.conftest import ENVIRONMENT, POLICY, PROJECT, ROLE, VERSION, assert_named
+from tests.octopus_emulator.fixtures import TEST_API_KEY
+
+
+@pytest.fixture
+def ready_machine(monkeypatch, tmp_path: Path, pulumi_bin: Path):
+    """Everything but Octopus in order: passphrase, AWS credentials (moto), the Pulumi CLI."""
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "correct horse battery staple")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("OCTOPUS_API_KEY", TEST_API_KEY)
+    with mock_aws():
+        yield tmp_path / "state"
+
+
+def _args(emulator, state: Path, *extra: str) -> list[str]:
+    return [
+        *extra,
+        "--backend", f"file://{state}",
+        "--set", f"octopus:serverUrl={emulator.url}",
+        "--set", f"phoenix:octopus.project={PROJECT}",
+        "--set", f"phoenix:octopus.environment={ENVIRONMENT}",
+        "--set", f"phoenix:octopus.roles=[{ROLE}]",
+        "--set", f"phoenix:octopus.machinePolicy={POLICY}",
+    ]
+
+
+def test_doctor_json_on_a_ready_setup_exits_zero(ready_octopus, ready_machine, capsys) -> None:
+    code = main(_args(ready_octopus, ready_machine, "doctor", VERSION, "--json"))
+    out, _ = capsys.readouterr()
+    document = json.loads(out)
+    assert code == 0
+    assert document["ok"] is True
+    assert document["counts"] == {"ok": len(document["checks"]) - 1, "warn": 1, "fail": 0}
+    assert TEST_API_KEY not in out
+
+
+def test_doctor_table_without_trigger_exits_two(octopus_emulator, ready_machine, capsys) -> None:
+    octopus_emulator.seed_project(PROJECT)
+    octopus_emulator.seed_environment(ENVIRONMENT)
+    code = main(_args(octopus_emulator, ready_machine, "doctor"))
+    out, _ = capsys.readouterr()
+    assert code == 2
+    trigger_line = next(line for line in out.splitlines() if line.startswith("octopus.trigger"))
+    assert trigger_line.split()[1] == "fail"
+    assert "octopus.release          ok      not checked" in out
+
+
+def test_create_without_autodeploy_trigger_stops_before_any_stack_operation(
+    octopus_emulator, ready_machine, capsys
+) -> None:
+    emu = octopus_emulator
+    emu.seed_project(PROJECT)
+    emu.seed_environment(ENVIRONMENT)
+    emu.seed_machine_policy(POLICY)
+    emu.seed_release(PROJECT, VERSION)
+    emu.clear_log()
+
+    code = main(_args(emu, ready_machine, "create", VERSION))
+
+    _, err = capsys.readouterr()
+    assert code == 2
+    assert_named(err, "octopus.trigger", repr(PROJECT), repr(ENVIRONMENT), repr(ROLE), "--skip-preflight")
+    assert not (ready_machine / ".pulumi").exists(), "no stack may be created"
+    assert [r for r in emu.request_log if r.method != "GET"] == [], "nothing written to Octopus"
+    assert emu.tenants() == []

@@ -1,0 +1,1 @@
+"""Offline synth: the feature environment's resources, tree, JSON and Mermaid diagram."""
