@@ -80,12 +80,14 @@ def engine_env(
         {
             "PULUMI_HOME": str(home),
             "PULUMI_SKIP_UPDATE_CHECK": "true",
-            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
             "PULUMI_PYTHON_CMD": sys.executable,
             "PYTHONPATH": os.pathsep.join(paths),
             "PATH": os.pathsep.join(path_parts + [env.get("PATH", "")]),
         }
     )
+    # Nothing downloads at run time unless the caller opts in (set it to "false")
+    # to let the CLI fetch a missing provider plugin such as pulumi-resource-aws.
+    env.setdefault("PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION", "true")
     # The Automation API skips its CLI version check when this is set at all.
     env.pop("PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK", None)
     env.pop("PULUMI_RUNTIME_VIRTUALENV", None)
