@@ -6,6 +6,7 @@ engine fixtures below give each test its own file backend and passphrase.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,21 @@ from automation import pulumi_cli
 pytest_plugins = ["tests.octopus_emulator.fixtures"]
 
 TEST_PASSPHRASE = "phoenix-test-passphrase"
+
+
+@pytest.fixture(autouse=True)
+def main_thread_event_loop():
+    """Each test starts with its own current event loop on the main thread.
+
+    Pulumi's mocks (`set_mocks`) take the main thread's current loop, and any
+    earlier `asyncio.run()` leaves none behind, so without this a mocks test
+    would pass alone and fail after an unrelated one.
+    """
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    yield loop
+    asyncio.set_event_loop(None)
+    loop.close()
 
 
 @pytest.fixture(scope="session")

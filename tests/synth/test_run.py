@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import re
 import socket
@@ -66,18 +65,11 @@ def test_the_callers_pulumi_runtime_is_left_alone() -> None:
             return {}
 
     def caller() -> tuple[str, str, Any]:
-        # Like a mocks-based unit test: its own event loop on the calling thread.
-        loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
-        try:
-            pulumi.runtime.set_mocks(CallerMocks(), project="caller-project", stack="caller-stack")
-            root = pulumi.runtime.settings.get_root_resource()
-            synthesis = sample.synthesize()
-            assert synthesis.stack == sample.FEATURE
-            return (pulumi.get_project(), pulumi.get_stack(), pulumi.runtime.settings.get_root_resource() is root)
-        finally:
-            asyncio.set_event_loop(None)
-            loop.close()
+        pulumi.runtime.set_mocks(CallerMocks(), project="caller-project", stack="caller-stack")
+        root = pulumi.runtime.settings.get_root_resource()
+        synthesis = sample.synthesize()
+        assert synthesis.stack == sample.FEATURE
+        return (pulumi.get_project(), pulumi.get_stack(), pulumi.runtime.settings.get_root_resource() is root)
 
     assert contextvars.copy_context().run(caller) == ("caller-project", "caller-stack", True)
 

@@ -9,6 +9,7 @@ refuse, so a name that breaks a service limit fails here too.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -250,7 +251,12 @@ class RecordingMonitor(MockMonitor):
 
 
 def use_mocks(mocks: FeatureMocks, *, stack: str = "ryan0001") -> RecordingMonitor:
-    """A fresh engine stand-in: new monitor, new root stack, no config yet."""
+    """A fresh engine stand-in: new monitor, new root stack, no config yet.
+
+    Also a new event loop: set_mocks takes the main thread's current one, which
+    an earlier `asyncio.run()` (or a closed test loop) may have left unset.
+    """
+    asyncio.set_event_loop(asyncio.new_event_loop())
     monitor = RecordingMonitor(mocks)
     ROOT.set(None)
     pulumi.runtime.set_mocks(mocks, project="phoenix", stack=stack, preview=False, monitor=monitor)
