@@ -99,8 +99,13 @@ class BootstrapSettings:
 
 
 def script_source(platform: str) -> str:
-    """The bootstrap script as shipped; the fleet hashes it into the infrastructure version."""
+    """The bootstrap script as shipped, embedded verbatim in the userdata."""
     return _read(_SCRIPTS[_check_platform(platform)])
+
+
+def wrapper_source(platform: str) -> str:
+    """The userdata template the settings and the script are put into."""
+    return _read(_WRAPPERS[_check_platform(platform)])
 
 
 def render_userdata(settings: BootstrapSettings, platform: str = "linux") -> str:
@@ -122,7 +127,7 @@ def render_userdata(settings: BootstrapSettings, platform: str = "linux") -> str
         "SCRIPT": script.rstrip("\n"),
     }
     # One pass: text put in for a placeholder is never searched for another one.
-    userdata = _PLACEHOLDER.sub(lambda match: parts[match.group(1)], _read(_WRAPPERS[platform]))
+    userdata = _PLACEHOLDER.sub(lambda match: parts[match.group(1)], wrapper_source(platform))
     size = len(userdata.encode("utf-8"))
     if size > USERDATA_LIMIT_BYTES:
         raise ValueError(

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Mapping, Optional, TypeVar, cast
 from urllib.parse import urlsplit
 
-from automation.feature import FeatureError, parse_version, validate_feature_id
+from components.feature import FeatureError, parse_version, validate_feature_id
 from bootstrap.render import BootstrapSettingsError
 from components.versioning import bootstrap_for, userdata
 

@@ -1,10 +1,11 @@
 """What an instance boots with, and the infrastructure version stamped into it.
 
 The stamp is what makes the fleet immutable: it changes exactly when what an
-instance boots with changes (the package it deploys, the bootstrap script,
-the values the script is rendered with), so Pulumi writes a new launch
-template version and the group refreshes. Capacity and tags are not rendered
-into the userdata, so they cannot move the stamp.
+instance boots with changes (the package it deploys, or anything in its
+userdata: the bootstrap script, the wrapper around it, the values rendered
+into them), so Pulumi writes a new launch template version and the group
+refreshes. Capacity and tags are not rendered into the userdata, so they
+cannot move the stamp.
 
 Pure, so `parse_settings` can render once to prove a config renders, and the
 fleet and the Octopus resources can take their values from the same object.
@@ -14,10 +15,9 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import json
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING
 
-from bootstrap.render import BootstrapSettings, render_userdata, script_source
+from bootstrap.render import BootstrapSettings, render_userdata
 
 from components import naming
 
@@ -33,27 +33,23 @@ LAUNCH_HOOK_NAME = "phoenix-bootstrap"
 LOOPBACK = "127.0.0.1"
 
 
-def infrastructure_version(*, package_version: str, script: str, rendered: Mapping[str, Any]) -> str:
+def infrastructure_version(*, package_version: str, rendered: str) -> str:
     """`<package version>+infra.<hash>`: SemVer build metadata, so it still sorts by package."""
-    payload = json.dumps(rendered, sort_keys=True, separators=(",", ":"))
-    stamp = naming.digest(package_version, script, payload, length=STAMP_LENGTH)
+    stamp = naming.digest(package_version, rendered, length=STAMP_LENGTH)
     joiner = "." if "+" in package_version else "+"
     return f"{package_version}{joiner}infra.{stamp}"
 
 
 def stamped(settings: BootstrapSettings, *, package_version: str, platform: str) -> BootstrapSettings:
-    """The settings with their infrastructure version derived from everything else they hold.
+    """The settings with their infrastructure version derived from the userdata they render.
 
-    Every field counts, defaults included, since every field is rendered.
+    The hash is of the userdata itself, rendered with a fixed placeholder where
+    the stamp goes, so it covers exactly what renders it (every setting, the
+    script, the wrapper, the quoting) and never an earlier stamp.
     """
-    rendered = {
-        field.name: getattr(settings, field.name)
-        for field in dataclasses.fields(settings)
-        if field.name != "infrastructure_version"
-    }
-    rendered["platform"] = platform
+    unstamped = dataclasses.replace(settings, infrastructure_version=UNSTAMPED)
     version = infrastructure_version(
-        package_version=package_version, script=script_source(platform), rendered=rendered
+        package_version=package_version, rendered=render_userdata(unstamped, platform)
     )
     return dataclasses.replace(settings, infrastructure_version=version)
 

@@ -15,7 +15,7 @@ from pulumi.dynamic import CheckFailure, CheckResult, DiffResult
 from pulumi.output import Unknown
 from pulumi.runtime.rpc import UNKNOWN
 
-from automation.feature import is_semver
+from components.feature import is_semver
 
 #: Longest name accepted for what we create (Octopus stores names in 200-char columns).
 MAX_NAME_LENGTH = 200

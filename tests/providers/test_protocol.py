@@ -13,7 +13,7 @@ from pulumi.runtime.rpc import UNKNOWN
 from components.octopus.override import AutoDeployOverrideProvider
 from components.octopus.tenant import TenantProvider
 from tests.providers.conftest import ENVIRONMENT, NEXT_VERSION, PROJECT, VERSION, World
-from tests.providers.dynamic_process import DynamicProviderProcess, secret, serialized
+from tests.dynamic_host import DynamicProviderHost, secret, serialized
 
 TENANT_URN = "urn:pulumi:ryan0001::phoenix::pulumi-python:dynamic/octopus:Tenant::feature-tenant"
 OVERRIDE_URN = (
@@ -23,9 +23,9 @@ OVERRIDE_URN = (
 
 @pytest.fixture
 def plugin(world: World, tmp_path: Path):
-    process = DynamicProviderProcess(tmp_path)
+    host = DynamicProviderHost(tmp_path)
     emulator = world.emulator
-    process.configure(
+    host.configure(
         {
             "octopus:serverUrl": emulator.url,
             "octopus:apiKey": secret(emulator.api_key),
@@ -33,12 +33,12 @@ def plugin(world: World, tmp_path: Path):
             "phoenix:feature": "ryan0001",
         }
     )
-    yield process
-    process.stop()
-    assert emulator.api_key not in process.output(), "the key leaked into the provider's output"
+    yield host
+    host.stop()
+    assert emulator.api_key not in host.output(), "the key leaked into the provider's output"
 
 
-def test_tenant_and_override_lifecycle_over_grpc(world: World, plugin: DynamicProviderProcess) -> None:
+def test_tenant_and_override_lifecycle_over_grpc(world: World, plugin: DynamicProviderHost) -> None:
     tenant_provider, override_provider = serialized(TenantProvider), serialized(AutoDeployOverrideProvider)
 
     tenant_inputs, failures = plugin.check(
@@ -90,7 +90,7 @@ def test_tenant_and_override_lifecycle_over_grpc(world: World, plugin: DynamicPr
     assert world.emulator.tenants() == [] and world.emulator.machines() == []
 
 
-def test_check_failures_travel_one_per_field(world: World, plugin: DynamicProviderProcess) -> None:
+def test_check_failures_travel_one_per_field(world: World, plugin: DynamicProviderHost) -> None:
     _, failures = plugin.check(
         OVERRIDE_URN, serialized(AutoDeployOverrideProvider), {},
         {"project": PROJECT, "environment": " ", "tenant_id": "Tenants-1", "release_version": "latest"},
@@ -99,7 +99,7 @@ def test_check_failures_travel_one_per_field(world: World, plugin: DynamicProvid
 
 
 def test_a_failed_create_reports_project_and_version_and_not_the_key(
-    world: World, plugin: DynamicProviderProcess
+    world: World, plugin: DynamicProviderHost
 ) -> None:
     tenant = world.emulator.seed_tenant("ryan0001", projects={PROJECT: [ENVIRONMENT]})
     props = {
@@ -115,21 +115,18 @@ def test_a_failed_create_reports_project_and_version_and_not_the_key(
 
 
 def test_a_provider_without_configuration_says_what_is_missing(tmp_path: Path) -> None:
-    process = DynamicProviderProcess(tmp_path)
-    try:
-        process.configure({"phoenix:feature": "ryan0001"})
+    with DynamicProviderHost(tmp_path) as host:
+        host.configure({"phoenix:feature": "ryan0001"})
         with pytest.raises(grpc.RpcError) as raised:
-            process.check(
+            host.check(
                 TENANT_URN, serialized(TenantProvider), {},
                 {"tenant_name": "ryan0001", "projects": [PROJECT], "environments": [ENVIRONMENT]},
             )
         assert "octopus:serverUrl" in raised.value.details()
-    finally:
-        process.stop()
 
 
 def test_a_tenant_id_not_known_yet_passes_check_and_diffs_as_a_replacement(
-    world: World, plugin: DynamicProviderProcess
+    world: World, plugin: DynamicProviderHost
 ) -> None:
     """A preview where the tenant is still to be created: its id arrives as the unknown sentinel."""
     provider = serialized(AutoDeployOverrideProvider)

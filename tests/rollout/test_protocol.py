@@ -8,22 +8,17 @@ where AWS is or who is calling.
 
 from __future__ import annotations
 
-import asyncio
-import subprocess
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
 import grpc
 import pytest
-from google.protobuf import struct_pb2
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime import rpc
-from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
+from pulumi.runtime.proto import provider_pb2
 
-from automation import pulumi_cli
 from components.rollout import RolloutGateProvider
+from tests.dynamic_host import DynamicProviderHost, from_struct, to_struct
 from tests.rollout.autoscaling_server import AutoScalingStandIn, Step
 from tests.rollout.conftest import ACCESS_KEY_ID, SECRET_ACCESS_KEY
 from tests.rollout.shapes import GROUP, REGION, fleet, group, instance, refresh
@@ -32,14 +27,6 @@ URN = "urn:pulumi:ryan0001::phoenix::phoenix:index:Fleet$pulumi-python:dynamic/r
 #: Fast polls for the tests that wait; the production pacing is checked in test_gate_mocks.
 FAST = serialize_provider(RolloutGateProvider(poll_seconds=0.05, max_poll_seconds=0.1))
 DEFAULT = serialize_provider(RolloutGateProvider())
-
-
-def struct(props: dict[str, Any]) -> struct_pb2.Struct:
-    return asyncio.run(rpc.serialize_properties(props, {}))
-
-
-def plain(value: struct_pb2.Struct) -> dict[str, Any]:
-    return rpc.deserialize_properties(value)
 
 
 def gate_props(version: Any = "4", provider: str = FAST, **changes: Any) -> dict[str, Any]:
@@ -59,73 +46,44 @@ def stand_in() -> Iterator[AutoScalingStandIn]:
         yield server
 
 
-@dataclass
-class ProviderHost:
-    """The dynamic provider host, started the way the engine starts it, and a stub to call it."""
-
-    stub: Any
-    stderr_path: Path
-
-    def stderr(self) -> str:
-        return self.stderr_path.read_text()
-
-
 @pytest.fixture
-def provider(stand_in: AutoScalingStandIn, tmp_path: Path) -> Iterator[ProviderHost]:
-    env = pulumi_cli.engine_env(extra={"AWS_ENDPOINT_URL_AUTO_SCALING": stand_in.url})
-    stderr_path = tmp_path / "provider.stderr"
-    with stderr_path.open("w") as stderr:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "pulumi.dynamic"],
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            env=env,
-            cwd=str(pulumi_cli.PROJECT_ROOT),
-        )
-    try:
-        port = process.stdout.readline().decode().strip()
-        assert port.isdigit(), f"the provider host did not print its port: {port!r}"
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            stub = provider_pb2_grpc.ResourceProviderStub(channel)
-            stub.Configure(provider_pb2.ConfigureRequest(args=struct({"aws:region": REGION}), acceptSecrets=True))
-            yield ProviderHost(stub, stderr_path)
-    finally:
-        process.kill()
-        process.wait(timeout=10)
-        process.stdout.close()
+def provider(stand_in: AutoScalingStandIn, tmp_path: Path) -> Iterator[DynamicProviderHost]:
+    with DynamicProviderHost(tmp_path, env={"AWS_ENDPOINT_URL_AUTO_SCALING": stand_in.url}) as host:
+        host.configure({"aws:region": REGION})
+        yield host
 
 
 def test_check_and_diff(provider):
     checked = provider.stub.Check(
-        provider_pb2.CheckRequest(urn=URN, olds=struct({}), news=struct(gate_props(version=4, provider=DEFAULT)))
+        provider_pb2.CheckRequest(urn=URN, olds=to_struct({}), news=to_struct(gate_props(version=4, provider=DEFAULT)))
     )
-    inputs = plain(checked.inputs)
+    inputs = from_struct(checked.inputs)
     assert list(checked.failures) == []
     assert inputs["launch_template_version"] == "4" and inputs["timeout_minutes"] == 1
     assert inputs["__provider"] == DEFAULT
 
     refused = provider.stub.Check(
         provider_pb2.CheckRequest(
-            urn=URN, olds=struct({}), news=struct(gate_props(version="$Latest", provider=DEFAULT, region="Ireland"))
+            urn=URN, olds=to_struct({}), news=to_struct(gate_props(version="$Latest", provider=DEFAULT, region="Ireland"))
         )
     )
     assert sorted(f.property for f in refused.failures) == ["launch_template_version", "region"]
 
     preview = provider.stub.Check(
         provider_pb2.CheckRequest(
-            urn=URN, olds=struct({}), news=struct(gate_props(version=rpc.UNKNOWN, provider=DEFAULT, asg_name=rpc.UNKNOWN))
+            urn=URN, olds=to_struct({}), news=to_struct(gate_props(version=rpc.UNKNOWN, provider=DEFAULT, asg_name=rpc.UNKNOWN))
         )
     )
     assert list(preview.failures) == []
     assert preview.inputs.fields["launch_template_version"].string_value == rpc.UNKNOWN, "still unknown, not invented"
 
     olds = gate_props(version="3", provider=DEFAULT)
-    new_version = provider.stub.Diff(provider_pb2.DiffRequest(id="g", urn=URN, olds=struct(olds), news=struct(gate_props(version="4", provider=DEFAULT))))
+    new_version = provider.stub.Diff(provider_pb2.DiffRequest(id="g", urn=URN, olds=to_struct(olds), news=to_struct(gate_props(version="4", provider=DEFAULT))))
     assert new_version.changes == provider_pb2.DiffResponse.DIFF_SOME
     assert list(new_version.replaces) == []
-    same = provider.stub.Diff(provider_pb2.DiffRequest(id="g", urn=URN, olds=struct(olds), news=struct(gate_props(version="3", provider=FAST))))
+    same = provider.stub.Diff(provider_pb2.DiffRequest(id="g", urn=URN, olds=to_struct(olds), news=to_struct(gate_props(version="3", provider=FAST))))
     assert same.changes == provider_pb2.DiffResponse.DIFF_NONE
-    unknown = provider.stub.Diff(provider_pb2.DiffRequest(id="g", urn=URN, olds=struct(olds), news=struct(gate_props(version=rpc.UNKNOWN, provider=DEFAULT))))
+    unknown = provider.stub.Diff(provider_pb2.DiffRequest(id="g", urn=URN, olds=to_struct(olds), news=to_struct(gate_props(version=rpc.UNKNOWN, provider=DEFAULT))))
     assert unknown.changes == provider_pb2.DiffResponse.DIFF_SOME
 
 
@@ -139,15 +97,15 @@ def test_create_returns_once_the_refresh_has_replaced_every_instance(provider, s
         Step(group(version="4", instances=fleet("4", "4")), (refresh("Successful", percent=100, to_update=0),)),
     )
 
-    created = provider.stub.Create(provider_pb2.CreateRequest(urn=URN, properties=struct(gate_props())))
+    created = provider.stub.Create(provider_pb2.CreateRequest(urn=URN, properties=to_struct(gate_props())))
 
-    outs = plain(created.properties)
+    outs = from_struct(created.properties)
     assert len(created.id) == 32
     assert outs["status"].startswith("2/2 healthy in service on launch template version 4")
     assert outs["__provider"] == FAST
     assert stand_in.actions().count("DescribeAutoScalingGroups") == 3
     assert {(seen.access_key_id, seen.region) for seen in stand_in.requests} == {(ACCESS_KEY_ID, REGION)}
-    assert "waiting for auto scaling group" in provider.stderr()
+    assert "waiting for auto scaling group" in provider.output()
 
 
 def test_a_rolled_back_update_fails_with_what_aws_reported(provider, stand_in):
@@ -166,7 +124,7 @@ def test_a_rolled_back_update_fails_with_what_aws_reported(provider, stand_in):
 
     with pytest.raises(grpc.RpcError) as caught:
         provider.stub.Update(
-            provider_pb2.UpdateRequest(id="g", urn=URN, olds=struct(gate_props(version="3")), news=struct(gate_props(version="4")))
+            provider_pb2.UpdateRequest(id="g", urn=URN, olds=to_struct(gate_props(version="3")), news=to_struct(gate_props(version="4")))
         )
 
     assert caught.value.code() == grpc.StatusCode.UNKNOWN
@@ -174,7 +132,7 @@ def test_a_rolled_back_update_fails_with_what_aws_reported(provider, stand_in):
     assert f"the rollout of launch template version 4 to auto scaling group {GROUP} was rolled back" in details
     assert "Rollback was triggered because instances failed health checks." in details
     assert "2 on version 3" in details
-    assert SECRET_ACCESS_KEY not in details and SECRET_ACCESS_KEY not in provider.stderr()
+    assert SECRET_ACCESS_KEY not in details and SECRET_ACCESS_KEY not in provider.output()
 
 
 def test_aws_refusing_the_credentials_is_reported(provider, stand_in):
@@ -182,7 +140,7 @@ def test_aws_refusing_the_credentials_is_reported(provider, stand_in):
     stand_in.play(Step(group(version="4", instances=fleet("4", "4"))))
 
     with pytest.raises(grpc.RpcError) as caught:
-        provider.stub.Create(provider_pb2.CreateRequest(urn=URN, properties=struct(gate_props())))
+        provider.stub.Create(provider_pb2.CreateRequest(urn=URN, properties=to_struct(gate_props())))
 
     assert "AWS refused DescribeAutoScalingGroups" in caught.value.details()
     assert "InvalidClientTokenId" in caught.value.details()
@@ -192,10 +150,10 @@ def test_aws_refusing_the_credentials_is_reported(provider, stand_in):
 def test_delete_and_read_make_no_aws_call(provider, stand_in):
     state = {**gate_props(provider=DEFAULT), "status": "2/2 healthy in service on launch template version 4"}
 
-    provider.stub.Delete(provider_pb2.DeleteRequest(id="g", urn=URN, properties=struct(state)))
-    read = provider.stub.Read(provider_pb2.ReadRequest(id="g", urn=URN, properties=struct(state), inputs=struct(state)))
+    provider.stub.Delete(provider_pb2.DeleteRequest(id="g", urn=URN, properties=to_struct(state)))
+    read = provider.stub.Read(provider_pb2.ReadRequest(id="g", urn=URN, properties=to_struct(state), inputs=to_struct(state)))
 
     assert read.id == "g"
-    assert plain(read.properties)["status"] == state["status"]
-    assert plain(read.inputs)["launch_template_version"] == "4"
+    assert from_struct(read.properties)["status"] == state["status"]
+    assert from_struct(read.inputs)["launch_template_version"] == "4"
     assert stand_in.requests == []

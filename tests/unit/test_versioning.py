@@ -1,4 +1,4 @@
-"""The infrastructure version: moved by the package, the script and rendered settings; nothing else."""
+"""The infrastructure version: moved by the package and by anything in the userdata; nothing else."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import re
 
 import pytest
 
-from bootstrap.render import USERDATA_LIMIT_BYTES, script_source
+from bootstrap import render
+from bootstrap.render import USERDATA_LIMIT_BYTES, script_source, wrapper_source
 from components import versioning
 from components.versioning import userdata
 from components.settings import parse_settings
@@ -29,7 +30,7 @@ def test_version_is_the_package_version_with_a_stamp() -> None:
 
 
 def test_build_metadata_in_the_package_version_stays_valid_semver() -> None:
-    version = versioning.infrastructure_version(package_version="1.0.0-ryan0001+ci.7", script="s", rendered={})
+    version = versioning.infrastructure_version(package_version="1.0.0-ryan0001+ci.7", rendered="s")
     assert re.fullmatch(r"1\.0\.0-ryan0001\+ci\.7\.infra\.[0-9a-f]{12}", version)
 
 
@@ -48,8 +49,29 @@ def test_package_version_moves_the_stamp_and_the_userdata() -> None:
 def test_a_changed_bootstrap_script_moves_the_stamp(monkeypatch: pytest.MonkeyPatch) -> None:
     before = stamped_for().infrastructure_version
     original = script_source("linux")
-    monkeypatch.setattr(versioning, "script_source", lambda platform: original + "\n# hotfix\n")
+    monkeypatch.setattr(render, "script_source", lambda platform: original + "\n# hotfix\n")
     assert stamped_for().infrastructure_version != before
+
+
+@pytest.mark.parametrize("platform", ["linux", "windows"])
+def test_a_changed_userdata_wrapper_moves_the_stamp(monkeypatch: pytest.MonkeyPatch, platform: str) -> None:
+    """The wrapper is part of the userdata: a change to it alone must still refresh the fleet."""
+    config = {"phoenix:fleet.os": platform}
+    before = stamped_for(config)
+    original = wrapper_source(platform)
+    changed = original.replace("# phoenix instance bootstrap:", "# phoenix instance bootstrap (v2):", 1)
+    assert changed != original
+    monkeypatch.setattr(render, "wrapper_source", lambda _platform: changed)
+    after = stamped_for(config)
+    assert after.infrastructure_version != before.infrastructure_version
+    assert dataclasses.replace(after, infrastructure_version=before.infrastructure_version) == before
+
+
+def test_stamping_again_keeps_the_stamp() -> None:
+    """The stamp is derived from the userdata without any earlier stamp in it."""
+    first = stamped_for()
+    again = versioning.stamped(first, package_version="1.0.0-ryan0001", platform="linux")
+    assert again == first
 
 
 @pytest.mark.parametrize(
