@@ -10,7 +10,7 @@ Secrets come only from the environment and are kept out of reprs.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 
@@ -315,6 +315,33 @@ _FIXED_ORIGINS: dict[str, Origin] = {
 }
 
 
+def collect(
+    sources: Sources,
+    feature: Optional[Feature],
+    *,
+    package_version: Optional[str],
+    environ: Mapping[str, str],
+    require_api_key: bool = True,
+) -> StackConfig:
+    """The config of one feature's stack, not yet validated (`settings` is None).
+
+    `build` validates what this returns; doctor reads it as it is, so that a
+    bad value, a missing API key or a feature not named yet are findings it
+    reports (with `require_api_key=False`, a missing key is left None).
+    """
+    values = json.loads(json.dumps(sources.values, default=str))
+    if feature is not None:
+        values["phoenix:feature"] = feature.id
+    if package_version:
+        values["phoenix:packageVersion"] = package_version
+    origins = {**_FIXED_ORIGINS, **sources.origins}
+    return StackConfig(
+        values=values,
+        secrets=read_secrets(environ, require=require_api_key),
+        sources={key: describe(origin) for key, origin in origins.items()},
+    )
+
+
 def build(
     sources: Sources,
     feature: Feature,
@@ -329,23 +356,13 @@ def build(
     key is left out of the stack and a stand-in is validated in its place:
     destroy never runs the program that would read it.
     """
-    values = json.loads(json.dumps(sources.values, default=str))
-    values["phoenix:feature"] = feature.id
-    if package_version:
-        values["phoenix:packageVersion"] = package_version
-    secrets = read_secrets(environ, require=require_api_key)
-    origins = {**_FIXED_ORIGINS, **sources.origins}
-    flat: dict[str, Any] = dict(values)
-    flat.setdefault("phoenix:packageVersion", f"0.0.0-{feature.id}")
-    for key in SECRET_ENV:
-        flat[key] = secrets.get(key)
-    settings = _validate(flat, sources)
-    return StackConfig(
-        values=values,
-        secrets=secrets,
-        sources={key: describe(origin) for key, origin in origins.items()},
-        settings=settings,
+    config = collect(
+        sources, feature, package_version=package_version, environ=environ,
+        require_api_key=require_api_key,
     )
+    flat = config.flat()
+    flat.setdefault("phoenix:packageVersion", f"0.0.0-{feature.id}")
+    return replace(config, settings=_validate(flat, sources))
 
 
 def find_package_version(sources: Sources, feature: Feature, api_key: str) -> str:

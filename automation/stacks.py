@@ -132,18 +132,25 @@ def _stack_missing(error: BaseException) -> bool:
 
 
 def _prepare(session: Session, feature: Feature, command: str):
-    """Everything `create` and `preview` check before touching a stack, cheapest first."""
-    session.stack_config(feature, feature.package_version)  # config and flags
+    """Everything `create` and `preview` check before touching a stack, cheapest first.
+
+    The preflight runs before Octopus is asked for the feature's newest release:
+    when Octopus is not set up, the checks' table says what to fix (its release
+    check finds that version itself) instead of the look-up's first error.
+    """
+    config = session.stack_config(feature, feature.package_version)  # config, flags and secrets
     engine = session.engine  # passphrase, project, Pulumi CLI
-    version = session.package_version(feature)  # Octopus, when no version was given
-    config = session.stack_config(feature, version)
     if not session.options.skip_preflight:
         from automation import doctor
 
-        checks = doctor.preflight(doctor.context_for_stack(session, config, version), command)
+        ctx = doctor.context_for_stack(session, config, feature.package_version)
+        checks = doctor.preflight(ctx, command)
         for check in checks:
             if check.status == doctor.WARN:
                 session.log(f"[{feature.id}] warning: {check.name}: {check.found}")
+    version = session.package_version(feature)  # Octopus, when no version was given
+    if version != feature.package_version:
+        config = session.stack_config(feature, version)
     return config, engine, version
 
 

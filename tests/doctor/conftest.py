@@ -8,6 +8,8 @@ on the organisation's defaults.
 
 from __future__ import annotations
 
+import importlib.util
+import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -37,6 +39,8 @@ _OUTSIDE = (
     "OCTOPUS_API_KEY", "OCTOPUS_REGISTRATION_API_KEY",
     "PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE", "PULUMI_BACKEND_URL",
     "PULUMI_ACCESS_TOKEN", "PHOENIX_DEFAULTS", "PHOENIX_WORK_DIR",
+    "PULUMI_HOME", "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION", "PULUMI_IGNORE_AMBIENT_PLUGINS",
+    "PULUMI_ENABLE_LEGACY_PLUGIN_SEARCH",
 )
 
 
@@ -48,6 +52,43 @@ def no_outside_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-credentials-absent"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config-absent"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+def sdk_plugin(package: str) -> tuple[str, str]:
+    """(name, version) from the pulumi-plugin.json an installed provider SDK carries."""
+    spec = importlib.util.find_spec(package)
+    assert spec is not None and spec.submodule_search_locations, f"{package} is not installed"
+    document = json.loads((Path(spec.submodule_search_locations[0]) / "pulumi-plugin.json").read_text())
+    return document["name"], document["version"]
+
+
+def install_plugin(home: Path, name: str, version: str) -> Path:
+    """A resource plugin where `pulumi plugin ls` finds one: $PULUMI_HOME/plugins/resource-NAME-vVERSION/.
+
+    The binary is a stand-in that fails if run; doctor only asks the CLI what is installed.
+    """
+    folder = home / "plugins" / f"resource-{name}-v{version}"
+    folder.mkdir(parents=True)
+    binary = folder / f"pulumi-resource-{name}"
+    binary.write_text("#!/bin/sh\necho 'a stand-in plugin' >&2\nexit 1\n")
+    binary.chmod(0o755)
+    return folder
+
+
+@pytest.fixture
+def plugin_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """An empty PULUMI_HOME of the test's own; engine_env (and so `pulumi plugin ls`) uses it."""
+    home = tmp_path / "pulumi-home"
+    home.mkdir()
+    monkeypatch.setenv("PULUMI_HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def phoenix_plugins(plugin_home: Path) -> Path:
+    """A PULUMI_HOME holding the provider plugins the phoenix program needs."""
+    install_plugin(plugin_home, *sdk_plugin("pulumi_aws"))
+    return plugin_home
 
 
 @pytest.fixture
@@ -63,23 +104,22 @@ def ready_octopus(octopus_emulator: OctopusEmulator) -> OctopusEmulator:
 
 
 ContextFactory = Callable[..., doctor.DoctorContext]
+SessionFactory = Callable[..., Session]
 
 
 @pytest.fixture
-def make_context(
+def make_session(
     octopus_emulator: OctopusEmulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> ContextFactory:
-    """`make_context(*overrides, feature=..., api_key=..., ...)`: a doctor context as the CLI builds it."""
+) -> SessionFactory:
+    """`make_session(*overrides, api_key=..., ...)`: the session a command gets, Octopus names pinned."""
 
     def make(
         *overrides: str,
-        feature: Optional[str] = FEATURE,
-        version: Optional[str] = VERSION,
         api_key: Optional[str] = TEST_API_KEY,
         registration_key: Optional[str] = None,
         backend: Optional[str] = None,
         server_url: Optional[str] = None,
-    ) -> doctor.DoctorContext:
+    ) -> Session:
         for variable, value in (
             ("OCTOPUS_API_KEY", api_key), ("OCTOPUS_REGISTRATION_API_KEY", registration_key),
         ):
@@ -101,7 +141,22 @@ def make_context(
             backend=backend or f"file://{tmp_path / 'state'}",
             overrides=pinned + tuple(overrides),
         )
-        session = Session(options, log=lambda line: None)
+        return Session(options, log=lambda line: None)
+
+    return make
+
+
+@pytest.fixture
+def make_context(make_session: SessionFactory) -> ContextFactory:
+    """`make_context(*overrides, feature=..., api_key=..., ...)`: a doctor context as the CLI builds it."""
+
+    def make(
+        *overrides: str,
+        feature: Optional[str] = FEATURE,
+        version: Optional[str] = VERSION,
+        **session_options: Optional[str],
+    ) -> doctor.DoctorContext:
+        session = make_session(*overrides, **session_options)
         return doctor.context_for_doctor(session, feature, version)
 
     return make

@@ -9,13 +9,13 @@ import pytest
 from moto import mock_aws
 
 from automation.cli import main
-from tests.doctor.conftest import ENVIRONMENT, POLICY, PROJECT, ROLE, VERSION, assert_named
+from tests.doctor.conftest import ENVIRONMENT, FEATURE, POLICY, PROJECT, ROLE, VERSION, assert_named
 from tests.octopus_emulator.fixtures import TEST_API_KEY
 
 
 @pytest.fixture
-def ready_machine(monkeypatch, tmp_path: Path, pulumi_bin: Path):
-    """Everything but Octopus in order: passphrase, AWS credentials (moto), the Pulumi CLI."""
+def ready_machine(monkeypatch, tmp_path: Path, pulumi_bin: Path, phoenix_plugins: Path):
+    """Everything but Octopus in order: passphrase, AWS credentials (moto), the Pulumi CLI and its plugins."""
     monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "correct horse battery staple")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
@@ -75,3 +75,30 @@ def test_create_without_autodeploy_trigger_stops_before_any_stack_operation(
     assert not (ready_machine / ".pulumi").exists(), "no stack may be created"
     assert [r for r in emu.request_log if r.method != "GET"] == [], "nothing written to Octopus"
     assert emu.tenants() == []
+
+
+def test_create_without_a_version_shows_the_checks_not_the_release_look_up(
+    octopus_emulator, ready_machine, capsys
+) -> None:
+    # No project: looking the feature's release up would stop at its first error.
+    octopus_emulator.seed_environment(ENVIRONMENT)
+    octopus_emulator.clear_log()
+
+    code = main(_args(octopus_emulator, ready_machine, "create", FEATURE))
+
+    _, err = capsys.readouterr()
+    assert code == 2
+    assert_named(err, "create stopped before touching the stack", f"octopus.project: no project named {PROJECT!r}",
+                 "--skip-preflight")
+    assert "cannot find the feature's release" not in err
+    assert not (ready_machine / ".pulumi").exists(), "no stack may be created"
+    assert [r for r in octopus_emulator.request_log if r.method != "GET"] == []
+
+
+def test_preview_without_a_version_checks_the_release_it_would_look_up(ready_octopus, ready_machine, capsys) -> None:
+    code = main(_args(ready_octopus, ready_machine, "preview", "other01"))
+    _, err = capsys.readouterr()
+    assert code == 2
+    assert_named(err, "preview stopped before touching the stack",
+                 f"octopus.release: project {PROJECT!r} has no release whose pre-release tag names 'other01'")
+    assert not (ready_machine / ".pulumi").exists()

@@ -26,20 +26,55 @@ def test_a_ready_octopus_passes_every_check(ready_octopus, make_context) -> None
     assert "Releases-1" in check_named(checks, "octopus.release").found
 
 
-def test_api_key_missing_fails_without_calling_octopus(ready_octopus, make_context) -> None:
+def test_api_key_missing_fails_and_octopus_only_sees_the_anonymous_root(ready_octopus, make_context) -> None:
     ready_octopus.clear_log()
     checks = doctor.run_checks(make_context(api_key=None), only=OCTOPUS_CHECKS)
     api_key = check_named(checks, "octopus.apiKey")
     assert api_key.status == "fail"
     assert_named(api_key.found + api_key.fix, "OCTOPUS_API_KEY")
     assert check_named(checks, "octopus.trigger").found.startswith("not checked")
-    assert ready_octopus.request_log == []
+    # Reachability needs no key; nothing that needs one is asked for.
+    assert check_named(checks, "octopus.server").status == "ok"
+    assert check_named(checks, "octopus.user").found == "not checked: octopus.apiKey did not pass"
+    assert [(r.method, r.path) for r in ready_octopus.request_log] == [("GET", "/api")]
 
 
 def test_server_reachable(ready_octopus, make_context) -> None:
     check = run_one(make_context(), "octopus.server")
     assert check.status == "ok"
     assert ready_octopus.url in check.found
+
+
+def test_server_is_checked_without_an_api_key(ready_octopus, make_context) -> None:
+    ready_octopus.clear_log()
+    checks = doctor.run_checks(make_context(api_key=None), only=["octopus.server"])
+    assert [c.name for c in checks] == ["settings", "octopus.server"], "the key is no prerequisite"
+    server = check_named(checks, "octopus.server")
+    assert server.status == "ok"
+    assert_named(server.found, "Octopus Deploy", ready_octopus.url)
+    assert [(r.method, r.path, r.status) for r in ready_octopus.request_log] == [("GET", "/api", 200)]
+
+
+def test_server_answer_does_not_depend_on_the_key(ready_octopus, make_context) -> None:
+    # A refused key sent along would make the emulator answer 401 instead of its root document.
+    with_wrong_key = run_one(make_context(api_key="API-WRONGKEY0000000000000000001"), "octopus.server")
+    without_key = run_one(make_context(api_key=None), "octopus.server")
+    assert with_wrong_key == without_key
+    assert with_wrong_key.status == "ok" and "answered" not in with_wrong_key.found
+
+
+def test_server_that_wants_a_key_for_its_root_is_reachable(ready_octopus, make_context) -> None:
+    ready_octopus.allow_anonymous_root = False
+    check = run_one(make_context(api_key=None), "octopus.server")
+    assert (check.status, check.found) == ("ok", f"{ready_octopus.url} answered (its /api needs a key)")
+
+
+def test_server_without_an_octopus_root_fails(ready_octopus, make_context) -> None:
+    ready_octopus.fail_next("GET", r"^/api$", status=404, count=3)
+    check = run_one(make_context(api_key=None), "octopus.server")
+    assert check.status == "fail"
+    assert_named(check.found, "no Octopus API at /api", "404")
+    assert_named(check.fix, "octopus:serverUrl")
 
 
 def test_unreachable_server_fails_fast_and_blocks_the_rest(ready_octopus, make_context) -> None:

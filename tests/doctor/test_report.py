@@ -8,7 +8,7 @@ import pytest
 
 from automation import doctor
 from automation.errors import ExitCode, InputError, classify
-from tests.doctor.conftest import assert_named, check_named, run_one
+from tests.doctor.conftest import VERSION, assert_named, check_named, run_one
 
 SAMPLE = [
     doctor.Check("pulumi.cli", "ok", "pulumi 3.260.0 at /opt/pulumi/bin/pulumi, SDK 3.260.0"),
@@ -105,7 +105,9 @@ def test_preflight_stops_with_bad_input_naming_each_failure(make_context) -> Non
     assert {c.name for c in error.checks if c.status == "fail"} >= {"octopus.apiKey", "pulumi.passphrase"}
 
 
-def test_preflight_returns_warnings_when_nothing_fails(ready_octopus, make_context, monkeypatch, pulumi_bin) -> None:
+def test_preflight_returns_warnings_when_nothing_fails(
+    ready_octopus, make_context, monkeypatch, pulumi_bin, phoenix_plugins
+) -> None:
     from moto import mock_aws
 
     monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "correct horse")
@@ -122,3 +124,45 @@ def test_context_repr_holds_no_secret(make_context) -> None:
     assert ctx.config["octopus:apiKey"]
     text = repr(ctx)
     assert "API-" not in text
+
+
+@pytest.fixture
+def ready_machine(monkeypatch, pulumi_bin, phoenix_plugins):
+    from moto import mock_aws
+
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "correct horse")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        yield
+
+
+def test_preview_with_a_version_asks_octopus_nothing(ready_octopus, make_context, ready_machine) -> None:
+    ready_octopus.clear_log()
+    checks = doctor.preflight(make_context(), "preview")
+    assert not any(c.name.startswith("octopus.") for c in checks)
+    assert ready_octopus.request_log == []
+
+
+def test_preview_without_a_version_runs_the_release_check_and_what_it_needs(
+    ready_octopus, make_context, ready_machine
+) -> None:
+    checks = doctor.preflight(make_context(version=None), "preview")
+    octopus = [c.name for c in checks if c.name.startswith("octopus.")]
+    assert octopus == ["octopus.apiKey", "octopus.server", "octopus.user", "octopus.space",
+                       "octopus.project", "octopus.release"]
+    assert check_named(checks, "octopus.release").found == f"{VERSION} is Releases-1"
+
+
+def test_preflight_without_a_version_fails_on_a_feature_without_release(ready_octopus, make_context) -> None:
+    with pytest.raises(doctor.PreflightFailed) as caught:
+        doctor.preflight(make_context(feature="other01", version=None), "preview")
+    release = check_named(caught.value.checks, "octopus.release")
+    assert release.status == "fail"
+    assert_named(release.found, "'other01'")
+
+
+def test_failure_message_indents_every_line_of_a_finding() -> None:
+    check = doctor.Check("pulumi.plugins", "fail", "first line\nsecond line", "do this")
+    lines = doctor.render_failures([check], "create").splitlines()
+    assert lines[1:4] == ["  pulumi.plugins: first line", "    second line", "    fix: do this"]
