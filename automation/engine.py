@@ -598,37 +598,23 @@ class Engine:
         return pending
 
     def up(self, stack: auto.Stack, *, wait_seconds: float = 0.0) -> tuple[Any, list[Step]]:
-        recorder = StepRecorder()
-        result = self.with_lock(
-            stack,
-            lambda: stack.up(
-                color="never", show_secrets=False, on_output=self._stream(stack.name), on_error=self._stream(stack.name),
-                on_event=recorder,
-            ),
-            wait_seconds=wait_seconds,
-        )
-        return result, recorder.steps
+        return self._operate(stack, stack.up, wait_seconds, show_secrets=False)
 
     def preview(self, stack: auto.Stack, *, diff: bool = False, wait_seconds: float = 0.0) -> tuple[Any, list[Step]]:
-        recorder = StepRecorder()
-        result = self.with_lock(
-            stack,
-            lambda: stack.preview(
-                diff=diff, color="never", on_output=self._stream(stack.name),
-                on_error=self._stream(stack.name), on_event=recorder,
-            ),
-            wait_seconds=wait_seconds,
-        )
-        return result, recorder.steps
+        return self._operate(stack, stack.preview, wait_seconds, diff=diff)
 
     def destroy(self, stack: auto.Stack, *, wait_seconds: float = 0.0) -> tuple[Any, list[Step]]:
+        return self._operate(stack, stack.destroy, wait_seconds, show_secrets=False)
+
+    def _operate(
+        self, stack: auto.Stack, operation: Callable[..., Any], wait_seconds: float, **options: Any
+    ) -> tuple[Any, list[Step]]:
+        """Run one engine operation under the stack's lock, streaming its output and recording its steps."""
         recorder = StepRecorder()
+        stream = self._stream(stack.name)
         result = self.with_lock(
             stack,
-            lambda: stack.destroy(
-                color="never", show_secrets=False, on_output=self._stream(stack.name), on_error=self._stream(stack.name),
-                on_event=recorder,
-            ),
+            lambda: operation(color="never", on_output=stream, on_error=stream, on_event=recorder, **options),
             wait_seconds=wait_seconds,
         )
         return result, recorder.steps
