@@ -397,6 +397,7 @@ class OctopusClient:
         holds: Callable[[list[dict]], bool],
     ) -> None:
         path = self._scoped(f"projects/{project_id}")
+        refused: Optional[OctopusConflict] = None
         with _project_lock(self.server_url, self.space_id, project_id):
             project = self.get_project(project_id)
             for _ in range(OVERRIDE_WRITE_ROUNDS):
@@ -404,11 +405,22 @@ class OctopusClient:
                 if holds(overrides):
                     return
                 project["AutoDeployReleaseOverrides"] = apply(overrides)
-                self._session.request("PUT", path, body=project)
+                try:
+                    self._session.request("PUT", path, body=project)
+                except OctopusConflict as conflict:
+                    # The copy we read may be stale: another writer removed an entry and
+                    # deleted its tenant since, and the server refuses the dead reference.
+                    # Re-read and re-apply; a refusal of our own entry repeats and is raised.
+                    refused = conflict
+                    project = self.get_project(project_id)
+                    continue
+                refused = None
                 time.sleep(OVERRIDE_SETTLE_SECONDS)
                 project = self.get_project(project_id)
                 if holds(list(project.get("AutoDeployReleaseOverrides") or [])):
                     return
+        if refused is not None:
+            raise refused
         raise OctopusError(
             f"the auto-deploy overrides of {project_id} kept being overwritten by another "
             f"writer; gave up after {OVERRIDE_WRITE_ROUNDS} attempts",

@@ -132,6 +132,35 @@ def test_a_removal_undone_by_a_stale_writer_is_removed_again(
     assert overrides(octopus_emulator) == []
 
 
+def test_a_write_refused_for_a_stale_copy_is_read_again_and_applied(
+    client: OctopusClient, seeded: Seeded, tenants: list[dict], octopus_emulator: OctopusEmulator
+) -> None:
+    """Between our read and our PUT another feature is destroyed: its override goes, then its tenant.
+
+    Our PUT, built from the stale read, still names the deleted tenant and is refused;
+    the write must be re-read and re-applied, not fail (nor resurrect the dead entry).
+    """
+    project, environment, release = seeded.project["Id"], seeded.environment["Id"], seeded.release["Id"]
+    gone = tenants[1]["Id"]
+    client.set_auto_deploy_override(project, environment, gone, release)
+
+    def other_feature_destroyed() -> None:
+        current = octopus_emulator.project("Phoenix Web")
+        current["AutoDeployReleaseOverrides"] = [
+            e for e in current["AutoDeployReleaseOverrides"] if e["TenantId"] != gone
+        ]
+        octopus_emulator.state.modify("Spaces-1", "projects", project, current)
+        octopus_emulator.state.delete("Spaces-1", "tenants", gone)
+
+    octopus_emulator.clear_log()
+    octopus_emulator.after_next("GET", rf"/projects/{project}$", other_feature_destroyed)
+    client.set_auto_deploy_override(project, environment, tenants[0]["Id"], release)
+
+    assert [e["TenantId"] for e in overrides(octopus_emulator)] == [tenants[0]["Id"]]
+    refused = [r for r in octopus_emulator.request_log if r.method == "PUT" and r.status == 400]
+    assert len(refused) == 1, "the stale write reached the server once and was refused"
+
+
 def test_a_writer_that_never_stops_is_reported(
     client: OctopusClient, seeded: Seeded, tenants: list[dict], octopus_emulator: OctopusEmulator
 ) -> None:

@@ -25,12 +25,15 @@ def program() -> None:
     feature = phoenix.require("feature")
     version = phoenix.require("packageVersion")
     octopus = phoenix.require_object("octopus")
+    # A `revision` tag (free-form, like every tag) changes the tenant in place: how
+    # the soak and benchmarks make an update that is not a new release.
+    revision = (phoenix.get_object("tags") or {}).get("revision")
     tenant = Tenant(
         f"{feature}-tenant",
         tenant_name=feature,
         projects=[octopus["project"]],
         environments=[octopus["environment"]],
-        description=f"Feature environment {feature}",
+        description=f"Feature environment {feature}" + (f", revision {revision}" if revision else ""),
         tenant_tags=octopus.get("tenantTags") or [],
         adopt_existing=bool(octopus.get("adoptExistingTenant", False)),
     )

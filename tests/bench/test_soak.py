@@ -1,0 +1,105 @@
+"""The soak's verdict: Pulumi's state against Octopus, and a short soak through the real engine."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.faults import FaultRates
+from bench.soak import (
+    OVERRIDE_TYPE,
+    TENANT_TYPE,
+    Census,
+    Reconciliation,
+    census_of_octopus,
+    census_of_state,
+    octopus_mismatch,
+    run,
+    split,
+)
+
+KEY = ("Projects-1", "Environments-1", "Tenants-1")
+
+
+def census(tenants=(("Tenants-1", "soak0"),), overrides=((KEY, "Releases-1"),), pending: int = 0) -> Census:
+    return Census(tuple(tenants), tuple(overrides), pending)
+
+
+def test_the_same_tenants_and_overrides_on_both_sides_pass() -> None:
+    result = Reconciliation(census(), census())
+    assert result.ok and result.problems == {}
+    assert (result.matched_tenants, result.matched_overrides) == (1, 1)
+
+
+@pytest.mark.parametrize(
+    ("state", "octopus", "problem"),
+    [
+        (census(tenants=()), census(), "orphan tenants"),
+        (census(), census(tenants=()), "missing tenants"),
+        (census(), census(tenants=(("Tenants-1", "soak0"), ("Tenants-2", "SOAK0"))), "duplicate tenants"),
+        (census(tenants=(("Tenants-1", "soak0"), ("Tenants-1", "soak0"))), census(), "duplicate tenants"),
+        (census(), census(overrides=()), "lost overrides"),
+        (census(), census(overrides=((KEY, "Releases-2"),)), "lost overrides"),
+        (census(overrides=()), census(), "orphan overrides"),
+        (census(), census(overrides=((KEY, "Releases-1"), (KEY, "Releases-1"))), "duplicate overrides"),
+        (census(pending=1), census(), "pending operations"),
+    ],
+)
+def test_each_kind_of_drift_fails_the_soak(state: Census, octopus: Census, problem: str) -> None:
+    result = Reconciliation(state, octopus)
+    assert not result.ok
+    assert problem in result.problems
+
+
+def test_the_census_reads_the_exported_state_and_the_octopus_documents() -> None:
+    deployment = {
+        "resources": [
+            {"type": "pulumi:pulumi:Stack", "urn": "urn:stack"},
+            {"type": TENANT_TYPE, "id": "Tenants-1", "outputs": {"tenant_name": "soak0"}},
+            {"type": OVERRIDE_TYPE, "id": "Spaces-1/Projects-1/Environments-1/Tenants-1",
+             "outputs": {"project_id": "Projects-1", "environment_id": "Environments-1",
+                         "tenant_id": "Tenants-1", "release_id": "Releases-1"}},
+        ],
+        "pending_operations": [{"type": "creating"}],
+    }
+    assert census_of_state([deployment, {}]) == census(pending=1)
+    projects = [{"Id": "Projects-1", "AutoDeployReleaseOverrides": [
+        {"EnvironmentId": "Environments-1", "TenantId": "Tenants-1", "ReleaseId": "Releases-1"}]},
+        {"Id": "Projects-2"}]
+    assert census_of_octopus([{"Id": "Tenants-1", "Name": "soak0"}], projects) == census()
+
+
+def test_lifecycles_are_spread_evenly_over_the_workers() -> None:
+    assert split(200, 8) == [25] * 8
+    assert split(10, 4) == [3, 3, 2, 2]
+    assert split(2, 4) == [1, 1, 0, 0]
+    with pytest.raises(ValueError):
+        split(5, 0)
+
+
+@pytest.mark.engine
+def test_a_short_soak_under_faults_ends_with_octopus_matching_the_state(pulumi_bin) -> None:
+    # Faults on a third of the requests make reruns likely even in four lifecycles.
+    report = run(lifecycles=4, workers=2, seed=11, rates=FaultRates(unavailable=0.25, dropped=0.05, latency=(0.0, 0.01)))
+    assert report.ok, report.text
+    assert "lifecycles (asked / done)" in report.text and "4 / 4" in report.text
+    assert "PASS: Octopus holds exactly what Pulumi's state records" in report.text
+
+
+def test_the_check_after_each_operation_sees_a_lost_or_stale_override(octopus_emulator) -> None:
+    from components.octopus.client import OctopusClient
+
+    emulator = octopus_emulator
+    project = emulator.seed_project("Phoenix Web")
+    environment = emulator.seed_environment("Feature")
+    old, new = (emulator.seed_release("Phoenix Web", v)["Id"] for v in ("1.0.0-soak0", "1.0.1-soak0"))
+    tenant = emulator.seed_tenant("soak0", projects=["Phoenix Web"], environments=["Feature"])["Id"]
+    with OctopusClient(emulator.url, emulator.api_key) as client:
+        assert "Octopus has none" in octopus_mismatch(client, "Phoenix Web", "soak0", tenant, new)
+        client.set_auto_deploy_override(project["Id"], environment["Id"], tenant, old)
+        assert f"Octopus has ['{old}']" in octopus_mismatch(client, "Phoenix Web", "soak0", tenant, new)
+        assert octopus_mismatch(client, "Phoenix Web", "soak0", tenant, old) is None
+        assert "still in Octopus after destroy" in octopus_mismatch(client, "Phoenix Web", "soak0", tenant, None)
+        client.delete_tenant(tenant)
+        assert "override(s) of the destroyed tenant" in octopus_mismatch(client, "Phoenix Web", "soak0", tenant, None)
+        client.remove_auto_deploy_override(project["Id"], environment["Id"], tenant)
+        assert octopus_mismatch(client, "Phoenix Web", "soak0", tenant, None) is None
