@@ -29,7 +29,7 @@ _SPACE_ID = re.compile(r"^Spaces-\d+$")
 PAGE_SIZE = 100
 
 #: Rounds of write-then-verify before an override change is declared lost.
-OVERRIDE_WRITE_ROUNDS = 5
+OVERRIDE_WRITE_ROUNDS = 8
 
 #: How long a writer waits before checking that its override survived. A
 #: concurrent read-modify-write by another process that read the project
@@ -397,21 +397,29 @@ class OctopusClient:
         holds: Callable[[list[dict]], bool],
     ) -> None:
         path = self._scoped(f"projects/{project_id}")
-        refused: Optional[OctopusConflict] = None
+        refused: Optional[OctopusError] = None
         with _project_lock(self.server_url, self.space_id, project_id):
             project = self.get_project(project_id)
-            for _ in range(OVERRIDE_WRITE_ROUNDS):
+            for attempt in range(OVERRIDE_WRITE_ROUNDS):
                 overrides = list(project.get("AutoDeployReleaseOverrides") or [])
                 if holds(overrides):
                     return
                 project["AutoDeployReleaseOverrides"] = apply(overrides)
                 try:
-                    self._session.request("PUT", path, body=project)
+                    # Sent once: a PUT repeated after a backoff would write back a copy
+                    # that other writers may have changed meanwhile, undoing their
+                    # entries after they verified them. Every attempt starts from a read.
+                    self._session.request("PUT", path, body=project, retry=False)
                 except OctopusConflict as conflict:
                     # The copy we read may be stale: another writer removed an entry and
                     # deleted its tenant since, and the server refuses the dead reference.
                     # Re-read and re-apply; a refusal of our own entry repeats and is raised.
                     refused = conflict
+                    project = self.get_project(project_id)
+                    continue
+                except OctopusUnavailable as unavailable:
+                    refused = unavailable
+                    time.sleep(min(BACKOFF_MAX_SECONDS, self._backoff_factor * 2**attempt))
                     project = self.get_project(project_id)
                     continue
                 refused = None

@@ -88,6 +88,10 @@ class OctopusSession:
         adapter = HTTPAdapter(max_retries=retry_policy(retries, backoff_factor))
         self._http.mount("http://", adapter)
         self._http.mount("https://", adapter)
+        # Same auth, no retries: for a write whose body must be rebuilt from a fresh
+        # read before it is sent again (a whole-project PUT), the caller retries.
+        self._once = requests.Session()
+        self._once.headers.update(self._http.headers)
 
     def __repr__(self) -> str:
         return f"OctopusSession(server_url={self.server_url!r})"
@@ -100,6 +104,7 @@ class OctopusSession:
 
     def close(self) -> None:
         self._http.close()
+        self._once.close()
 
     def request(
         self,
@@ -108,12 +113,16 @@ class OctopusSession:
         *,
         params: Optional[Mapping[str, Any]] = None,
         body: Any = None,
+        retry: bool = True,
     ) -> Any:
-        """Send one request; the parsed JSON (None for an empty body) or an OctopusError."""
+        """Send one request; the parsed JSON (None for an empty body) or an OctopusError.
+
+        `retry=False` sends it once: a failure is the caller's to repeat.
+        """
         started = time.monotonic()
         failure = None
         try:
-            response = self._http.request(
+            response = (self._http if retry else self._once).request(
                 method,
                 self.server_url + path,
                 params=params,

@@ -233,10 +233,20 @@ def test_persistent_503_on_the_project_write_fails_and_leaves_no_override(world:
     assert world.overrides() == []
 
 
-def test_a_write_that_landed_although_it_failed_is_undone(world: World) -> None:
-    """The server applied the PUT but every answer was lost: create fails and leaves no entry."""
+def test_a_write_that_landed_although_its_answer_was_lost_counts_as_written(world: World) -> None:
+    """The server applied the PUT but its answer was lost: the re-read finds the entry, so
+    create succeeds with it, without writing it twice."""
     t = tenant(world)
-    world.emulator.fail_next("PUT", r"/projects/Projects-\d+$", status=503, count=100, processed=True)
+    world.emulator.fail_next("PUT", r"/projects/Projects-\d+$", status=503, count=1, processed=True)
+    provider = world.make(AutoDeployOverrideProvider)
+    provider.create(checked(provider, news(t["Id"])))
+    assert [e["TenantId"] for e in world.overrides()] == [t["Id"]]
+    assert world.emulator.count("PUT", r"/projects/Projects-\d+$") == 1
+
+
+def test_a_server_that_never_takes_the_write_fails_create_and_leaves_no_entry(world: World) -> None:
+    t = tenant(world)
+    world.emulator.fail_next("PUT", r"/projects/Projects-\d+$", status=503, count=100)
     provider = world.make(AutoDeployOverrideProvider)
     with pytest.raises(OctopusUnavailable):
         provider.create(checked(provider, news(t["Id"])))
