@@ -161,6 +161,31 @@ def test_a_write_refused_for_a_stale_copy_is_read_again_and_applied(
     assert len(refused) == 1, "the stale write reached the server once and was refused"
 
 
+def test_a_failed_write_is_rebuilt_from_a_fresh_read_not_resent(
+    client: OctopusClient, seeded: Seeded, tenants: list[dict], octopus_emulator: OctopusEmulator
+) -> None:
+    """Another writer adds its entry right after our read; our PUT is answered 503.
+
+    Re-sending our copy after a backoff would write back the project as it was
+    before their entry, long after they verified it; every attempt must start
+    from a fresh read instead.
+    """
+    project, environment, release = seeded.project["Id"], seeded.environment["Id"], seeded.release["Id"]
+    theirs = {"EnvironmentId": environment, "TenantId": tenants[1]["Id"], "ReleaseId": release}
+
+    def another_writer() -> None:
+        current = octopus_emulator.project("Phoenix Web")
+        current["AutoDeployReleaseOverrides"] = [*current["AutoDeployReleaseOverrides"], theirs]
+        octopus_emulator.state.modify("Spaces-1", "projects", project, current)
+
+    octopus_emulator.after_next("GET", rf"/projects/{project}$", another_writer)
+    octopus_emulator.fail_next("PUT", rf"/projects/{project}$", status=503)
+    client.set_auto_deploy_override(project, environment, tenants[0]["Id"], release)
+    assert sorted(e["TenantId"] for e in overrides(octopus_emulator)) == sorted(
+        [tenants[0]["Id"], tenants[1]["Id"]]
+    )
+
+
 def test_a_writer_that_never_stops_is_reported(
     client: OctopusClient, seeded: Seeded, tenants: list[dict], octopus_emulator: OctopusEmulator
 ) -> None:
