@@ -297,19 +297,37 @@ class Interruption:
 
 
 def _pid_is_pulumi(pid: int) -> bool:
+    """Whether `pid` is a running Pulumi process.
+
+    A killed process whose parent died too stays a zombie until the
+    container's init reaps it, and some inits never do: `kill(pid, 0)` and
+    its `comm` still answer, so the state letter decides.
+    """
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    comm = Path(f"/proc/{pid}/comm")
-    if comm.exists():
-        try:
-            return "pulumi" in comm.read_text().strip()
-        except OSError:
-            return True
-    return True
+    proc = Path(f"/proc/{pid}")
+    if not proc.exists():
+        return True
+    try:
+        state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        comm = (proc / "comm").read_text().strip()
+    except (OSError, IndexError):
+        return proc.exists()  # gone between the two reads, or unreadable: alive only if still there
+    return state not in ("Z", "X", "x") and "pulumi" in comm
+
+
+def _lock_user() -> str:
+    """The name Pulumi writes into a lock: the account of the uid, as Go's user.Current() finds it."""
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.getuid()).pw_name
+    except (ImportError, KeyError):
+        return getpass.getuser()
 
 
 def stale_lock(stderr: str, *, hostname: Optional[str] = None, username: Optional[str] = None,
@@ -322,7 +340,7 @@ def stale_lock(stderr: str, *, hostname: Optional[str] = None, username: Optiona
     import re
 
     hostname = hostname or socket.gethostname()
-    username = username or getpass.getuser()
+    username = username or _lock_user()
     holders = re.findall(r"created by (\S+)@(\S+) \(pid (\d+)\)", stderr or "")
     if not holders:
         return None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import socket
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,8 @@ from pulumi.automation import events
 
 from automation.engine import (
     StepRecorder,
+    _lock_user,
+    _pid_is_pulumi,
     check_passphrase,
     local_backend_warning,
     program_for,
@@ -119,6 +123,45 @@ def test_a_pid_reused_by_another_program_or_gone_counts_as_dead() -> None:
     assert stale_lock(text) is not None
     text = LOCK.format(n=1) + lock_line(getpass.getuser(), socket.gethostname(), 2**22 + 7)
     assert stale_lock(text) is not None
+
+
+def _state(pid: int) -> str:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
+def test_a_killed_pulumi_left_unreaped_counts_as_dead(tmp_path: Path) -> None:
+    """A container whose init does not reap leaves a killed CLI as a zombie that still answers kill(pid, 0)."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    fake = tmp_path / "pulumi"
+    fake.symlink_to(shutil.which("sleep"))
+    running = subprocess.Popen([str(fake), "60"])
+    try:
+        assert _pid_is_pulumi(running.pid)
+        os.kill(running.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while _state(running.pid) != "Z" and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert _state(running.pid) == "Z" and Path(f"/proc/{running.pid}/comm").read_text().strip() == "pulumi"
+        assert not _pid_is_pulumi(running.pid)
+        text = LOCK.format(n=1) + lock_line(_lock_user(), socket.gethostname(), running.pid)
+        assert stale_lock(text) is not None
+    finally:
+        running.kill()
+        running.wait()
+
+
+def test_the_lock_owner_is_the_account_not_the_user_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import pwd
+
+    # Pulumi names the uid's account in a lock; a CI runner may export USER=runner as root
+    monkeypatch.setenv("USER", "somebody-else")
+    monkeypatch.setenv("LOGNAME", "somebody-else")
+    assert _lock_user() == pwd.getpwuid(os.getuid()).pw_name
 
 
 def pre_event(op: str, type_: str, name: str):

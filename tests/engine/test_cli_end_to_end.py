@@ -7,6 +7,8 @@ project, a file backend in a temp folder and a fresh emulator.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import json
 import os
 import signal
@@ -242,36 +244,78 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
+PR_SET_CHILD_SUBREAPER = 36
+
+
+@contextlib.contextmanager
+def an_init_that_never_reaps(killed: list[int]):
+    """Make this test process the orphans' parent, and leave them unreaped while it runs.
+
+    Some CI containers run a pid 1 that never reaps: a runner killed with its
+    CLI leaves the Pulumi engine as a zombie that still answers kill(pid, 0)
+    under its own name. The killed pids are reaped on the way out.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    assert libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0, os.strerror(ctypes.get_errno())
+    try:
+        yield
+    finally:
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+        for pid in killed:
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+
+
+def process_state(pid: int) -> str:
+    """The /proc state letter ("Z" for a zombie), or "" once the process is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return ""
+
+
 @pytest.mark.parametrize("how", ["sigterm", "sigkill"])
 def test_a_create_killed_mid_update_is_recovered_by_the_next(cli: Cli, how: str) -> None:
     emulator = cli.emulator
     emulator.seed_release(PROJECT, "1.0.0-ryan0001")
-    process = cli.start("create", "1.0.0-ryan0001")
+    killed: list[int] = []
+    with an_init_that_never_reaps(killed) if how == "sigkill" else contextlib.nullcontext():
+        process = cli.start("create", "1.0.0-ryan0001")
 
-    def kill() -> None:
-        # Runs once Octopus has created the tenant, before the answer reaches the provider.
-        if how == "sigterm":  # a cancelled CI job
-            process.send_signal(signal.SIGTERM)
-        else:  # the runner dies: CLI, engine and provider go at once, leaving a lock behind
-            for pid in [process.pid, *descendants(process.pid)]:
+        def kill() -> None:
+            # Runs once Octopus has created the tenant, before the answer reaches the provider.
+            if how == "sigterm":  # a cancelled CI job
+                process.send_signal(signal.SIGTERM)
+                return
+            # the runner dies: CLI, engine and provider go at once, leaving a lock behind
+            killed.extend([process.pid, *descendants(process.pid)])
+            for pid in killed:
                 try:
                     os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
 
-    emulator.after_next("POST", r"/tenants$", kill)
-    out, err = process.communicate(timeout=240)
-    assert [t["Name"] for t in emulator.tenants()] == ["ryan0001"]
-    if how == "sigterm":
-        assert process.returncode == 130, err[-3000:]
-        assert "cancelling" in err and "interrupted" in err
-    else:
-        assert process.returncode == -signal.SIGKILL
-        locks = list(cli.state_dir.rglob("locks/**/*.json"))
-        assert locks, "a hard kill leaves the stack locked"
+        emulator.after_next("POST", r"/tenants$", kill)
+        out, err = process.communicate(timeout=240)
+        assert [t["Name"] for t in emulator.tenants()] == ["ryan0001"]
+        if how == "sigterm":
+            assert process.returncode == 130, err[-3000:]
+            assert "cancelling" in err and "interrupted" in err
+        else:
+            assert process.returncode == -signal.SIGKILL
+            locks = list(cli.state_dir.rglob("locks/**/*.json"))
+            assert locks, "a hard kill leaves the stack locked"
+            holder = json.loads(locks[0].read_text())["pid"]
+            assert holder in killed
+            deadline = time.monotonic() + 30
+            while process_state(holder) not in ("Z", "") and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert process_state(holder) == "Z", "the killed engine stays an unreaped zombie"
 
-    rerun = cli.run("create", "1.0.0-ryan0001", "--json")
-    assert rerun.returncode == 0, rerun.stderr[-3000:]
+        rerun = cli.run("create", "1.0.0-ryan0001", "--json")
+        assert rerun.returncode == 0, rerun.stderr[-3000:]
     report = json.loads(rerun.stdout)
     [tenant] = emulator.tenants()
     assert report["outputs"]["tenant_id"] == tenant["Id"]
