@@ -31,7 +31,7 @@ from pulumi.automation._cmd import CommandResult, OnOutput, PulumiCommand
 from pulumi.automation.errors import create_command_error
 
 from automation import pulumi_cli
-from automation.config import StackConfig
+from automation.config import SECRET_ENV, StackConfig
 from automation.errors import InputError, Interrupted, StackLocked, lock_holder
 from automation.summary import Output, Step
 
@@ -39,6 +39,8 @@ from automation.summary import Output, Step
 LOCAL_STATE_DIR = ".state"
 #: How often a locked stack is retried under --wait-lock.
 LOCK_POLL_SECONDS = 2.0
+#: The variable the Octopus providers take this run's API key from (components/octopus/provider.py).
+API_KEY_VARIABLE = SECRET_ENV["octopus:apiKey"]
 
 Log = Callable[[str], None]
 
@@ -414,14 +416,15 @@ class Engine:
         check_passphrase(environ)
         self.project = read_project(self.work_dir)
         self.command = TrackedCommand(pulumi_cli.require_cli())
-        self.env = pulumi_cli.engine_env(
-            self.work_dir,
-            extra={
-                "PULUMI_BACKEND_URL": backend.url,
-                # A fresh CI workspace has no Pulumi.<stack>.yaml: take the salt from the state.
-                "PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER": "true",
-            },
-        )
+        extra = {
+            "PULUMI_BACKEND_URL": backend.url,
+            # A fresh CI workspace has no Pulumi.<stack>.yaml: take the salt from the state.
+            "PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER": "true",
+        }
+        if environ.get(API_KEY_VARIABLE):
+            # The providers use this run's key, never the one recorded in the state.
+            extra[API_KEY_VARIABLE] = environ[API_KEY_VARIABLE]
+        self.env = pulumi_cli.engine_env(self.work_dir, extra=extra)
         self._program: Optional[Callable[[], None]] = None
         self.interruption = Interruption(self.command, log)
 

@@ -131,6 +131,29 @@ def _stack_missing(error: BaseException) -> bool:
 # --- create / preview / destroy ----------------------------------------------------------------
 
 
+#: The doctor check that asks Octopus who this run's key belongs to.
+KEY_CHECK = "octopus.user"
+
+
+def require_accepted_key(ctx: Any, command: str) -> None:
+    """Ask Octopus whether it accepts this run's OCTOPUS_API_KEY, before any stack is touched.
+
+    Every Octopus operation, destroy and reap included, uses the key of this
+    run (never one recorded in the state), so a refused key stops the command
+    here with exit 2 naming the variable, and the stack stays as it was.
+    """
+    from automation import doctor
+
+    failed = [check for check in doctor.run_checks(ctx, "all", only=(KEY_CHECK,)) if check.status == doctor.FAIL]
+    if failed:
+        check = failed[0]
+        raise InputError(
+            f"{command} stopped before touching anything: {check.name}: {check.found}"
+            + (f"\n  fix: {check.fix}" if check.fix else "")
+        )
+
+
+
 def _prepare(session: Session, feature: Feature, command: str):
     """Everything `create` and `preview` check before touching a stack, cheapest first.
 
@@ -140,10 +163,12 @@ def _prepare(session: Session, feature: Feature, command: str):
     """
     config = session.stack_config(feature, feature.package_version)  # config, flags and secrets
     engine = session.engine  # passphrase, project, Pulumi CLI
-    if not session.options.skip_preflight:
-        from automation import doctor
+    from automation import doctor
 
-        ctx = doctor.context_for_stack(session, config, feature.package_version)
+    ctx = doctor.context_for_stack(session, config, feature.package_version)
+    if session.options.skip_preflight:
+        require_accepted_key(ctx, command)
+    else:
         checks = doctor.preflight(ctx, command)
         for check in checks:
             if check.status == doctor.WARN:
@@ -244,6 +269,9 @@ def destroy(session: Session, feature: Feature) -> Report:
         version = feature.package_version or _recorded_version(session, feature)
         if version and version != feature.package_version:
             config = session.stack_config(feature, version)
+        from automation import doctor
+
+        require_accepted_key(doctor.context_for_stack(session, config, version), "destroy")
         engine.write_config(stack, config)
         engine.recover(stack, wait_seconds=session.options.wait_lock)
         result, steps = engine.destroy(stack, wait_seconds=session.options.wait_lock)
@@ -365,7 +393,10 @@ def reap(
     from automation import reap as reaping
 
     if not dry_run and any(d.action == reaping.DESTROY for d in decisions):
+        from automation import doctor
+
         stack_config.read_secrets(session.environ, require=True)
+        require_accepted_key(doctor.context_for_doctor(session, None, None), "reap")
 
     def destroy_one(name: str) -> None:
         with session.engine.interruptible():

@@ -341,15 +341,16 @@ def test_a_failing_preflight_stops_create_before_the_stack(cli: Cli) -> None:
     assert not (cli.work_dir / "Pulumi.ryan0001.yaml").exists()
 
 
-def test_a_refused_api_key_fails_the_update_with_octopus_message(cli: Cli) -> None:
+def test_a_refused_api_key_stops_create_before_the_stack_even_without_preflight(cli: Cli) -> None:
     env = dict(cli.env, OCTOPUS_API_KEY="API-WRONGKEY000000000000001")
     result = subprocess.run(
         cli.argv("create", "1.0.0-ryan0001"), cwd=PROJECT_ROOT, env=env,
         capture_output=True, text=True, timeout=240,
     )
-    assert result.returncode == 1, result.stderr[-3000:]
+    assert result.returncode == 2, result.stderr[-3000:]
     assert not own_traceback(result.stderr)
-    last_error = [line for line in result.stderr.splitlines() if line.startswith("error: ")][-1]
-    assert last_error.startswith("error: ryan0001: OctopusAuthError:") and "401" in last_error
+    assert result.stderr.startswith("error: create stopped before touching anything: octopus.user:")
+    assert "OCTOPUS_API_KEY" in result.stderr and "401" in result.stderr
     assert "API-WRONGKEY" not in result.stderr + result.stdout
     assert cli.emulator.tenants() == []
+    assert not cli.has_stack("ryan0001")

@@ -110,6 +110,10 @@ class OctopusEmulator:
         """Another key; a read-only one gets 403 on every write, as a key without permission."""
         return self.state.add_api_key(key, username=username, read_only=read_only)
 
+    def revoke_api_key(self, key: str) -> None:
+        """From now on the key is refused with 401, as after revoking it on the user's API keys page."""
+        self.state.revoke_api_key(key)
+
     # -- seeding ----------------------------------------------------------------
 
     def _space(self, space: Optional[str]) -> str:

@@ -103,6 +103,11 @@ class OctopusState(ResourceRules, MachineLifecycle):
                 self.read_only_keys.add(key)
             return copy.deepcopy(user)
 
+    def revoke_api_key(self, key: str) -> None:
+        with self.lock:
+            self.users_by_key.pop(key, None)
+            self.read_only_keys.discard(key)
+
     def user_for_key(self, key: Optional[str]) -> Optional[dict]:
         with self.lock:
             user = self.users_by_key.get(key or "")
