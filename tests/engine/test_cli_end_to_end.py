@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -161,7 +162,7 @@ def test_create_list_preview_update_destroy(cli: Cli, tmp_path: Path) -> None:
     absent = cli.run("destroy", "ryan0001")
     assert absent.returncode == 0 and "no stack" in absent.stdout
     missing = cli.run("outputs", "ryan0001")
-    assert missing.returncode == 1 and "has no stack" in missing.stderr
+    assert missing.returncode == 2 and "has no stack" in missing.stderr
 
 
 def test_reap_destroys_expired_features_except_kept_ones(cli: Cli) -> None:
@@ -202,23 +203,48 @@ def wait_for(predicate, timeout: float = 120, what: str = "condition") -> None:
         time.sleep(0.1)
 
 
+#: How long the emulator holds one answer to the first create (under the client's 30 s read timeout).
+HOLD_SECONDS = 25
+
+
 def test_two_creates_of_one_feature_at_once(cli: Cli) -> None:
     emulator = cli.emulator
     emulator.seed_release(PROJECT, "1.0.0-ryan0001")
-    emulator.latency = 1.0  # keep the first update running while the others arrive
+    # The first update is held inside Octopus calls (its lock taken) until the waiting create has
+    # met the lock, so the test does not depend on how fast a loaded machine starts processes.
+    entered, met = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        entered.set()
+        met.wait(HOLD_SECONDS)
+
+    emulator.after_next("POST", r"/tenants$", hold)
+    emulator.after_next("PUT", r"/projects/", hold)
     first = cli.start("create", "1.0.0-ryan0001")
-    wait_for(lambda: emulator.count("*", r"/tenants") > 0 or first.poll() is not None, what="the first update")
+    wait_for(lambda: entered.is_set() or first.poll() is not None, what="the first update")
     assert first.poll() is None, "the first create ended before the second could start"
     waiting = cli.start("create", "1.0.0-ryan0001", "--wait-lock", "180")
+    waited: list[str] = []
+
+    def read_waiting() -> None:
+        for line in iter(waiting.stderr.readline, ""):
+            waited.append(line)
+            if "locked by another update; retrying" in line:
+                met.set()
+
+    reader = threading.Thread(target=read_waiting, daemon=True)
+    reader.start()
 
     second = cli.run("create", "1.0.0-ryan0001")
     assert second.returncode == 4, second.stderr[-3000:]
     assert "'ryan0001' is locked" in second.stderr
-    emulator.latency = 0.0
 
     out, err = first.communicate(timeout=240)
     assert first.returncode == 0, err[-3000:]
-    out, err = waiting.communicate(timeout=240)
+    out = waiting.stdout.read()
+    waiting.wait(timeout=240)
+    reader.join(timeout=30)
+    err = "".join(waited)
     assert waiting.returncode == 0, err[-3000:]
     assert "locked by another update; retrying" in err
     assert "3 unchanged" in out
