@@ -697,6 +697,13 @@ class Engine:
                 self.log(f"[{stack.name}] locked by another update; retrying for {remaining:.0f} s more")
                 time.sleep(min(LOCK_POLL_SECONDS, remaining))
 
+    def holds_no_stack(self) -> bool:
+        """Whether the backend is a file backend not made yet (so it holds no stack at all)."""
+        if not self.backend.url.startswith("file://"):
+            return False
+        folder = Path(self.backend.url[len("file://"):].partition("?")[0])
+        return not (folder / ".pulumi").is_dir()
+
     def deployment(self, name: str) -> dict:
         """The stack's state as `pulumi stack export` writes it (secrets stay encrypted)."""
         result = self.command.run(["stack", "export", "--stack", name], str(self.work_dir), self.env)
@@ -722,10 +729,8 @@ class Engine:
         update was creating); both empty when the stack does not exist, the ids None when its
         state cannot be read. Reads only: a file backend not made yet is not made here."""
         nothing: tuple[Optional[frozenset[str]], frozenset[str]] = (frozenset(), frozenset())
-        if self.backend.url.startswith("file://"):
-            folder = Path(self.backend.url[len("file://"):].partition("?")[0])
-            if not (folder / ".pulumi").is_dir():
-                return nothing
+        if self.holds_no_stack():
+            return nothing
         try:
             deployment = self.deployment(name)
         except auto.StackNotFoundError:

@@ -335,11 +335,14 @@ def destroy(session: Session, feature: Feature, *, confirm: Optional[Callable[[s
 
 
 def outputs(session: Session, feature: Feature) -> dict[str, Output]:
+    missing = InputError(f"feature {feature.id!r} has no stack (`phoenix list` shows those that do)")
+    if session.engine.holds_no_stack():
+        raise missing
     try:
         return session.engine.outputs(feature.stack_name)
     except Exception as error:
         if _stack_missing(error):
-            raise InputError(f"feature {feature.id!r} has no stack (`phoenix list` shows those that do)") from None
+            raise missing from None
         raise
 
 
