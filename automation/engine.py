@@ -564,12 +564,13 @@ class Engine:
         """Make the stack's config exactly the derived one: set all, drop the rest."""
         workspace = stack.workspace
         current = set(self._config_keys(stack))
-        workspace.set_all_config_json(stack.name, config.plain_json())
+        # Secrets first: a passphrase that does not open the stack stops here, before anything is written.
         for key, value in config.secrets.items():
             self.command.run(
                 ["config", "set", key, "--secret", "--stack", stack.name],
                 str(self.work_dir), self.env, input_text=value,
             )
+        workspace.set_all_config_json(stack.name, config.plain_json())
         stale = sorted(current - config.keys())
         if stale:
             workspace.remove_all_config(stack.name, stale)

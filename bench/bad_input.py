@@ -150,7 +150,8 @@ def cli(
             argv = [sys.executable, "-c", WITH_MOTO, command, *args, *extra, "--work-dir", str(box.work_dir)]
         else:
             argv = box.cli_argv(command, *args, *extra)
-        done = subprocess.run(argv, env=environ, cwd=box.work_dir.parent, capture_output=True, text=True, timeout=300)
+        done = subprocess.run(argv, env=environ, cwd=box.work_dir.parent, stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True, timeout=300)
         return Outcome(code=done.returncode, output=done.stderr + done.stdout)
 
     return run

@@ -93,7 +93,7 @@ class Sandbox:
     def cli(self, command: str, *args: str, check: bool = True, timeout: float = 600,
             env: Optional[dict[str, str]] = None) -> subprocess.CompletedProcess:
         done = subprocess.run(
-            self.cli_argv(command, *args), env=env or self.env, cwd=pulumi_cli.PROJECT_ROOT,
+            self.cli_argv(command, *args), env=env or self.env, cwd=pulumi_cli.PROJECT_ROOT, stdin=subprocess.DEVNULL,
             capture_output=True, text=True, timeout=timeout,
         )
         if check and done.returncode != 0:

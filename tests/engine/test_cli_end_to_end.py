@@ -53,14 +53,14 @@ class Cli:
     def run(self, command: str, *args: str, preflight: bool = False, timeout: float = 240):
         result = subprocess.run(
             self.argv(command, *args, preflight=preflight), cwd=PROJECT_ROOT, env=self.env,
-            capture_output=True, text=True, timeout=timeout,
+            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout,
         )
         assert not own_traceback(result.stderr), result.stderr[-3000:]
         return result
 
     def start(self, command: str, *args: str) -> subprocess.Popen:
         return subprocess.Popen(
-            self.argv(command, *args), cwd=PROJECT_ROOT, env=self.env,
+            self.argv(command, *args), cwd=PROJECT_ROOT, env=self.env, stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
 
@@ -77,6 +77,11 @@ class Cli:
 def own_traceback(stderr: str) -> bool:
     """A traceback of the CLI itself (the engine's streamed output is prefixed with the feature)."""
     return any(line.startswith("Traceback") for line in stderr.splitlines())
+
+
+def error_lines(stderr: str) -> list[str]:
+    """Lines a CI log scanner flags: `error:` at the start, after a `[feature] ` prefix or not."""
+    return [line for line in stderr.splitlines() if line.split("] ", 1)[-1].lstrip().startswith("error:")]
 
 
 def overrides(emulator) -> list[dict]:
@@ -155,6 +160,9 @@ def test_create_list_preview_update_destroy(cli: Cli, tmp_path: Path) -> None:
     destroyed = cli.run("destroy", "ryan0001")
     assert destroyed.returncode == 0, destroyed.stderr[-3000:]
     assert "destroyed" in destroyed.stdout
+    assert "[y/N]" not in destroyed.stderr, "no terminal: nothing is asked"
+    assert "pulumi stack rm" not in destroyed.stderr + destroyed.stdout
+    assert not error_lines(destroyed.stderr)
     assert cli.json("list") == []
     assert emulator.tenants() == [] and overrides(emulator) == []
     assert not config_file.exists(), "the stack was removed with its config"
@@ -349,6 +357,8 @@ def test_a_create_killed_mid_update_is_recovered_by_the_next(cli: Cli, how: str)
     if how == "sigkill":
         assert "removing a stale lock" in rerun.stderr
         assert "pending operations" in rerun.stderr
+        # The engine's lock error and its `pulumi cancel` hint go to the run log, not to CI's log.
+        assert not error_lines(rerun.stderr) and "pulumi cancel" not in rerun.stderr, rerun.stderr[-3000:]
         assert cli.json("create", "1.0.0-ryan0001")["changes"] == {"same": 3}
 
 

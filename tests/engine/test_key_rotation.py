@@ -33,7 +33,7 @@ SIG_KEY = "4dabf18193072939515e22adb298388d"
 
 def run(cli: Cli, command: str, *args: str, key: str) -> subprocess.CompletedProcess:
     result = subprocess.run(
-        cli.argv(command, *args), cwd=PROJECT_ROOT, env=dict(cli.env, OCTOPUS_API_KEY=key),
+        cli.argv(command, *args), cwd=PROJECT_ROOT, env=dict(cli.env, OCTOPUS_API_KEY=key), stdin=subprocess.DEVNULL,
         capture_output=True, text=True, timeout=240,
     )
     assert not own_traceback(result.stderr), result.stderr[-3000:]
