@@ -17,7 +17,7 @@ import signal
 import subprocess
 import sys
 import threading
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence
 
@@ -412,7 +412,8 @@ def _expires(moment: Optional[datetime], now: datetime) -> str:
     delta = moment - now
     if delta.total_seconds() <= 0:
         return f"{_when(moment, now)} (expired)"
-    return f"{_when(moment, now)} (in {format_duration(delta)})"
+    minutes = timedelta(minutes=max(1, round(delta.total_seconds() / 60)))
+    return f"{_when(moment, now)} (in {format_duration(minutes)})"
 
 
 # --- commands ---------------------------------------------------------------------------------

@@ -134,12 +134,15 @@ def program_for(work_dir: Path, project: auto.ProjectSettings) -> Callable[[], N
     if not main.is_file():
         raise InputError(f"the Pulumi project in {work_dir} has no program at {main}")
     root = str(Path(work_dir).resolve())
+    paths = [root] + ([str(pulumi_cli.PROJECT_ROOT)] if root != str(pulumi_cli.PROJECT_ROOT) else [])
 
     def program() -> None:
         import runpy
 
-        if root not in sys.path:
-            sys.path.insert(0, root)
+        # As for the providers (pulumi_cli.engine_env): the work dir, then this repository.
+        for path in reversed(paths):
+            if path not in sys.path:
+                sys.path.insert(0, path)
         runpy.run_path(str(main), run_name="__main__")
 
     program.__name__ = f"run_{Path(root).name}"

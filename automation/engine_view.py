@@ -23,6 +23,9 @@ _SECTION_ENDS = ("Outputs:", "Resources:", "Duration:", "Policies:")
 #: What the engine suggests that phoenix does itself (it removes the stack, clears a stale lock).
 ENGINE_HINTS = ("pulumi stack rm", "pulumi cancel", "history and configuration associated with the stack")
 _STATUS = re.compile(r"\*\*[^*]+\*\*")
+#: A step row that says nothing: a resource's type and name with no operation or status
+#: (the engine repeats the stack's row so, at a moment that varies from run to run).
+_BARE_STEP = re.compile(r"^ {4}[\w.-]+:[\w/.-]*:[\w/.-]+ \S+$")
 
 
 def plain(line: str) -> str:
@@ -55,8 +58,8 @@ class TerminalView:
                 self.in_diagnostics = False
         if self.in_diagnostics:
             return stripped if stripped.startswith("warning:") else None
-        if stripped.startswith("@ "):
-            return None  # the engine's heartbeat ("@ updating....")
+        if stripped.startswith("@ ") or _BARE_STEP.match(text):
+            return None  # the engine's heartbeat ("@ updating...."), or a row without news
         cut = _error_start(text)
         if cut is not None:
             kept = text[:cut].rstrip()

@@ -35,6 +35,7 @@ Duration: 1s"""
 DESTROYED = """\
 Destroying (ryan0001):
  -  pulumi-python:dynamic/octopus:Tenant ryan0001-tenant deleted (0.05s)
+    pulumi:pulumi:Stack phoenix-octopus-ryan0001
 Resources:
     - 3 deleted
 Duration: 2s
@@ -66,7 +67,7 @@ def test_a_failed_step_keeps_its_status_and_loses_every_error_and_traceback() ->
     assert not any("error:" in line or "Traceback" in line or "File " in line for line in lines)
 
 
-def test_hints_for_commands_phoenix_runs_itself_are_dropped() -> None:
+def test_hints_for_commands_phoenix_runs_itself_and_rows_without_news_are_dropped() -> None:
     assert shown(DESTROYED) == [
         "Destroying (ryan0001):",
         " -  pulumi-python:dynamic/octopus:Tenant ryan0001-tenant deleted (0.05s)",

@@ -176,3 +176,37 @@ def test_outputs_of_a_feature_without_a_stack_is_bad_input_and_needs_no_passphra
     assert (code, out) == (2, "")
     assert err.startswith("error: feature 'nosuch0001' has no stack")
     untouched(project)
+
+
+class Terminal:
+    def __init__(self, tty: bool) -> None:
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+
+def test_colour_only_on_a_terminal_and_never_with_no_color() -> None:
+    from automation.cli import colour_wanted
+
+    assert colour_wanted(Terminal(True), {})
+    assert not colour_wanted(Terminal(False), {})
+    assert not colour_wanted(Terminal(True), {"NO_COLOR": "1"})
+    assert not colour_wanted(Terminal(True), {"TERM": "dumb"})
+    painted = Console(json_mode=False, environ={}, color=True).paint("[ryan0001] warning: slow")
+    assert painted == "[ryan0001] \x1b[33mwarning:\x1b[0m slow"
+    assert Console(json_mode=False, environ={}, color=False).paint("error: x") == "error: x"
+
+
+def test_an_unwritable_summary_warns_alike_for_the_flag_and_the_variable(project, env, capsys, tmp_path) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    env.setenv("GITHUB_STEP_SUMMARY", str(blocked / "step.md"))
+    code, _, err = run(capsys, "create", "1.0.0-ryan0001", "--set", "phoenix:network.nat=double",
+                       "--summary", str(blocked / "own.md"), "--work-dir", str(project))
+    assert code == 2
+    warnings = [line for line in err.splitlines() if line.startswith("warning: could not write the summary")]
+    assert warnings == [
+        f"warning: could not write the summary to {blocked / 'own.md'} (--summary): File exists",
+        f"warning: could not write the summary to {blocked / 'step.md'} (GITHUB_STEP_SUMMARY): File exists",
+    ]

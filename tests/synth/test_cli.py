@@ -38,7 +38,7 @@ def test_the_main_job_shows_the_environment_and_how_to_create_it(tmp_path: Path)
     first, *_ = done.stdout.splitlines()
     assert first.startswith("phoenix · stack ryan0001") and "nothing was created" in first
     assert "Group phoenix-fleet-asg  [aws:autoscaling/group:Group]" in done.stdout
-    assert done.stdout.rstrip().endswith("python -m automation create ryan0001")
+    assert done.stdout.rstrip().endswith("phoenix create ryan0001")
     assert not (tmp_path / "no-pulumi").exists(), "synth must not set up a Pulumi home"
 
 
