@@ -186,6 +186,8 @@ def _prepare(session: Session, feature: Feature, command: str):
         for check in checks:
             if check.status == doctor.WARN:
                 session.log(f"[{feature.id}] warning: {check.name}: {check.found}")
+        if not any(check.name == KEY_CHECK for check in checks):  # preview's scope has no Octopus checks
+            require_accepted_key(ctx, command)
     version = session.package_version(feature)  # Octopus, when no version was given
     if version != feature.package_version:
         config = session.stack_config(feature, version)
