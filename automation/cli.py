@@ -14,7 +14,6 @@ import json
 import os
 import re
 import signal
-import subprocess
 import sys
 import threading
 from datetime import datetime, timedelta, timezone
@@ -195,6 +194,7 @@ class _ToolVersion(argparse.Action):
 
 
 def tool_versions() -> str:
+    import subprocess
     from importlib import metadata
 
     from automation import __version__
@@ -617,7 +617,9 @@ def cmd_reap(args: argparse.Namespace, console: Console) -> int:
     code = reap.exit_code(outcomes)
     failed = [o.feature for o in outcomes if o.action == "failed"]
     if failed:
-        console.log(f"error: reap failed for {', '.join(failed)}")
+        from automation.errors import Failure, RERUN_ADVICE
+
+        report_failure(console, Failure(code, f"reap failed for {', '.join(failed)}", RERUN_ADVICE), json_document=False)
     return code
 
 
@@ -674,7 +676,7 @@ def _terminate_as_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
-def report_failure(console: Console, failure: Any) -> None:
+def report_failure(console: Console, failure: Any, *, json_document: bool = True) -> None:
     """One failure, as a person and CI read it: the cause, what to do, and where the full text is."""
     lines = [f"error: {failure.message}"]
     if failure.advice:
@@ -686,7 +688,7 @@ def report_failure(console: Console, failure: Any) -> None:
         console.log(line)
         if log is not None:  # a run refused before the engine ran leaves no log
             console.run_log.write(line)
-    if console.json_mode:
+    if console.json_mode and json_document:
         console.emit_json({
             "error": failure.message, "exitCode": int(failure.code),
             "advice": failure.advice or None, "log": str(log) if log else None,

@@ -602,6 +602,10 @@ class Engine:
                 break
         return entries
 
+    def recorded_config(self, name: str) -> dict[str, Any]:
+        """The plain config of the stack's last operation (secrets stay masked)."""
+        return self.record(name).last_config
+
     def record(self, name: str) -> "StackRecord":
         """The stack's last operation, and the config of the last update that succeeded."""
         entries = self.history(name, until=_deployed)
