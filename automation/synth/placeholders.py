@@ -39,15 +39,34 @@ def placeholder_version(feature_id: str) -> str:
     return f"0.0.0-{feature_id}"
 
 
-def secret_stand_in(key: str, value: Optional[str]) -> Optional[str]:
-    """What synth holds for secret `key`: the marker where create would have one, else None.
+#: What the program sees for a registration key other than the API key. Shown as
+#: SECRET_MARKER like every secret; it differs from it so that the program's own
+#: refusal of the deploy key as registration key judges the keys that were given.
+REGISTRATION_MARKER = "[secret:registration]"
 
-    The required API key is always "set" (create refuses to run without it),
-    even on a fresh machine; an optional one only when it was given.
+
+def secret_stand_ins(secrets: Mapping[str, Optional[str]], *, shares_deploy_key: bool) -> dict[str, str]:
+    """What synth holds for each secret config key create would write.
+
+    The API key is always "set" (create refuses to run without it), even on a
+    fresh machine; so is the registration key, which create requires unless
+    the org opted in to sharing the deploy key (`shares_deploy_key`). Equal keys
+    get equal stand-ins, so synth refuses the deploy key as registration key
+    exactly as create does. Markers map to themselves: masking is idempotent.
     """
-    from automation.config import REQUIRED_SECRETS
+    api_key = (secrets.get("octopus:apiKey") or "").strip()
+    registration = (secrets.get("octopus:registrationApiKey") or "").strip()
+    stand_ins = {"octopus:apiKey": SECRET_MARKER}
+    if registration and registration == api_key:
+        stand_ins["octopus:registrationApiKey"] = SECRET_MARKER
+    elif registration or not shares_deploy_key:
+        stand_ins["octopus:registrationApiKey"] = REGISTRATION_MARKER
+    return stand_ins
 
-    return SECRET_MARKER if key in REQUIRED_SECRETS or (value or "").strip() else None
+
+def shares_deploy_key(octopus: Any) -> bool:
+    """The org's opt-in as written (`phoenix:octopus` object); validation judges its type later."""
+    return isinstance(octopus, Mapping) and octopus.get("shareDeployKeyWithInstances") is True
 
 
 def data_source_answer(
