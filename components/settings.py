@@ -291,6 +291,9 @@ def parse_settings(config: Mapping[str, Any]) -> FeatureSettings:
         tags=tags,
     )
     _check_renders(settings)
+    # Last: a mistake in the file is reported before a key missing from the environment.
+    if octopus.shares_deploy_key and not octopus.share_deploy_key_with_instances:
+        raise SettingsError(REGISTRATION_KEY, registration_key_refusal(octopus))
     return settings
 
 
@@ -350,8 +353,6 @@ def _octopus(top: _Section) -> OctopusSettings:
         share_deploy_key_with_instances=wiring.typed("shareDeployKeyWithInstances", bool, False),
     )
     wiring.done()
-    if settings.shares_deploy_key and not settings.share_deploy_key_with_instances:
-        raise SettingsError(REGISTRATION_KEY, registration_key_refusal(settings))
     return settings
 
 

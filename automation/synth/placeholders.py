@@ -18,16 +18,21 @@ from automation.synth.model import short_type
 
 #: How a secret appears in synth output: the same mask the other commands print.
 SECRET_MARKER = "[secret]"
+#: The registration key when it is not the API key: a marker of its own, so that
+#: the program's refusal of the deploy key as registration key judges the keys given.
+REGISTRATION_MARKER = "[secret:registration]"
 
 
 #: Placeholders for what only AWS knows, explained under every output.
 PLACEHOLDERS = {
     "<az-N>": "availability zone names AWS picks for the region",
     "<ami-id>": "the newest AMI matching fleet.amiNamePattern at create time",
+    "<root-device>": "the image's root device name, whose volume the launch template encrypts",
     "<account-id>": "the AWS account the credentials belong to",
     "<Type:NAME.id>, <Type:NAME.prop>": "an id or attribute assigned when resource NAME is created",
     "<random>": "the random suffix Pulumi appends to an auto-named resource",
     SECRET_MARKER: "a secret: never read or printed by synth",
+    REGISTRATION_MARKER: "the registration key, a secret other than the API key",
 }
 
 #: Pulumi's auto-naming: the logical name, a hyphen and seven random hex digits.
@@ -39,10 +44,6 @@ def placeholder_version(feature_id: str) -> str:
     return f"0.0.0-{feature_id}"
 
 
-#: What the program sees for a registration key other than the API key. Shown as
-#: SECRET_MARKER like every secret; it differs from it so that the program's own
-#: refusal of the deploy key as registration key judges the keys that were given.
-REGISTRATION_MARKER = "[secret:registration]"
 
 
 def secret_stand_ins(secrets: Mapping[str, Optional[str]], *, shares_deploy_key: bool) -> dict[str, str]:
@@ -90,6 +91,7 @@ def data_source_answer(
             "architecture": "x86_64",
             "owners": list(args.get("owners") or []),
             "mostRecent": bool(args.get("mostRecent")),
+            "rootDeviceName": "<root-device>",
         }
     if token == "aws:index/getRegion:getRegion":
         return {"id": region, "name": region, "region": region, "endpoint": f"ec2.{region}.amazonaws.com"}

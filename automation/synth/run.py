@@ -19,7 +19,7 @@ from automation.errors import PhoenixError
 from automation.pulumi_cli import PROJECT_ROOT
 from automation.synth.model import SynthError, SynthResource, Synthesis
 from automation.synth.monitor import offline_mocks_class, recording_monitor_class
-from automation.synth.placeholders import SECRET_MARKER, secret_stand_ins, shares_deploy_key
+from automation.synth.placeholders import secret_stand_ins, shares_deploy_key
 
 
 PROJECT = "phoenix"
@@ -38,13 +38,6 @@ def mask_config(stack_config: Mapping[str, Any]) -> dict[str, Any]:
         )
     )
     return masked
-
-
-def shown_config(config: Mapping[str, Any]) -> dict[str, Any]:
-    """The config as synth prints it: every secret as the one marker."""
-    from components.settings import SECRET_KEYS
-
-    return {key: SECRET_MARKER if key in SECRET_KEYS else value for key, value in config.items()}
 
 
 def config_text(value: Any) -> str:
@@ -90,7 +83,7 @@ def synthesize(
     return Synthesis(
         project=PROJECT,
         stack=stack,
-        config=shown_config(config),
+        config=config,
         resources=run.resources(),
         outputs=run.stack_outputs(),
         warnings=tuple(run.warnings),

@@ -30,6 +30,7 @@ def env(monkeypatch):
                  "PHOENIX_WORK_DIR", "PHOENIX_DEFAULTS"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("OCTOPUS_API_KEY", API_KEY)
+    monkeypatch.setenv("OCTOPUS_REGISTRATION_API_KEY", "API-MAINREGISTRATION00000001")
     monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "phrase")
     return monkeypatch
 
