@@ -259,7 +259,7 @@ class Fleet(pulumi.ComponentResource):
         permissions = aws.iam.RolePolicy(
             f"{name}-instance",
             role=role.name,
-            policy=pulumi.Output.all(parameter.arn, partition.partition, identity.account_id, key.key_arn).apply(
+            policy=pulumi.Output.all(registration_arn, partition.partition, identity.account_id, key.key_arn).apply(
                 lambda values: instance_policy(
                     parameter_arn=values[0],
                     group_arn=group_arn(partition=values[1], region=bootstrap.region, account=values[2], group=group),
@@ -267,7 +267,8 @@ class Fleet(pulumi.ComponentResource):
                     region=bootstrap.region,
                 )
             ),
-            opts=child,
+            # The group waits for these permissions; instances also need the parameter to exist.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[parameter]),
         )
         profile = aws.iam.InstanceProfile(
             f"{name}-instance", name=naming.role_name(feature), role=role.name, tags=tags(naming.role_name(feature)), opts=child

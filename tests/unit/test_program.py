@@ -489,6 +489,10 @@ def test_creation_order_keeps_instances_from_launching_too_early(sample: Program
     for typ in (ROLE_POLICY, LISTENER, TENANT, OVERRIDE, TEMPLATE):
         assert sample.one(typ).urn in group.dependencies, typ
     assert group.urn in sample.one(GATE).dependencies
+    # ...and its permissions wait for the parameter the instances read at boot, which waits for its key.
+    assert sample.one(PARAMETER).urn in sample.one(ROLE_POLICY).dependencies
+    assert sample.one(KEY).urn in sample.one(PARAMETER).dependencies
+    assert sample.one(PARAMETER).inputs["name"] in sample.one(ROLE_POLICY).inputs["policy"]
     assert sample.one(TENANT).urn in sample.one(OVERRIDE).dependencies
     assert sample.one(NAT).dependencies >= {sample.one(IGW).urn, sample.one(EIP).urn}
 
