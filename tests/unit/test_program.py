@@ -254,6 +254,8 @@ def test_a_separate_registration_key_logs_no_warning(caplog) -> None:
 
 
 def test_no_key_appears_in_any_other_resource(sample: ProgramRun) -> None:
+    checked = {r.type for r in sample.resources if r.type != PARAMETER}
+    assert {KEY, ALIAS, ROLE_POLICY, TEMPLATE} <= checked, "the KMS path is searched too"
     for resource in sample.resources:
         if resource.type == PARAMETER:
             continue
