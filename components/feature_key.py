@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Mapping, Optional
+from typing import Mapping, Optional, Sequence
 
 import pulumi
 import pulumi_aws as aws
@@ -89,51 +89,29 @@ def key_policy(
     """
     root = f"arn:{partition}:iam::{account}:root"
     through_ssm = {"kms:ViaService": ssm_service(region), "kms:CallerAccount": account}
-    statements: list[dict] = [
-        {
-            "Sid": "AccountAdministersKey",
-            "Effect": "Allow",
-            "Principal": {"AWS": root},
-            "Action": list(ADMINISTRATION_ACTIONS),
-            "Resource": "*",
-        },
-        {
-            "Sid": "AccountUsesKeyOnlyThroughParameterStore",
-            "Effect": "Allow",
-            "Principal": {"AWS": root},
-            "Action": list(PARAMETER_STORE_ACTIONS),
-            "Resource": "*",
-            "Condition": {"StringEquals": through_ssm},
-        },
-        {
-            "Sid": "InstancesDecryptTheirRegistrationKey",
-            "Effect": "Allow",
-            "Principal": {"AWS": instance_role_arn},
-            "Action": ["kms:Decrypt"],
-            "Resource": "*",
-            "Condition": {"StringEquals": {**through_ssm, PARAMETER_CONTEXT_KEY: parameter_arn}},
-        },
+    statements = [
+        _grant("AccountAdministersKey", root, ADMINISTRATION_ACTIONS),
+        _grant("AccountUsesKeyOnlyThroughParameterStore", root, PARAMETER_STORE_ACTIONS,
+               {"StringEquals": through_ssm}),
+        _grant("InstancesDecryptTheirRegistrationKey", instance_role_arn, ("kms:Decrypt",),
+               {"StringEquals": {**through_ssm, PARAMETER_CONTEXT_KEY: parameter_arn}}),
     ]
     if encrypts_volumes:
         scaling = auto_scaling_role_arn(partition=partition, account=account)
         statements += [
-            {
-                "Sid": "AutoScalingEncryptsVolumes",
-                "Effect": "Allow",
-                "Principal": {"AWS": scaling},
-                "Action": list(AUTO_SCALING_VOLUME_ACTIONS),
-                "Resource": "*",
-            },
-            {
-                "Sid": "AutoScalingAttachesVolumes",
-                "Effect": "Allow",
-                "Principal": {"AWS": scaling},
-                "Action": ["kms:CreateGrant"],
-                "Resource": "*",
-                "Condition": {"Bool": {"kms:GrantIsForAWSResource": True}},
-            },
+            _grant("AutoScalingEncryptsVolumes", scaling, AUTO_SCALING_VOLUME_ACTIONS),
+            _grant("AutoScalingAttachesVolumes", scaling, ("kms:CreateGrant",),
+                   {"Bool": {"kms:GrantIsForAWSResource": True}}),
         ]
     return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
+
+
+def _grant(sid: str, principal: str, actions: Sequence[str], condition: Optional[dict] = None) -> dict:
+    """One Allow statement of a key policy ("Resource": "*" is the key itself)."""
+    statement = {"Sid": sid, "Effect": "Allow", "Principal": {"AWS": principal}, "Action": list(actions), "Resource": "*"}
+    if condition:
+        statement["Condition"] = condition
+    return statement
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -147,7 +125,9 @@ class FeatureKeyArgs:
     region: str
     """The region of the parameter (Parameter Store's `kms:ViaService`)."""
     partition: pulumi.Input[str]
+    """The AWS partition of the account (aws, aws-cn, ...), for the ARNs the policy names."""
     account: pulumi.Input[str]
+    """The account that administers the key and whose CI uses it through Parameter Store."""
     instance_role_arn: pulumi.Input[str]
     """The one role that may decrypt the registration key."""
     parameter_arn: pulumi.Input[str]
@@ -155,6 +135,7 @@ class FeatureKeyArgs:
     encrypts_volumes: bool
     """Also encrypt the instances' root volumes (Auto Scaling's service-linked role uses it)."""
     tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags on the key (`naming.resource_tags`)."""
 
 
 class FeatureKey(pulumi.ComponentResource):
