@@ -99,7 +99,8 @@ class Session:
         return version
 
     def stack_config(
-        self, feature: Feature, package_version: Optional[str], *, extra: Sequence[str] = ()
+        self, feature: Feature, package_version: Optional[str], *, extra: Sequence[str] = (),
+        runs_program: bool = True,
     ) -> stack_config.StackConfig:
         """The feature's validated stack config; `extra` adds --set style overrides."""
         sources = self.sources
@@ -107,7 +108,10 @@ class Session:
             sources = stack_config.load(
                 self.options.work_dir, (*self.options.overrides, *extra), self.options.defaults
             )
-        return stack_config.build(sources, feature, package_version=package_version, environ=self.environ)
+        return stack_config.build(
+            sources, feature, package_version=package_version, environ=self.environ,
+            runs_program=runs_program,
+        )
 
     def default_ttl(self) -> timedelta:
         text = self.sources.ttl or FALLBACK_TTL
@@ -161,7 +165,6 @@ def require_accepted_key(ctx: Any, command: str) -> None:
             f"{command} stopped before touching anything: {check.name}: {check.found}"
             + (f"\n  fix: {check.fix}" if check.fix else "")
         )
-
 
 
 def _prepare(session: Session, feature: Feature, command: str):
@@ -291,7 +294,8 @@ def destroy(session: Session, feature: Feature, *, confirm: Optional[Callable[[s
     once the stack is found and this run's key accepted, before anything changes.
     """
     # Validate before looking at any stack; the recorded version may refine it below.
-    config = session.stack_config(feature, feature.package_version)
+    # Destroy never runs the program: it needs no registration key.
+    config = session.stack_config(feature, feature.package_version, runs_program=False)
     engine = session.engine
     start = time.monotonic()
     with engine.interruptible():
@@ -306,7 +310,7 @@ def destroy(session: Session, feature: Feature, *, confirm: Optional[Callable[[s
             )
         version = feature.package_version or _recorded_version(session, feature)
         if version and version != feature.package_version:
-            config = session.stack_config(feature, version)
+            config = session.stack_config(feature, version, runs_program=False)
         from automation import doctor
 
         require_accepted_key(doctor.context_for_stack(session, config, version), "destroy")
