@@ -20,10 +20,14 @@ from automation.synth.model import short_type
 SECRET_MARKER = "[secret]"
 
 
+#: The image synth pins where create would pin the newest match of fleet.amiNamePattern (an id's shape: it
+#: goes through the same validation as a real one).
+PLACEHOLDER_IMAGE = "ami-00000000000000000"
+
 #: Placeholders for what only AWS knows, explained under every output.
 PLACEHOLDERS = {
     "<az-N>": "availability zone names AWS picks for the region",
-    "<ami-id>": "the newest AMI matching fleet.amiNamePattern at create time",
+    PLACEHOLDER_IMAGE: "a stand-in for the image create pins (the newest match of fleet.amiNamePattern)",
     "<account-id>": "the AWS account the credentials belong to",
     "<Type:NAME.id>, <Type:NAME.prop>": "an id or attribute assigned when resource NAME is created",
     "<random>": "the random suffix Pulumi appends to an auto-named resource",
@@ -62,15 +66,6 @@ def data_source_answer(
             "zoneIds": [f"<az-id-{index}>" for index in range(1, count + 1)],
             "groupNames": [region],
             "state": args.get("state", "available"),
-        }
-    if token == "aws:ec2/getAmi:getAmi":
-        return {
-            "id": "<ami-id>",
-            "imageId": "<ami-id>",
-            "name": "<ami-name>",
-            "architecture": "x86_64",
-            "owners": list(args.get("owners") or []),
-            "mostRecent": bool(args.get("mostRecent")),
         }
     if token == "aws:index/getRegion:getRegion":
         return {"id": region, "name": region, "region": region, "endpoint": f"ec2.{region}.amazonaws.com"}
