@@ -304,9 +304,9 @@ class Rollout:
     interrupted: Callable[[], Optional[str]] = lambda: None
     refresh_id: Optional[str] = None
     """The refresh that carried this rollout (started or adopted), once there is one."""
-    _warned: set[str] = field(default_factory=set)
-    _failures: list[str] = field(default_factory=list)
-    _deadline: float = 0.0
+    _warned: set[str] = field(default_factory=set, init=False, repr=False)
+    _failures: list[str] = field(default_factory=list, init=False, repr=False)
+    _deadline: float = field(default=0.0, init=False, repr=False)
 
     @property
     def asg_name(self) -> str:

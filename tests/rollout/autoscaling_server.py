@@ -693,12 +693,7 @@ class AutoScaling:
             raise validation("MaxHealthyPercentage must be 100-200, set together with MinHealthyPercentage, "
                              "and at most 100 above it.")
         if desired:
-            template = self.templates.get(desired.get("LaunchTemplateId", ""))
-            if template is None:
-                raise validation(f"The specified launch template, with template ID {desired.get('LaunchTemplateId')}, "
-                                 "does not exist.")
-            template.resolve(desired.get("Version", "$Default"))
-            desired = template.spec(desired.get("Version", "$Default"))
+            desired = self._spec(desired)
         preferences.setdefault("MinHealthyPercentage", 90)
         preferences.setdefault("MaxHealthyPercentage", 100)
         preferences.setdefault("InstanceWarmup", group.warmup)
@@ -712,6 +707,15 @@ class AutoScaling:
         group.refreshes.append(refresh)
         self._start_phase(group, refresh, desired or dict(group.template))
         return {"InstanceRefreshId": refresh.id}
+
+    def _spec(self, spec: dict[str, str]) -> dict[str, str]:
+        """A LaunchTemplateSpecification as given (version `$Default` when none), checked against EC2."""
+        template = self.templates.get(spec.get("LaunchTemplateId", ""))
+        if template is None:
+            raise validation(f"The specified launch template, with template ID {spec.get('LaunchTemplateId')}, "
+                             "does not exist.")
+        template.resolve(spec.get("Version", "$Default"))
+        return template.spec(spec.get("Version", "$Default"))
 
     def rollback_instance_refresh(self, params: dict[str, Any]) -> dict[str, Any]:
         group = self.group(params["AutoScalingGroupName"])
@@ -737,14 +741,8 @@ class AutoScaling:
 
     def update_auto_scaling_group(self, params: dict[str, Any]) -> dict[str, Any]:
         group = self.group(params["AutoScalingGroupName"])
-        spec = params.get("LaunchTemplate")
-        if spec:
-            template = self.templates.get(spec.get("LaunchTemplateId", ""))
-            if template is None:
-                raise validation(f"The specified launch template, with template ID {spec.get('LaunchTemplateId')}, "
-                                 "does not exist.")
-            template.resolve(spec.get("Version", "$Default"))
-            group.template = template.spec(spec.get("Version", "$Default"))
+        if params.get("LaunchTemplate"):
+            group.template = self._spec(params["LaunchTemplate"])
         for key, attribute in (("MinSize", "min_size"), ("MaxSize", "max_size"), ("DesiredCapacity", "desired")):
             if params.get(key) is not None:
                 setattr(group, attribute, params[key])

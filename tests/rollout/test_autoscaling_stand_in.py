@@ -43,6 +43,14 @@ def refresh_record(client: Any, refresh_id: str) -> dict:
     return record
 
 
+def start(client: Any, template: Template, version: str, **preferences: Any) -> str:
+    """StartInstanceRefresh to `version` as desired configuration; returns the refresh id."""
+    return client.start_instance_refresh(
+        AutoScalingGroupName=GROUP, Preferences={**SAFE, **preferences},
+        DesiredConfiguration={"LaunchTemplate": {"LaunchTemplateId": template.id, "Version": version}},
+    )["InstanceRefreshId"]
+
+
 def wait_for_end(stand_in: AutoScalingStandIn) -> None:
     stand_in.run_until(lambda aws: aws.groups[GROUP].active_refresh is None)
 
@@ -62,10 +70,7 @@ def test_the_desired_configuration_reaches_the_group_only_when_the_refresh_succe
     with stand_in.state() as aws:
         version = aws.add_version(template, HEALTHY)
 
-    refresh_id = client.start_instance_refresh(
-        AutoScalingGroupName=GROUP, Preferences=SAFE,
-        DesiredConfiguration={"LaunchTemplate": {"LaunchTemplateId": template.id, "Version": version}},
-    )["InstanceRefreshId"]
+    refresh_id = start(client, template, version)
 
     assert group_record(client)["LaunchTemplate"]["Version"] == "1", "saved only on success"
     wait_for_end(stand_in)
@@ -81,10 +86,7 @@ def test_a_failed_refresh_rolls_back_to_the_configuration_saved_before_it(stand_
     with stand_in.state() as aws:
         broken = aws.add_version(template, ABANDONS)
 
-    refresh_id = client.start_instance_refresh(
-        AutoScalingGroupName=GROUP, Preferences=SAFE,
-        DesiredConfiguration={"LaunchTemplate": {"LaunchTemplateId": template.id, "Version": broken}},
-    )["InstanceRefreshId"]
+    refresh_id = start(client, template, broken)
     stand_in.run_until(lambda aws: aws.groups[GROUP].active_refresh.status == "RollbackInProgress")
     with stand_in.state() as aws:
         rolling = aws.describe_refresh(aws.groups[GROUP].active_refresh)
@@ -170,10 +172,7 @@ def test_a_refresh_without_desired_configuration_cannot_be_rolled_back_but_cance
 def test_rolling_back_by_request_restores_the_saved_version(stand_in, client, template):
     with stand_in.state() as aws:
         stuck = aws.add_version(template, HANGS)
-    refresh_id = client.start_instance_refresh(
-        AutoScalingGroupName=GROUP, Preferences=SAFE,
-        DesiredConfiguration={"LaunchTemplate": {"LaunchTemplateId": template.id, "Version": stuck}},
-    )["InstanceRefreshId"]
+    refresh_id = start(client, template, stuck)
     stand_in.run_until(lambda aws: any(i.spec["Version"] == stuck for i in aws.groups[GROUP].live()))
 
     assert client.rollback_instance_refresh(AutoScalingGroupName=GROUP)["InstanceRefreshId"] == refresh_id
@@ -192,10 +191,7 @@ def test_a_refresh_of_an_empty_group_succeeds_at_once(stand_in, client):
         aws.create_group(GROUP, template, "1", desired=0, min_size=0)
         version = aws.add_version(template)
 
-    refresh_id = client.start_instance_refresh(
-        AutoScalingGroupName=GROUP, Preferences=SAFE,
-        DesiredConfiguration={"LaunchTemplate": {"LaunchTemplateId": template.id, "Version": version}},
-    )["InstanceRefreshId"]
+    refresh_id = start(client, template, version)
 
     assert stand_in.run_until(lambda aws: aws.groups[GROUP].active_refresh is None) == 1
     assert refresh_record(client, refresh_id)["Status"] == "Successful"
@@ -274,10 +270,7 @@ def test_failed_launches_are_activities_and_aws_retries_them(stand_in, client, t
     with stand_in.state() as aws:
         version = aws.add_version(template, HEALTHY)
         aws.fail_launches(2)
-    client.start_instance_refresh(
-        AutoScalingGroupName=GROUP, Preferences=SAFE,
-        DesiredConfiguration={"LaunchTemplate": {"LaunchTemplateId": template.id, "Version": version}},
-    )
+    start(client, template, version)
     wait_for_end(stand_in)
 
     failed = [a for a in client.describe_scaling_activities(AutoScalingGroupName=GROUP)["Activities"]
