@@ -469,20 +469,9 @@ class Rollout:
         """Roll the refresh back (or cancel it), wait for it to end, and say what the group runs now."""
         refresh_id = refresh["InstanceRefreshId"]
         status = refresh.get("Status")
+        action = f"already {status}"  # rolling back or cancelling: only waiting is left
         if status in ROLLBACK_STATES:
-            try:
-                self._call("rollback_instance_refresh", AutoScalingGroupName=self.asg_name)
-                action = "rolled back"
-            except AwsRefused as error:
-                if error.code == "ActiveInstanceRefreshNotFound":
-                    action = "found it already ended"
-                elif error.code == "IrreversibleInstanceRefresh":
-                    self._call("cancel_instance_refresh", AutoScalingGroupName=self.asg_name)
-                    action = "cancelled (AWS refused a rollback)"
-                else:
-                    raise
-        else:
-            action = f"waited on its {status}"
+            action = self._roll_back()
         self.report(f"{why}: instance refresh {refresh_id} of auto scaling group {self.asg_name} {action}; "
                     "waiting for it to end")
         ended = self._wait_to_end(refresh_id)
@@ -496,6 +485,24 @@ class Rollout:
         return self._error(kind, f"{why} waiting for auto scaling group {self.asg_name} to run launch template "
                            f"version {self.target.version}; instance refresh {refresh_id} was {action}; "
                            f"{observation.summary()}")
+
+    def _roll_back(self) -> str:
+        """RollbackInstanceRefresh, else CancelInstanceRefresh where AWS refuses it; says which."""
+        try:
+            self._call("rollback_instance_refresh", AutoScalingGroupName=self.asg_name)
+            return "rolled back"
+        except AwsRefused as error:
+            if error.code == "ActiveInstanceRefreshNotFound":
+                return "already over"
+            if error.code != "IrreversibleInstanceRefresh":
+                raise
+        try:
+            self._call("cancel_instance_refresh", AutoScalingGroupName=self.asg_name)
+        except AwsRefused as error:
+            if error.code == "ActiveInstanceRefreshNotFound":
+                return "already over"
+            raise
+        return "cancelled (AWS refused a rollback)"
 
     def _wait_to_end(self, refresh_id: str) -> Mapping[str, Any]:
         """Poll until the refresh ends, for at most another timeout; interruptions no longer count."""

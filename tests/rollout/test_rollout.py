@@ -307,3 +307,25 @@ def test_refused_credentials_are_a_clear_error_without_the_secret(client, fleet,
                               "InvalidClientTokenId")
     assert SECRET_ACCESS_KEY not in message and SECRET_ACCESS_KEY not in repr(caught.value)
     assert caught.value.code == "InvalidClientTokenId"
+
+
+def test_a_rollback_already_running_at_the_deadline_is_waited_on_not_repeated(client, fleet, stand_in, clock):
+    slow = fleet.new_version(HEALTHY)
+    with stand_in.state() as aws:  # a killed run's refresh with an hour's warm-up, rolled back by hand
+        aws.start_instance_refresh({
+            "AutoScalingGroupName": GROUP,
+            "Preferences": {"MinHealthyPercentage": 100, "MaxHealthyPercentage": 200, "AutoRollback": True,
+                            "InstanceWarmup": 3600},
+            "DesiredConfiguration": {"LaunchTemplate": {"LaunchTemplateId": fleet.template.id, "Version": slow}}})
+        for _ in range(4):
+            aws.advance()
+        assert aws.versions(GROUP) == {"1": 2, slow: 2}, "the new instances serve, still warming up"
+        aws.rollback_instance_refresh({"AutoScalingGroupName": GROUP})
+
+    with pytest.raises(RolloutTimeout) as caught:
+        rollout(client, fleet, slow, clock, timeout_seconds=60).run()
+
+    message = str(caught.value)
+    assert "was already RollbackInProgress and is still running (the next run waits for it)" in message
+    assert stand_in.actions().count("RollbackInstanceRefresh") == 0, "one rollback at a time"
+    assert "StartInstanceRefresh" not in stand_in.actions()
