@@ -155,6 +155,11 @@ def _shared_parsers() -> dict[str, argparse.ArgumentParser]:
         group(name).add_argument(
             "--version", dest="package_version", metavar="V", help=_version_help(offline),
         )
+    group("image").add_argument(
+        "--refresh-image", action="store_true",
+        help="look up the newest image matching fleet.amiNamePattern instead of keeping the one pinned in the "
+        "stack (the change rolls out like any other)",
+    )
     group("preflight").add_argument(
         "--skip-preflight", action="store_true",
         help="do not run doctor's checks first (they stop, with exit 2, a run that would fail); "
@@ -165,9 +170,9 @@ def _shared_parsers() -> dict[str, argparse.ArgumentParser]:
 
 #: The option groups each subcommand honours, and nothing else (so its --help shows only those).
 COMMAND_GROUPS: dict[str, tuple[str, ...]] = {
-    "create": ("feature", "version", "preflight", "workdir", "backend", "config", "running", "progress",
+    "create": ("feature", "version", "image", "preflight", "workdir", "backend", "config", "running", "progress",
                "output", "accept-yes"),
-    "preview": ("feature", "version", "preflight", "workdir", "backend", "config", "running", "progress",
+    "preview": ("feature", "version", "image", "preflight", "workdir", "backend", "config", "running", "progress",
                 "output", "accept-yes"),
     "destroy": ("feature", "workdir", "backend", "config", "running", "progress", "output", "confirm"),
     "list": ("workdir", "backend", "config", "output", "accept-yes"),
@@ -459,6 +464,7 @@ def _session(args: argparse.Namespace, console: Console, *, needs_passphrase: bo
         color=console.color,
         skip_preflight=getattr(args, "skip_preflight", False),
         needs_passphrase=needs_passphrase,
+        refresh_image=getattr(args, "refresh_image", False),
     )
     if args.command in ENGINE_COMMANDS and console.run_log is None:
         from automation.run_log import RunLog, log_dir, log_name

@@ -44,6 +44,7 @@ class Options:
     skip_preflight: bool = False
     needs_passphrase: bool = True
     """list and outputs read no secret, so they need no passphrase."""
+    refresh_image: bool = False
 
 
 class Session:
@@ -101,8 +102,9 @@ class Session:
     def stack_config(
         self, feature: Feature, package_version: Optional[str], *, extra: Sequence[str] = (),
         runs_program: bool = True,
+        image_id: Optional[str] = None,
     ) -> stack_config.StackConfig:
-        """The feature's validated stack config; `extra` adds --set style overrides."""
+        """The feature's validated stack config; `extra` adds --set style overrides, `image_id` the pinned image."""
         sources = self.sources
         if extra:
             sources = stack_config.load(
@@ -110,7 +112,7 @@ class Session:
             )
         return stack_config.build(
             sources, feature, package_version=package_version, environ=self.environ,
-            runs_program=runs_program,
+            runs_program=runs_program, image_id=image_id,
         )
 
     def default_ttl(self) -> timedelta:
@@ -192,14 +194,18 @@ def _prepare(session: Session, feature: Feature, command: str):
         if not any(check.name == KEY_CHECK for check in checks):  # preview's scope has no Octopus checks
             require_accepted_key(ctx, command)
     version = session.package_version(feature)  # Octopus, when no version was given
-    if version != feature.package_version:
-        config = session.stack_config(feature, version)
-    return config, engine, version
+    from automation import image
+
+    choice = image.choose_for(session, feature, config.settings, refresh=session.options.refresh_image)
+    session.log(f"[{feature.id}] {choice.reason}")
+    if version != feature.package_version or choice.image_id:
+        config = session.stack_config(feature, version, image_id=choice.image_id)
+    return config, engine, version, choice.image_id
 
 
 def create(session: Session, feature: Feature) -> Report:
     """Create or update the feature's stack; a second run with the same input changes nothing."""
-    config, engine, version = _prepare(session, feature, "create")
+    config, engine, version, image_id = _prepare(session, feature, "create")
     start = time.monotonic()
     wait = session.options.wait_lock
     with engine.interruptible():
@@ -214,7 +220,9 @@ def create(session: Session, feature: Feature) -> Report:
                     f"[{feature.id}] the interrupted update was creating tenant {feature.tenant_name!r}: "
                     "this run adopts it if Octopus has it"
                 )
-                engine.write_config(stack, session.stack_config(feature, version, extra=(ADOPT_TENANT,)))
+                engine.write_config(
+                    stack, session.stack_config(feature, version, extra=(ADOPT_TENANT,), image_id=image_id)
+                )
             result, steps = engine.up(stack, wait_seconds=wait)
         except BaseException:
             if created:
@@ -236,7 +244,7 @@ def create(session: Session, feature: Feature) -> Report:
 
 def preview(session: Session, feature: Feature, *, diff: bool = False) -> Report:
     """The change set `create` would make; nothing changes (a stack made for it is removed)."""
-    config, engine, version = _prepare(session, feature, "preview")
+    config, engine, version, _ = _prepare(session, feature, "preview")
     start = time.monotonic()
     with engine.interruptible():
         stack, created = engine.create_or_select(feature.stack_name)
