@@ -18,8 +18,8 @@ from tests.octopus_emulator.documents import (
     KINDS,
     ApiError,
     Kind,
+    Problems,
     duplicate_name,
-    id_number,
     machine_policy_template,
     not_found,
     now_iso,
@@ -30,6 +30,9 @@ from tests.octopus_emulator.documents import (
 )
 from tests.octopus_emulator.machines import MachineLifecycle, is_available
 from tests.octopus_emulator.rules import ResourceRules, match_common
+
+#: Kinds whose `{id}` route also takes the slug.
+_BY_SLUG = ("projects",)
 
 #: Collections a PUT replaces: omitting one clears it (or fails if it is required).
 _REPLACED_ON_PUT = {
@@ -159,7 +162,7 @@ class OctopusState(ResourceRules, MachineLifecycle):
     def list_spaces(self, params: dict[str, str]) -> list[dict]:
         with self.lock:
             found = [s for s in self.spaces.values() if match_common(s, params, "contains")]
-            return copy.deepcopy(sorted(found, key=lambda s: id_number(s["Id"])))
+            return copy.deepcopy(sorted(found, key=sort_key("spaces")))
 
     # -- generic collection operations --------------------------------------
 
@@ -167,8 +170,14 @@ class OctopusState(ResourceRules, MachineLifecycle):
         return [doc for doc in self.docs[kind].values() if doc["SpaceId"] == space_id]
 
     def lookup(self, space_id: str, kind: str, ident: str) -> dict:
-        """The stored document (not a copy): for use under the lock."""
+        """The stored document (not a copy): for use under the lock.
+
+        A project is found by its id or its slug, as the server's
+        `projects/{idOrSlug}` route does.
+        """
         doc = self.docs[kind].get(ident)
+        if doc is None and kind in _BY_SLUG:
+            doc = next((d for d in self._in_space(space_id, kind) if d.get("Slug") == ident), None)
         if doc is None or doc["SpaceId"] != space_id:
             raise not_found(ident)
         return doc
@@ -222,7 +231,7 @@ class OctopusState(ResourceRules, MachineLifecycle):
             self.find_space(space_id)
             current = self.lookup(space_id, kind, ident)
             doc = self._build(space_id, KINDS[kind], _object(body), current)
-            doc["Id"] = ident
+            doc["Id"] = current["Id"]
             before = copy.deepcopy(current)
             doc = self._store(space_id, KINDS[kind], doc, user)
             self._after_write(kind, doc, before)
@@ -233,7 +242,7 @@ class OctopusState(ResourceRules, MachineLifecycle):
             self.find_space(space_id)
             doc = self.lookup(space_id, kind, ident)
             getattr(self, f"_before_delete_{kind}", lambda _doc: None)(doc)
-            del self.docs[kind][ident]
+            del self.docs[kind][doc["Id"]]
 
     def _build(self, space_id: str, kind: Kind, body: dict, current: Optional[dict]) -> dict:
         """Validate a POST/PUT body into the document to store; 400 lists every problem.
@@ -241,7 +250,7 @@ class OctopusState(ResourceRules, MachineLifecycle):
         PUT carries the whole resource: fields it omits keep their value,
         except the collections it names, which it replaces.
         """
-        errors: list[str] = []
+        errors = Problems()
         base = copy.deepcopy(current) if current else {}
         for server_owned in ("Id", "SpaceId", "Links", "LastModifiedOn", "LastModifiedBy"):
             body.pop(server_owned, None)
@@ -257,11 +266,12 @@ class OctopusState(ResourceRules, MachineLifecycle):
         return doc
 
     def _check_name(
-        self, space_id: str, kind: Kind, doc: dict, current: Optional[dict], errors: list[str]
+        self, space_id: str, kind: Kind, doc: dict, current: Optional[dict], errors: Problems
     ) -> None:
         name = doc.get("Name")
         if not isinstance(name, str) or not name.strip():
             errors.insert(0, "The Name field is required.")
+            errors.details["Name"] = "The Name field is required."
             return
         doc["Name"] = name.strip()
         others = [
