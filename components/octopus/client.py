@@ -59,6 +59,15 @@ def override_matches(entry: Mapping[str, Any], environment_id: str, tenant_id: O
     )
 
 
+def same_overrides(left: Any, right: Any) -> bool:
+    """Whether two override lists hold the same entries, in any order."""
+
+    def key(entry: Mapping[str, Any]) -> tuple:
+        return (entry.get("EnvironmentId"), entry.get("TenantId") or None, entry.get("ReleaseId"))
+
+    return sorted(map(key, left or ())) == sorted(map(key, right or ()))
+
+
 class OctopusClient:
     """The operations phoenix needs, scoped to one space (resolved lazily by name or id)."""
 
@@ -413,9 +422,16 @@ class OctopusClient:
                 except OctopusConflict as conflict:
                     # The copy we read may be stale: another writer removed an entry and
                     # deleted its tenant since, and the server refuses the dead reference.
-                    # Re-read and re-apply; a refusal of our own entry repeats and is raised.
+                    # Only then is re-reading and re-applying the fix. Octopus also answers
+                    # 400 for reasons of its own (a version-controlled or read-only project,
+                    # release settings, our own entry): those fail at once, with its text.
+                    fresh = self.get_project(project_id)
+                    if conflict.status != 409 and same_overrides(
+                        fresh.get("AutoDeployReleaseOverrides"), overrides
+                    ):
+                        raise
                     refused = conflict
-                    project = self.get_project(project_id)
+                    project = fresh
                     continue
                 except OctopusUnavailable as unavailable:
                     refused = unavailable

@@ -291,13 +291,14 @@ class OctopusEmulator:
         *,
         processed: bool = False,
         html: bool = False,
+        errors: Sequence[str] = (),
     ) -> None:
         """The next `count` requests matching fail; see `Fault` for the forms."""
         self.faults.add(
             Fault(
                 method=method.upper(), pattern=re.compile(path_regex), status=status,
                 remaining=count, drop=drop, retry_after=retry_after, processed=processed,
-                html=html,
+                html=html, errors=tuple(errors),
             )
         )
 

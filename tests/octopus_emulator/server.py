@@ -27,6 +27,7 @@ from tests.octopus_emulator.documents import (
     MAINTENANCE_HTML,
     MAINTENANCE_MESSAGE,
     UNAUTHENTICATED_MESSAGE,
+    VALIDATION_MESSAGE,
     ApiError,
     collection_page,
     error_body,
@@ -43,6 +44,8 @@ if TYPE_CHECKING:
 
 _SPACE_ID = re.compile(r"^Spaces-\d+$", re.IGNORECASE)
 _FAULT_MESSAGES = {
+    400: VALIDATION_MESSAGE,
+    409: "The resource was changed by another request. Please reload it and try again.",
     429: "You have exceeded the request rate limit. Please try again later.",
     500: "An unexpected error occurred on the Octopus server.",
     502: "Bad gateway.",
@@ -381,7 +384,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(fault.status, MAINTENANCE_HTML.encode(), "text/html; charset=utf-8", headers)
             return
         message = _FAULT_MESSAGES.get(fault.status, "The request failed.")
-        body = json.dumps(error_body(message)).encode("utf-8")
+        body = json.dumps(error_body(message, fault.errors)).encode("utf-8")
         self._send(fault.status, body, "application/json; charset=utf-8", headers)
 
     def _send(self, status: int, body: bytes, content_type: str, headers: dict[str, str]) -> None:
