@@ -233,7 +233,7 @@ def test_links_a_client_navigates_by_lead_to_answers(api: Api, seeded: Seeded) -
     assert api("GET", space["MachinePolicyTemplate"]).json()["MachineCleanupPolicy"]
     assert api("GET", expand(space["Projects"], id=seeded.project["Id"])).json()["Name"] == "Phoenix Web"
     for name in ("Tenants", "Environments", "Machines", "MachinePolicies", "ProjectTriggers", "Releases",
-                 "Deployments", "Tasks"):
+                 "Deployments", "Tasks", "TenantVariables"):
         assert api("GET", expand(space[name])).status_code == 200, name
     project = api("GET", f"/api/Spaces-1/projects/{seeded.project['Id']}").json()
     release = api("GET", project["Links"]["Releases"].replace("{/version}", "/1.0.0-ryan0001").split("{?")[0])

@@ -86,6 +86,7 @@ class ResourceRules:
         doc.setdefault("PersistenceSettings", {"Type": "Database"})
         doc.setdefault("DiscreteChannelRelease", False)
         doc.setdefault("IncludedLibraryVariableSetIds", [])
+        self._check_templates(doc, current, errors)
         if doc["TenantedDeploymentMode"] not in TENANTED_MODES:
             errors.field("TenantedDeploymentMode",
                 f"TenantedDeploymentMode must be one of {', '.join(TENANTED_MODES)}."

@@ -38,6 +38,7 @@ from tests.octopus_emulator.documents import (
     validation_error,
 )
 from tests.octopus_emulator.faults import Fault, LoggedRequest
+from tests.octopus_emulator.variables import feature_toggles_document, require_project_variables
 
 if TYPE_CHECKING:
     from tests.octopus_emulator.emulator import OctopusEmulator
@@ -54,6 +55,8 @@ _FAULT_MESSAGES = {
 }
 
 Reply = tuple[int, Any, dict[str, str]]
+
+_TENANT_VARIABLE_ROUTES = ("variables", "projectvariables", "commonvariables")
 
 #: Longest chunk-size or trailer line read (as http.server bounds header lines).
 _MAX_LINE = 65536
@@ -134,6 +137,9 @@ class Router:
                 self._allow(method, "GET")
                 return _ok(space)
             return self._scoped(method, space["Id"], rest[2:], params, body, user)
+        if rest == ["configuration", "feature-toggles"]:
+            self._allow(method, "GET")
+            return _ok(feature_toggles_document(self.emulator.feature_toggles, params.get("Name")))
         if rest[0] == "tasks" and len(rest) == 2:
             self._allow(method, "GET")
             return _ok(state.find_task(rest[1]))
@@ -147,6 +153,9 @@ class Router:
         if not rest:
             self._allow(method, "GET")
             return _ok(space_root_document(state.find_space(space_id)))
+        if rest == ["tenantvariables", "all"]:
+            self._allow(method, "GET")
+            return _ok(state.all_tenant_variables(space_id, params.get("projectId")))
         kind = KINDS.get(rest[0])
         if kind is None:
             raise ApiError(404, "The resource you requested was not found.")
@@ -178,6 +187,8 @@ class Router:
         """Collections under one resource: a project's releases and triggers, and so on."""
         state = self.state
         owner_kind, child = rest[0], rest[2]
+        if owner_kind == "tenants" and child in _TENANT_VARIABLE_ROUTES and len(rest) == 3:
+            return self._tenant_variables(method, space_id, rest[1], child, params, body)
         owner = state.get(space_id, owner_kind, rest[1])
         owner_id = owner["Id"]
         routes = {
@@ -206,6 +217,26 @@ class Router:
         items = state.query(space_id, kind_name, params, where=where)
         base = f"/api/{space_id}/{owner_kind}/{owner_id}/{child}"
         return _ok(self._page(items, params, base, kind.item_type, kind.template))
+
+    def _tenant_variables(
+        self, method: str, space_id: str, tenant_id: str, route: str, params: dict, body: Any
+    ) -> Reply:
+        """A tenant's variables: the whole document, or the per-project and common lists."""
+        self._allow(method, "GET, PUT, POST")
+        state = self.state
+        include_missing = params.get("includeMissingVariables", "").lower() == "true"
+        if route == "variables":
+            if method == "GET":
+                return _ok(state.tenant_variables(space_id, tenant_id))
+            return _ok(state.set_tenant_variables(space_id, tenant_id, body))
+        require_project_variables(self.emulator.feature_toggles)
+        if route == "projectvariables":
+            if method == "GET":
+                return _ok(state.project_variables(space_id, tenant_id, include_missing))
+            return _ok(state.set_project_variables(space_id, tenant_id, body))
+        if method == "GET":
+            return _ok(state.common_variables(space_id, tenant_id, include_missing))
+        return _ok(state.set_common_variables(space_id, tenant_id, body))
 
     def _project_trigger(
         self, method: str, space_id: str, project: dict, ident: str, body: Any, user

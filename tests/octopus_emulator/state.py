@@ -30,6 +30,7 @@ from tests.octopus_emulator.documents import (
 )
 from tests.octopus_emulator.machines import MachineLifecycle, is_available
 from tests.octopus_emulator.rules import ResourceRules, match_common
+from tests.octopus_emulator.variables import TenantVariables
 
 #: Kinds whose `{id}` route also takes the slug.
 _BY_SLUG = ("projects",)
@@ -37,12 +38,12 @@ _BY_SLUG = ("projects",)
 #: Collections a PUT replaces: omitting one clears it (or fails if it is required).
 _REPLACED_ON_PUT = {
     "tenants": ("TenantTags", "ProjectEnvironments"),
-    "projects": ("AutoDeployReleaseOverrides",),
+    "projects": ("AutoDeployReleaseOverrides", "Templates"),
     "machines": ("EnvironmentIds", "Roles", "TenantIds", "TenantTags"),
 }
 
 
-class OctopusState(ResourceRules, MachineLifecycle):
+class OctopusState(ResourceRules, MachineLifecycle, TenantVariables):
     """What an Octopus Server holds, with the rules it enforces on writes.
 
     Choices where the reference leaves the real server's behaviour open:
@@ -72,6 +73,7 @@ class OctopusState(ResourceRules, MachineLifecycle):
         self.users_by_key: dict[str, dict] = {}
         self.read_only_keys: set[str] = set()
         self.unavailable_since: dict[str, datetime] = {}
+        self._init_variables()
 
     # -- ids, time, users --------------------------------------------------
 
@@ -297,6 +299,10 @@ class OctopusState(ResourceRules, MachineLifecycle):
     # -- hooks ----------------------------------------------------------------
 
     def _after_write(self, kind: str, doc: dict, before: Optional[dict]) -> None:
+        if kind == "tenants":
+            self._prune_values(doc["Id"])  # a project or environment disconnected takes its values
+        elif kind == "projects":
+            self._prune_all(doc["SpaceId"])  # a template removed takes its values
         if kind != "machines":
             return
         now_available = is_available(doc)
@@ -308,6 +314,7 @@ class OctopusState(ResourceRules, MachineLifecycle):
             self._auto_deploy(doc)
 
     def _before_delete_tenants(self, tenant: dict) -> None:
+        self.tenant_values.pop(tenant["Id"], None)
         for machine in self._in_space(tenant["SpaceId"], "machines"):
             if tenant["Id"] in machine["TenantIds"]:
                 machine["TenantIds"] = [t for t in machine["TenantIds"] if t != tenant["Id"]]
@@ -319,6 +326,7 @@ class OctopusState(ResourceRules, MachineLifecycle):
                     del self.docs[kind][doc["Id"]]
         for tenant in self._in_space(project["SpaceId"], "tenants"):
             tenant["ProjectEnvironments"].pop(project["Id"], None)
+            self._prune_values(tenant["Id"])
 
     def _before_delete_machinepolicies(self, policy: dict) -> None:
         if policy.get("IsDefault"):
