@@ -45,8 +45,13 @@ def secret_stand_in(key: str, value: Optional[str]) -> Optional[str]:
     The required API key is always "set" (create refuses to run without it),
     even on a fresh machine; an optional one only when it was given.
     """
-    from automation.config import REQUIRED_SECRETS
+    from automation.config import REQUIRED_SECRETS, TENANT_VARIABLE_SECRETS
 
+    if key == TENANT_VARIABLE_SECRETS and (value or "").strip():
+        # A JSON object of template -> value: each value masked, the names kept.
+        import json
+
+        return json.dumps({name: SECRET_MARKER for name in json.loads(value)})
     return SECRET_MARKER if key in REQUIRED_SECRETS or (value or "").strip() else None
 
 
