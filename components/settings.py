@@ -375,7 +375,7 @@ _BUILTIN_TEMPLATES = {"url": "url", "feature": "feature", "packageVersion": "pac
 def _tenant_variables(section: _Section, secrets: Any) -> TenantVariableSettings:
     """Template names (each once), org values as text, sensitive ones only by variable name."""
     builtins = {
-        field_name: section.typed(key, str, "").strip() or None for key, field_name in _BUILTIN_TEMPLATES.items()
+        field_name: section.typed(key, str, "") or None for key, field_name in _BUILTIN_TEMPLATES.items()
     }
     values = _text_map(section, "values")
     sensitive = _text_map(section, "sensitive")
@@ -394,8 +394,8 @@ def _tenant_variables(section: _Section, secrets: Any) -> TenantVariableSettings
         if not _ENV_NAME.match(variable):
             raise SettingsError(
                 section.key(f"sensitive.{name}"),
-                f"{variable!r} is not an environment variable name: sensitive values are never written here, "
-                "only the variable that holds them",
+                "is not an environment variable name (letters, digits and _): sensitive values are never "
+                "written here, only the name of the variable that holds them",
             )
     return TenantVariableSettings(
         **builtins, values=values, sensitive=sensitive,

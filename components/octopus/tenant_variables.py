@@ -16,7 +16,7 @@ them (`CommonVariableScopingFeatureToggle`), else the whole tenant document
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Mapping, Optional
 
 import pulumi
 from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
@@ -24,9 +24,24 @@ from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Re
 from components.octopus.inputs import InputCheck, diff_inputs, is_unknown, name_problem
 from components.octopus.provider import OctopusProvider
 
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from components.settings import TenantVariableSettings
+
 INPUTS = ("tenant_id", "project", "environment", "values", "sensitive", "space")
 #: Where the values live; moving them anywhere else is a new resource.
 REPLACING = ("tenant_id", "project", "environment", "space")
+
+
+def tenant_values(
+    settings: "TenantVariableSettings",
+    *,
+    url: pulumi.Input[str],
+    feature: pulumi.Input[str],
+    package_version: pulumi.Input[str],
+) -> dict[str, pulumi.Input[str]]:
+    """Template name -> value: what phoenix knows under the configured names, then the org's values."""
+    known = {"url": url, "feature": feature, "packageVersion": package_version}
+    return {**{name: known[key] for key, name in settings.builtins.items()}, **settings.values}
 
 
 class TemplateMissing(ValueError):
