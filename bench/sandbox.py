@@ -42,6 +42,7 @@ class OctopusNames:
     environment: str
     roles: tuple[str, ...]
     machine_policy: str
+    templates: tuple[str, ...] = ()
 
 
 class Sandbox:
@@ -63,6 +64,10 @@ class Sandbox:
             environment=octopus["environment"],
             roles=tuple(octopus["roles"]),
             machine_policy=octopus["machinePolicy"],
+            templates=tuple(
+                name for key, name in (octopus.get("tenantVariables") or {}).items()
+                if key in ("url", "feature", "packageVersion") and name
+            ),
         )
 
     @property
@@ -119,9 +124,15 @@ class Sandbox:
             self.emulator.seed_release(self.names.project, version)
 
     def ready_for_preflight(self) -> None:
-        """What doctor's Octopus checks look for: the policy and the auto-deploy trigger."""
+        """What doctor's Octopus checks look for: the policy, the auto-deploy trigger, the variable templates."""
         self.emulator.seed_machine_policy(self.names.machine_policy, delete_unavailable_after=timedelta(minutes=20))
         self.emulator.seed_trigger(self.names.project, environments=[self.names.environment], roles=list(self.names.roles))
+        self.seed_templates()
+
+    def seed_templates(self) -> None:
+        """The project variable templates the defaults file gives the feature tenant values for."""
+        for name in self.names.templates:
+            self.emulator.seed_project_template(self.names.project, name)
 
     def stack_config(self, feature: str, version: str, **extra: Any) -> dict[str, Any]:
         """The Automation API config of the test project for a raw (CLI-less) run."""
