@@ -122,7 +122,29 @@ class TenantVariablesProvider(OctopusProvider):
         return check.result()
 
     def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        return diff_inputs(olds, news, compared=INPUTS, replacing=REPLACING, delete_before_replace=True)
+        """What changed in the program, or else in Octopus: a value edited in its UI is drift.
+
+        The values are read back here, not only on refresh, so `preview` shows
+        a value someone changed by hand and the next `up` puts it back.
+        """
+        result = diff_inputs(olds, news, compared=INPUTS, replacing=REPLACING, delete_before_replace=True)
+        if result.changes or not self._drifted(id_, olds):
+            return result
+        return DiffResult(changes=True, replaces=[], delete_before_replace=None)
+
+    def _drifted(self, id_: str, olds: dict[str, Any]) -> bool:
+        from components.octopus.errors import OctopusNotFound
+
+        space_id, tenant_id, project_id, environment_id = _identity(id_, olds)
+        templates = olds.get("template_ids") or {}
+        try:
+            with self.client(space_id) as client:
+                live = client.tenant_variable_values(tenant_id, project_id, environment_id)
+        except OctopusNotFound:
+            return True  # the tenant or its connection went: the values must be set again
+        return any(
+            live.get(templates.get(name)) != text for name, text in (olds.get("values") or {}).items()
+        ) or not all(_still_set(live.get(templates.get(name))) for name in olds.get("sensitive") or {})
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         with self.client(props["space"]) as client:

@@ -84,6 +84,7 @@ def test_the_sensitive_value_is_sent_as_sensitive_and_never_read_back(world: Wor
 
 def test_read_without_change_gives_back_the_inputs(world: World, tenant: dict) -> None:
     provider, inputs, id_, outs = created(world, tenant)
+    assert not provider.diff(id_, outs, inputs).changes
     read = provider.read(id_, outs)
     assert read.id == id_ and read.inputs == {**inputs, "space": "Default"}
     assert not provider.diff(id_, read.outs, inputs).changes
@@ -94,6 +95,8 @@ def test_a_value_changed_in_octopus_is_drift(world: World, tenant: dict, api: st
     by_hand = {outs["template_ids"]["Phoenix.Url"]: "http://changed-by-hand"}
     with OctopusClient(world.emulator.url, world.emulator.api_key) as client:
         client.set_tenant_variable_values(tenant["Id"], outs["project_id"], outs["environment_id"], by_hand)
+    drift = provider.diff(id_, outs, inputs)
+    assert drift.changes and not drift.replaces, "a preview without refresh shows it"
     read = provider.read(id_, outs)
     assert read.inputs["values"]["Phoenix.Url"] == "http://changed-by-hand"
     assert read.inputs["sensitive"] == {"App.DbPassword": SECRET}, "still set: Octopus cannot say more"
@@ -109,6 +112,7 @@ def test_a_sensitive_value_cleared_in_octopus_is_drift(world: World, tenant: dic
     with OctopusClient(world.emulator.url, world.emulator.api_key) as client:
         client.set_tenant_variable_values(tenant["Id"], outs["project_id"], outs["environment_id"], cleared)
     assert ("App.DbPassword", (ENVIRONMENT,)) not in stored(world)
+    assert provider.diff(id_, outs, inputs).changes
     read = provider.read(id_, outs)
     assert read.inputs["sensitive"] == {}
     assert provider.diff(id_, read.outs, inputs).changes
