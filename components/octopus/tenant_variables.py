@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Optional
 import pulumi
 from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
 
-from components.octopus.inputs import InputCheck, diff_inputs, is_unknown, name_problem
+from components.octopus.inputs import InputCheck, diff_inputs, is_unknown, name_problem, resource_identity
 from components.octopus.provider import OctopusProvider
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -261,13 +261,11 @@ def _resource_id(outs: Mapping[str, Any]) -> str:
 
 
 def _identity(id_: str, props: Mapping[str, Any]) -> tuple[str, str, str, str]:
-    keys = ("space_id", "tenant_id", "project_id", "environment_id")
-    if all(props.get(key) for key in keys):
-        return tuple(props[key] for key in keys)  # type: ignore[return-value]
-    parts = id_.split("/")
-    if len(parts) != 4 or not all(parts):
-        raise ValueError(f"{id_!r} is not a tenant variables id (Spaces-1/Tenants-1/Projects-1/Environments-1)")
-    return tuple(parts)  # type: ignore[return-value]
+    """(space, tenant, project, environment) ids: from the state, else from the resource id."""
+    return resource_identity(  # type: ignore[return-value]
+        id_, dict(props), ("space_id", "tenant_id", "project_id", "environment_id"),
+        "a tenant variables id: Spaces-1/Tenants-1/Projects-1/Environments-1",
+    )
 
 
 def _outputs(
