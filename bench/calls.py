@@ -433,7 +433,8 @@ def run(*, quick: bool = False) -> Report:
             ["engine operation", "resource changes", "requests", "by purpose"],
             [(name, changes, sum(counts.values()), _counts_text(counts)) for name, counts, changes in engine_rows],
             wrap=60,
-            note="An `up` runs check() for both resources, then create/update only where something changed.",
+            note="An `up` runs check() for every resource, and diff() (which reads the tenant's variables back),\n"
+                 "then create/update only where something changed.",
         ),
     ]
     return Report("\n".join(tables), ok=not unexplained)

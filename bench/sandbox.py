@@ -138,6 +138,7 @@ class Sandbox:
         """The Automation API config of the test project for a raw (CLI-less) run."""
         from tests.engine.projects.octopus.program import stack_config
 
+        extra.setdefault("tenant_variables", self.template_names())  # as the defaults file gives them
         return stack_config(
             server_url=self.emulator.url, api_key=self.emulator.api_key, feature=feature,
             package_version=version, project=self.names.project, environment=self.names.environment,
