@@ -531,20 +531,18 @@ class OctopusClient:
         APIs replace the whole set. A write refused for a stale concurrency token
         is rebuilt from a fresh read; writers in this process are serialised.
         """
-        path = self._scoped(f"tenants/{tenant_id}/variables")
+        write = (
+            self._write_project_variables if self.supports_project_variables() else self._write_variables_document
+        )
         with _lock_for(self.server_url, self.space_id, "tenant-variables", tenant_id):
             for attempt in range(TENANT_VARIABLE_WRITE_ROUNDS):
                 try:
-                    if self.supports_project_variables():
-                        self._write_project_variables(tenant_id, project_id, environment_id, values)
-                    else:
-                        self._write_variables_document(tenant_id, project_id, environment_id, values)
+                    write(tenant_id, project_id, environment_id, values)
                     return
                 except OctopusConflict as conflict:
                     if not _stale_token(conflict) or attempt == TENANT_VARIABLE_WRITE_ROUNDS - 1:
                         raise
                     time.sleep(min(BACKOFF_MAX_SECONDS, self._backoff_factor * 2**attempt))
-        raise AssertionError(f"unreachable: {path}")  # pragma: no cover
 
     def _project_variables_list(self, tenant_id: str) -> dict:
         return self._get(self._scoped(f"tenants/{tenant_id}/projectvariables"))

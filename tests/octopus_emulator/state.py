@@ -46,7 +46,10 @@ _REPLACED_ON_PUT = {
 class OctopusState(ResourceRules, MachineLifecycle, TenantVariables):
     """What an Octopus Server holds, with the rules it enforces on writes.
 
-    Choices where the reference leaves the real server's behaviour open:
+    A tenant's `TenantTags` and `ProjectEnvironments` may be left out on
+    create and PUT (empty then): the reference's "required" was a 2023.1
+    regression, and the official TypeScript client's `NewTenant` leaves them
+    out. Choices where the reference leaves the real server's behaviour open:
     names are unique case-insensitively (SQL Server collation); a duplicate
     name is a 400; unknown ids inside `ProjectEnvironments` or
     `AutoDeployReleaseOverrides` are a 400, as is an override whose release
