@@ -121,9 +121,16 @@ class OctopusEmulator:
     def project_variables(self, value: bool) -> None:
         self.feature_toggles = {**(self.feature_toggles or {}), PROJECT_VARIABLES_TOGGLE: value}
 
-    def add_api_key(self, key: str, *, read_only: bool = False, username: str = "reader") -> dict:
-        """Another key; a read-only one gets 403 on every write, as a key without permission."""
-        return self.state.add_api_key(key, username=username, read_only=read_only)
+    def add_api_key(
+        self, key: str, *, read_only: bool = False, username: str = "reader",
+        permissions: Optional[dict] = None,
+    ) -> dict:
+        """Another key; a read-only one gets 403 on every write, as a key without permission.
+
+        `permissions` is what `GET /api/users/{id}/permissions` answers for its user:
+        {"SpacePermissions": {"MachineCreate": [{"SpaceId": ...}]}, "SystemPermissions": [...]}.
+        """
+        return self.state.add_api_key(key, username=username, read_only=read_only, permissions=permissions)
 
     # -- seeding ----------------------------------------------------------------
 

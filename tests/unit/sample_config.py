@@ -28,6 +28,7 @@ SAMPLE_CONFIG: dict[str, Any] = {
         "machinePolicy": "Feature environments",
         "tenantTags": [],
         "adoptExistingTenant": False,
+        "shareDeployKeyWithInstances": False,
         "tenantVariables": {
             "url": "Phoenix.Url",
             "feature": "Phoenix.Feature",
@@ -54,6 +55,7 @@ SAMPLE_CONFIG: dict[str, Any] = {
         "lifecycleHeartbeatSeconds": 1200,
         "rolloutTimeoutMinutes": 30,
         "tentaclePackageSource": "https://apt.octopus.com",
+        "volumeKey": "feature",
     },
     "phoenix:tags": {"team": "web"},
 }
