@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -212,6 +213,10 @@ def test_two_creates_of_one_feature_at_once(cli: Cli) -> None:
     emulator = cli.emulator
     emulator.seed_release(PROJECT, "1.0.0-ryan0001")
     emulator.latency = 1.0  # keep the first update running while the others arrive
+    # And hold its override write until the second create has come and gone, however slowly
+    # a loaded machine starts it (bounded below the client's 30 s read timeout).
+    second_done = threading.Event()
+    emulator.after_next("PUT", r"/projects/Projects-\d+$", lambda: second_done.wait(timeout=25))
     first = cli.start("create", "1.0.0-ryan0001")
     wait_for(lambda: emulator.count("*", r"/tenants") > 0 or first.poll() is not None, what="the first update")
     assert first.poll() is None, "the first create ended before the second could start"
@@ -220,6 +225,7 @@ def test_two_creates_of_one_feature_at_once(cli: Cli) -> None:
     second = cli.run("create", "1.0.0-ryan0001")
     assert second.returncode == 4, second.stderr[-3000:]
     assert "'ryan0001' is locked" in second.stderr
+    second_done.set()
     emulator.latency = 0.0
 
     out, err = first.communicate(timeout=240)
