@@ -310,11 +310,15 @@ def read_secrets(environ: Mapping[str, str], *, require: bool) -> dict[str, str]
     return secrets
 
 
-def tenant_variable_secrets(values: Mapping[str, Any], environ: Mapping[str, str]) -> Optional[str]:
+def tenant_variable_secrets(
+    values: Mapping[str, Any], environ: Mapping[str, str], *, stand_in: Optional[str] = None
+) -> Optional[str]:
     """The sensitive tenant variable values as the secret config holds them (JSON), or None.
 
     Only those whose variable is set: a missing one is the settings' error to
-    report, with the template and the variable it names.
+    report, with the template and the variable it names. With `stand_in`, every
+    template gets that text instead: what a command that never runs the
+    program (destroy, reap) validates, so it needs none of the variables.
     """
     octopus = values.get("phoenix:octopus")
     section = octopus.get("tenantVariables") if isinstance(octopus, dict) else None
@@ -322,9 +326,9 @@ def tenant_variable_secrets(values: Mapping[str, Any], environ: Mapping[str, str
     if not isinstance(sensitive, dict) or not sensitive:
         return None
     found = {
-        str(name): environ[variable]
+        str(name): stand_in or environ[variable]
         for name, variable in sensitive.items()
-        if isinstance(variable, str) and environ.get(variable)
+        if isinstance(variable, str) and (stand_in or environ.get(variable))
     }
     return json.dumps(found, sort_keys=True)
 
@@ -410,6 +414,9 @@ def build(
     flat.setdefault("phoenix:packageVersion", f"0.0.0-{feature.id}")
     if not runs_program:
         flat["octopus:registrationApiKey"] = REGISTRATION_STAND_IN
+        stand_ins = tenant_variable_secrets(config.values, {}, stand_in=REGISTRATION_STAND_IN)
+        if stand_ins is not None:
+            flat[TENANT_VARIABLE_SECRETS] = stand_ins
     return replace(config, settings=_validate(flat, sources))
 
 
