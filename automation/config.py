@@ -25,6 +25,9 @@ SECRET_ENV = {
     "octopus:registrationApiKey": "OCTOPUS_REGISTRATION_API_KEY",
 }
 REQUIRED_SECRETS = ("octopus:apiKey",)
+#: The sensitive tenant variable values (JSON), read from the variables that
+#: defaults.yaml names under octopus.tenantVariables.sensitive.
+TENANT_VARIABLE_SECRETS = "phoenix:tenantVariableSecrets"
 
 #: defaults.yaml section -> (stack-config key for the whole section as an
 #: object, {file key -> stack-config key} for keys lifted out of it).
@@ -113,6 +116,7 @@ class StackConfig:
         merged: dict[str, Any] = dict(self.values)
         for key in SECRET_ENV:
             merged[key] = self.secrets.get(key)
+        merged.update({key: value for key, value in self.secrets.items() if key not in SECRET_ENV})
         return merged
 
     def plain_json(self) -> str:
@@ -330,6 +334,11 @@ def parse_override(item: str) -> tuple[str, list[str], str]:
             "--set", key,
             f"a secret is never taken from the command line; set {SECRET_ENV[top]} instead",
         )
+    if top == TENANT_VARIABLE_SECRETS:
+        raise ConfigError(
+            "--set", key, "a secret is never taken from the command line; name its environment "
+            "variable in octopus.tenantVariables.sensitive",
+        )
     if top in _FEATURE_KEYS:
         raise ConfigError("--set", key, "comes from FEATURE and --version, not --set")
     from components.settings import IMAGE_KEY
@@ -386,6 +395,29 @@ def read_secrets(environ: Mapping[str, str], *, require: bool) -> dict[str, str]
     return secrets
 
 
+def tenant_variable_secrets(
+    values: Mapping[str, Any], environ: Mapping[str, str], *, stand_in: Optional[str] = None
+) -> Optional[str]:
+    """The sensitive tenant variable values as the secret config holds them (JSON), or None.
+
+    Only those whose variable is set: a missing one is the settings' error to
+    report, with the template and the variable it names. With `stand_in`, every
+    template gets that text instead: what a command that never runs the
+    program (destroy, reap) validates, so it needs none of the variables.
+    """
+    octopus = values.get("phoenix:octopus")
+    section = octopus.get("tenantVariables") if isinstance(octopus, dict) else None
+    sensitive = section.get("sensitive") if isinstance(section, dict) else None
+    if not isinstance(sensitive, dict) or not sensitive:
+        return None
+    found = {
+        str(name): stand_in or environ[variable]
+        for name, variable in sensitive.items()
+        if isinstance(variable, str) and (stand_in or environ.get(variable))
+    }
+    return json.dumps(found, sort_keys=True)
+
+
 def _validate(flat: Mapping[str, Any], sources: Sources) -> Any:
     from components.settings import SettingsError, parse_settings
 
@@ -430,9 +462,13 @@ def collect(
 
         values[IMAGE_KEY] = image_id  # pinned by automation/image.py, never by --set
     origins = {**_FIXED_ORIGINS, **sources.origins}
+    secrets = read_secrets(environ, require=require_api_key)
+    sensitive = tenant_variable_secrets(values, environ)
+    if sensitive is not None:
+        secrets[TENANT_VARIABLE_SECRETS] = sensitive
     return StackConfig(
         values=values,
-        secrets=read_secrets(environ, require=require_api_key),
+        secrets=secrets,
         sources={key: describe(origin) for key, origin in origins.items()},
     )
 
@@ -463,6 +499,9 @@ def build(
     flat.setdefault("phoenix:packageVersion", f"0.0.0-{feature.id}")
     if not runs_program:
         flat["octopus:registrationApiKey"] = REGISTRATION_STAND_IN
+        stand_ins = tenant_variable_secrets(config.values, {}, stand_in=REGISTRATION_STAND_IN)
+        if stand_ins is not None:
+            flat[TENANT_VARIABLE_SECRETS] = stand_ins
     return replace(config, settings=_validate(flat, sources))
 
 

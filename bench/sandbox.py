@@ -124,14 +124,26 @@ class Sandbox:
             self.emulator.seed_release(self.names.project, version)
 
     def ready_for_preflight(self) -> None:
-        """What doctor's Octopus checks look for: the policy and the auto-deploy trigger."""
+        """What doctor's Octopus checks look for: the policy and the auto-deploy trigger (templates are seeded)."""
         self.emulator.seed_machine_policy(self.names.machine_policy, delete_unavailable_after=timedelta(minutes=20))
         self.emulator.seed_trigger(self.names.project, environments=[self.names.environment], roles=list(self.names.roles))
+
+    def template_names(self) -> dict[str, str]:
+        """builtin -> template name, as the defaults file names them ({"url": "Phoenix.Url", ...})."""
+        document = yaml.safe_load(self.defaults.read_text(encoding="utf-8"))
+        section = document["octopus"].get("tenantVariables") or {}
+        return {key: section[key] for key in ("url", "feature", "packageVersion") if section.get(key)}
+
+    def seed_templates(self) -> None:
+        """The project variable templates the defaults file gives the feature tenant values for."""
+        for name in self.template_names().values():
+            self.emulator.seed_project_template(self.names.project, name)
 
     def stack_config(self, feature: str, version: str, **extra: Any) -> dict[str, Any]:
         """The Automation API config of the test project for a raw (CLI-less) run."""
         from tests.engine.projects.octopus.program import stack_config
 
+        extra.setdefault("tenant_variables", self.template_names())  # as the defaults file gives them
         return stack_config(
             server_url=self.emulator.url, api_key=self.emulator.api_key, feature=feature,
             package_version=version, project=self.names.project, environment=self.names.environment,
@@ -149,6 +161,7 @@ def sandbox() -> Iterator[Sandbox]:
             box = Sandbox(root, emulator)
             emulator.seed_project(box.names.project)
             emulator.seed_environment(box.names.environment)
+            box.seed_templates()
             yield box
     finally:
         shutil.rmtree(root, ignore_errors=True)

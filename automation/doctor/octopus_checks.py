@@ -321,6 +321,29 @@ def check_tenant(probe: Probe) -> Check:
     )
 
 
+def check_tenant_variables(probe: Probe) -> Check:
+    """Each template the tenant's values are for exists on the project, sensitive where the value is."""
+    from components.octopus.tenant_variables import template_problems
+
+    project = need(probe.project, "octopus.project")
+    variables = probe.octopus_settings().tenant_variables
+    if not variables.templates:
+        return Check("octopus.tenantVariables", OK, "no tenant variables configured")
+    plain = [*variables.builtins.values(), *variables.values]
+    problems = template_problems(project.get("Templates"), str(project.get("Name")), plain, variables.sensitive)
+    if problems:
+        names = ", ".join(repr(name) for name in problems)
+        return Check(
+            "octopus.tenantVariables", FAIL,
+            f"project {project.get('Name')!r} cannot take the feature tenant's values for {names}",
+            "; ".join(problems.values()),
+        )
+    return Check(
+        "octopus.tenantVariables", OK,
+        f"project {project.get('Name')!r} has the templates {', '.join(map(repr, variables.templates))}",
+    )
+
+
 def check_release(probe: Probe) -> Check:
     from automation.feature import newest_version
     from components.octopus.errors import OctopusNotFound

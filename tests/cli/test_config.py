@@ -31,10 +31,10 @@ def defaults_copy(tmp_path: Path, edit=None) -> Path:
     return target
 
 
-def build(tmp_path: Path, overrides=(), edit=None, environ=ENV, version="1.0.0-ryan0001"):
+def build(tmp_path: Path, overrides=(), edit=None, environ=ENV, version="1.0.0-ryan0001", runs_program=True):
     defaults_copy(tmp_path, edit)
     sources = config.load(tmp_path, overrides)
-    return config.build(sources, FEATURE, package_version=version, environ=environ)
+    return config.build(sources, FEATURE, package_version=version, environ=environ, runs_program=runs_program)
 
 
 def test_the_repository_defaults_make_a_valid_stack_config(tmp_path: Path) -> None:

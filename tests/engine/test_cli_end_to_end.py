@@ -97,6 +97,8 @@ def overrides(emulator) -> list[dict]:
 def cli(engine, octopus_emulator, tmp_path: Path) -> Cli:
     octopus_emulator.seed_project(PROJECT)
     octopus_emulator.seed_environment(ENVIRONMENT)
+    for template in ("Phoenix.Url", "Phoenix.Feature", "Phoenix.PackageVersion"):  # the defaults' templates
+        octopus_emulator.seed_project_template(PROJECT, template)
     work_dir = copy_project(tmp_path / "project")
     env = {key: value for key, value in engine.env.items()
            if key not in ("GITHUB_STEP_SUMMARY", "PHOENIX_WORK_DIR", "PHOENIX_DEFAULTS", "CI")}
@@ -113,7 +115,7 @@ def test_create_list_preview_update_destroy(cli: Cli, tmp_path: Path) -> None:
 
     # Preview of a feature without a stack: the change set, and no stack left behind.
     planned = cli.json("preview", "ryan0001")
-    assert (planned["result"], planned["changes"]) == ("changes", {"create": 3})
+    assert (planned["result"], planned["changes"]) == ("changes", {"create": 4})
     assert planned["packageVersion"] == "1.0.0-ryan0001"
     assert not cli.has_stack("ryan0001") and emulator.tenants() == []
     assert not (cli.work_dir / "Pulumi.ryan0001.yaml").exists()
@@ -124,12 +126,12 @@ def test_create_list_preview_update_destroy(cli: Cli, tmp_path: Path) -> None:
     report = json.loads(created.stdout)
     [tenant] = emulator.tenants()
     assert (report["result"], report["packageVersion"]) == ("succeeded", "1.0.0-ryan0001")
-    assert report["changes"] == {"create": 3}
+    assert report["changes"] == {"create": 4}
     assert report["outputs"]["tenant_id"] == tenant["Id"] and tenant["Name"] == "ryan0001"
     assert [(o["TenantId"], o["ReleaseId"]) for o in overrides(emulator)] == [(tenant["Id"], first["Id"])]
     assert "[ryan0001] " in created.stderr, "engine output is streamed with the feature as prefix"
     markdown = summary.read_text()
-    assert "### phoenix create `ryan0001`: succeeded" in markdown and "3 created" in markdown
+    assert "### phoenix create `ryan0001`: succeeded" in markdown and "4 created" in markdown
 
     # Secrets: written encrypted, never printed.
     config_file = cli.work_dir / "Pulumi.ryan0001.yaml"
@@ -154,12 +156,12 @@ def test_create_list_preview_update_destroy(cli: Cli, tmp_path: Path) -> None:
     second = emulator.seed_release(PROJECT, "1.0.1-ryan0001")
     drift = cli.run("preview", "ryan0001", "--expect-no-changes")
     assert drift.returncode == 3, drift.stderr[-3000:]
-    assert "1 to update" in drift.stdout
+    assert "2 to update" in drift.stdout  # the override and the tenant's PackageVersion
     assert overrides(emulator)[0]["ReleaseId"] == first["Id"], "preview changed nothing"
 
     updated = cli.json("create", "ryan0001", "--version", "1.0.1-ryan0001")
-    assert updated["changes"] == {"same": 2, "update": 1}
-    assert [s["op"] for s in updated["steps"] if s["op"] != "same"] == ["update"]
+    assert updated["changes"] == {"same": 2, "update": 2}
+    assert [s["op"] for s in updated["steps"] if s["op"] != "same"] == ["update", "update"]
     assert [o["ReleaseId"] for o in overrides(emulator)] == [second["Id"]]
 
     # A fresh CI workspace: no stack config file; destroy rebuilds it, and needs no registration key.
@@ -263,7 +265,7 @@ def test_two_creates_of_one_feature_at_once(cli: Cli) -> None:
     err = "".join(waited)
     assert waiting.returncode == 0, err[-3000:]
     assert "locked by another update; retrying" in err
-    assert "3 unchanged" in out
+    assert "4 unchanged" in out
     assert [t["Name"] for t in emulator.tenants()] == ["ryan0001"]
     assert len(overrides(emulator)) == 1
 
@@ -367,7 +369,7 @@ def test_a_create_killed_mid_update_is_recovered_by_the_next(cli: Cli, how: str)
         assert "pending operations" in rerun.stderr
         # The engine's lock error and its `pulumi cancel` hint go to the run log, not to CI's log.
         assert not error_lines(rerun.stderr) and "pulumi cancel" not in rerun.stderr, rerun.stderr[-3000:]
-        assert cli.json("create", "1.0.0-ryan0001")["changes"] == {"same": 3}
+        assert cli.json("create", "1.0.0-ryan0001")["changes"] == {"same": 4}
 
 
 def test_a_failing_preflight_stops_create_before_the_stack(cli: Cli) -> None:
