@@ -39,8 +39,11 @@ def test_ready_seeds_what_the_defaults_name_and_doctor_finds_it_all(monkeypatch,
 def test_single_flags_seed_one_thing_each() -> None:
     emu = seeded(
         "--project", "Web", "--environment", "Test", "--machine-policy", "Keep", "--machine-policy", "Clean=1h",
-        "--trigger", "Web=Test:web,api", "--trigger", "Web=Test",
+        "--trigger", "Web=Test:web,api", "--trigger", "Web=Test", "--template", "Web=App.Url",
+        "--template", "Web=App.DbPassword:sensitive",
     )
+    templates = {t["Name"]: t["DisplaySettings"]["Octopus.ControlType"] for t in emu.project("Web")["Templates"]}
+    assert templates == {"App.Url": "SingleLineText", "App.DbPassword": "Sensitive"}
     policies = {p["Name"]: p.get("MachineCleanupPolicy", {}).get("DeleteMachinesBehavior") for p in emu.machine_policies()}
     assert policies["Clean"] == "DeleteUnavailableMachines" and policies["Keep"] != "DeleteUnavailableMachines"
     triggers = emu.state.query(emu.default_space["Id"], "projecttriggers", {})
@@ -53,6 +56,7 @@ def test_single_flags_seed_one_thing_each() -> None:
         (["--trigger", "Web"], "PROJECT=ENVIRONMENT"),
         (["--machine-policy", "P=soon"], "not a duration"),
         (["--trigger", "Nope=Test"], "Nope"),
+        (["--template", "Web=X:secret"], "PROJECT=NAME[:sensitive]"),
     ],
 )
 def test_a_bad_seeding_flag_exits_2_naming_it(argv: list[str], needle: str) -> None:

@@ -4,9 +4,10 @@
         --release "Phoenix Web=1.0.0-ryan0001"
 
 `--ready` seeds everything `phoenix doctor` checks in Octopus for the settings of
-stacks/defaults.yaml (or the file given): the project, the environment, a
-machine policy that deletes unavailable machines and an AutoDeploy trigger for
-the environment and roles. The single flags seed one thing each.
+stacks/defaults.yaml (or the file given): the project with the variable templates
+its tenant variables need, the environment, a machine policy that deletes
+unavailable machines and an AutoDeploy trigger for the environment and roles. The
+single flags seed one thing each.
 """
 
 from __future__ import annotations
@@ -25,6 +26,22 @@ from tests.octopus_emulator.emulator import OctopusEmulator
 
 #: How long the policy `--ready` seeds waits before deleting an unavailable machine.
 READY_CLEANUP = timedelta(minutes=20)
+
+
+@dataclass(frozen=True)
+class Template:
+    project: str
+    name: str
+    sensitive: bool = False
+
+
+def parse_template(spec: str) -> Template:
+    """`PROJECT=NAME[:sensitive]`."""
+    project, sep, rest = spec.partition("=")
+    name, _, kind = rest.partition(":")
+    if not sep or not project.strip() or not name.strip() or kind not in ("", "sensitive"):
+        raise argparse.ArgumentTypeError(f"takes PROJECT=NAME[:sensitive], got {spec!r}")
+    return Template(project.strip(), name.strip(), kind == "sensitive")
 
 
 @dataclass(frozen=True)
@@ -78,7 +95,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--ready", nargs="?", const="", default=None, metavar="DEFAULTS",
         help="seed what doctor checks for a defaults file (default: this repository's stacks/defaults.yaml): "
-        "project, environment, a machine policy deleting unavailable machines, an AutoDeploy trigger",
+        "project and its tenant variable templates, environment, a machine policy deleting unavailable "
+        "machines, an AutoDeploy trigger",
     )
     parser.add_argument(
         "--project", action="append", default=[], help="seed a tenanted-capable project (repeatable)"
@@ -99,35 +117,58 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="seed an AutoDeploy trigger for new machines in ENVIRONMENT with one of ROLES "
         "(comma-separated), e.g. 'Phoenix Web=Feature:web' (repeatable)",
     )
+    parser.add_argument(
+        "--template", action="append", default=[], type=parse_template, metavar="PROJECT=NAME[:sensitive]",
+        help="seed a project variable template (a tenant variable's slot), e.g. 'Phoenix Web=Phoenix.Url' (repeatable)",
+    )
     parser.add_argument("--auto-deploy", action="store_true", help="deploy to machines as they become available")
     return parser.parse_args(argv)
 
 
-def ready_settings(path: Optional[str]) -> tuple[str, str, tuple[str, ...], str]:
-    """(project, environment, roles, machine policy) a defaults file names."""
+@dataclass(frozen=True)
+class Ready:
+    """What a defaults file names in Octopus."""
+
+    project: str
+    environment: str
+    roles: tuple[str, ...]
+    machine_policy: str
+    templates: tuple[Template, ...]
+
+
+def ready_settings(path: Optional[str]) -> Ready:
     from automation.config import read_defaults
     from automation.pulumi_cli import PROJECT_ROOT
 
     document = read_defaults(Path(path) if path else PROJECT_ROOT / "stacks" / "defaults.yaml")
     octopus = document.get("octopus") or {}
-    return (
-        str(octopus["project"]), str(octopus["environment"]),
-        tuple(str(role) for role in octopus.get("roles") or ()), str(octopus["machinePolicy"]),
+    project = str(octopus["project"])
+    variables = octopus.get("tenantVariables") or {}
+    plain = [variables.get(key) for key in ("url", "feature", "packageVersion")] + list(variables.get("values") or {})
+    templates = [Template(project, str(name)) for name in plain if name]
+    templates += [Template(project, str(name), sensitive=True) for name in variables.get("sensitive") or {}]
+    return Ready(
+        project=project, environment=str(octopus["environment"]),
+        roles=tuple(str(role) for role in octopus.get("roles") or ()),
+        machine_policy=str(octopus["machinePolicy"]), templates=tuple(templates),
     )
 
 
 def seed(emulator: OctopusEmulator, args: argparse.Namespace) -> None:
     """What the flags ask for, `--ready` first (a name seeded twice is seeded once)."""
     projects, environments = list(args.project), list(args.environment)
-    policies, triggers = list(args.machine_policy), list(args.trigger)
+    policies, triggers, templates = list(args.machine_policy), list(args.trigger), list(args.template)
     if args.ready is not None:
-        project, environment, roles, policy = ready_settings(args.ready or None)
-        projects.insert(0, project)
-        environments.insert(0, environment)
-        policies.insert(0, (policy, READY_CLEANUP))
-        triggers.insert(0, Trigger(project, environment, roles))
+        ready = ready_settings(args.ready or None)
+        projects.insert(0, ready.project)
+        environments.insert(0, ready.environment)
+        policies.insert(0, (ready.machine_policy, READY_CLEANUP))
+        triggers.insert(0, Trigger(ready.project, ready.environment, ready.roles))
+        templates[:0] = ready.templates
     for name in dict.fromkeys(projects):
         emulator.seed_project(name)
+    for template in dict.fromkeys(templates):
+        emulator.seed_project_template(template.project, template.name, sensitive=template.sensitive)
     for name in dict.fromkeys(environments):
         emulator.seed_environment(name)
     seen: set[str] = set()
