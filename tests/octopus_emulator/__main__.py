@@ -23,16 +23,10 @@ from typing import Optional
 
 from tests.octopus_emulator.documents import ApiError
 from tests.octopus_emulator.emulator import OctopusEmulator
+from tests.octopus_emulator.ready import OctopusNames, Template, octopus_names
 
 #: How long the policy `--ready` seeds waits before deleting an unavailable machine.
 READY_CLEANUP = timedelta(minutes=20)
-
-
-@dataclass(frozen=True)
-class Template:
-    project: str
-    name: str
-    sensitive: bool = False
 
 
 def parse_template(spec: str) -> Template:
@@ -125,33 +119,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-@dataclass(frozen=True)
-class Ready:
-    """What a defaults file names in Octopus."""
-
-    project: str
-    environment: str
-    roles: tuple[str, ...]
-    machine_policy: str
-    templates: tuple[Template, ...]
-
-
-def ready_settings(path: Optional[str]) -> Ready:
+def ready_settings(path: Optional[str]) -> OctopusNames:
     from automation.config import read_defaults
     from automation.pulumi_cli import PROJECT_ROOT
 
-    document = read_defaults(Path(path) if path else PROJECT_ROOT / "stacks" / "defaults.yaml")
-    octopus = document.get("octopus") or {}
-    project = str(octopus["project"])
-    variables = octopus.get("tenantVariables") or {}
-    plain = [variables.get(key) for key in ("url", "feature", "packageVersion")] + list(variables.get("values") or {})
-    templates = [Template(project, str(name)) for name in plain if name]
-    templates += [Template(project, str(name), sensitive=True) for name in variables.get("sensitive") or {}]
-    return Ready(
-        project=project, environment=str(octopus["environment"]),
-        roles=tuple(str(role) for role in octopus.get("roles") or ()),
-        machine_policy=str(octopus["machinePolicy"]), templates=tuple(templates),
-    )
+    return octopus_names(read_defaults(Path(path) if path else PROJECT_ROOT / "stacks" / "defaults.yaml"))
 
 
 def seed(emulator: OctopusEmulator, args: argparse.Namespace) -> None:
