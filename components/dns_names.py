@@ -31,8 +31,9 @@ SHORT_LABEL_LENGTH = len(naming.PREFIX) + 1 + naming.HASH_LENGTH
 MAX_ZONE_NAME = MAX_CERTIFICATE_FIRST_NAME - SHORT_LABEL_LENGTH - 1
 
 _LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
-#: A Route 53 hosted zone id, bare or as the API's resource path (`/hostedzone/Z...`).
-_ZONE_ID = re.compile(r"^(?:/hostedzone/)?(Z[A-Z0-9]{1,31})$")
+#: A Route 53 hosted zone id (upper-case letters and digits, `Z...` as AWS issues them), bare or as the
+#: API's resource path (`/hostedzone/Z...`). A zone name has a dot, and is written in lower case.
+_ZONE_ID = re.compile(r"^(?:/hostedzone/)?([A-Z0-9]{1,32})$")
 
 
 class ZoneError(ValueError):
