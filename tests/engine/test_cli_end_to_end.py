@@ -175,6 +175,30 @@ def test_create_list_preview_update_destroy(cli: Cli, tmp_path: Path) -> None:
     assert missing.returncode == 1 and "has no stack" in missing.stderr
 
 
+def test_the_url_is_one_value_in_the_output_the_tenant_variable_the_summary_and_list(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """With a zone, `https://FEATURE.<zone>` everywhere CI and reviewers read it.
+
+    This project is the Octopus half of a feature (no AWS provider plugin here): it
+    names the URL with the function the feature's domain component uses.
+    """
+    cli.emulator.seed_release(PROJECT, "1.0.0-ryan0001")
+    summary = tmp_path / "summary.md"
+    created = cli.run("create", "ryan0001", "--json", "--summary", str(summary),
+                      "--set", "phoenix:dns.zone=Features.Example.com")
+    assert created.returncode == 0, created.stderr[-3000:]
+    url = json.loads(created.stdout)["outputs"]["url"]
+    assert url == "https://ryan0001.features.example.com"
+    [variable] = [v for v in cli.emulator.tenant_values("ryan0001") if v["Template"] == "Phoenix.Url"]
+    assert variable["Value"] == url
+    assert f"| `url` | `{url}` |" in summary.read_text()
+    [row] = cli.json("list")
+    assert row["url"] == url
+    table = cli.run("list")
+    assert url in table.stdout
+
+
 def test_reap_destroys_expired_features_except_kept_ones(cli: Cli) -> None:
     for feature in ("a", "b", "c"):
         cli.emulator.seed_release(PROJECT, f"1.0.0-{feature}")
