@@ -13,7 +13,6 @@ import subprocess
 import sys
 import tempfile
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Iterator, Optional
@@ -25,6 +24,7 @@ from automation.config import DEFAULTS_FILE
 from bench.timing import CommandFailed
 from tests.engine.projects.octopus.program import copy_project
 from tests.octopus_emulator import OctopusEmulator
+from tests.octopus_emulator.ready import octopus_names
 from tests.octopus_emulator.fixtures import REGISTRATION_ONLY
 
 PASSPHRASE = "phoenix-bench-passphrase"
@@ -35,16 +35,6 @@ REGISTRATION_KEY = "API-BENCHMARKREGISTRATION00001"
 #: Variables of the caller's shell that would steer the command line elsewhere.
 _OUTSIDE = ("GITHUB_STEP_SUMMARY", "PHOENIX_WORK_DIR", "PHOENIX_DEFAULTS", "CI", "PHOENIX_DEBUG",
             "PULUMI_CONFIG_PASSPHRASE_FILE", "OCTOPUS_REGISTRATION_API_KEY", "OCTOPUS_URL")
-
-
-@dataclass(frozen=True)
-class OctopusNames:
-    """The Octopus names the defaults file points a feature at."""
-
-    project: str
-    environment: str
-    roles: tuple[str, ...]
-    machine_policy: str
 
 
 class Sandbox:
@@ -61,13 +51,7 @@ class Sandbox:
         document["octopus"]["serverUrl"] = emulator.url
         document["fleet"]["amiId"] = "ami-0123456789abcdef0"  # no AWS part: create asks EC2 for no image
         self.defaults.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
-        octopus = document["octopus"]
-        self.names = OctopusNames(
-            project=octopus["project"],
-            environment=octopus["environment"],
-            roles=tuple(octopus["roles"]),
-            machine_policy=octopus["machinePolicy"],
-        )
+        self.names = octopus_names(document)
 
     @property
     def backend_url(self) -> str:
@@ -98,7 +82,7 @@ class Sandbox:
     def cli(self, command: str, *args: str, check: bool = True, timeout: float = 600,
             env: Optional[dict[str, str]] = None) -> subprocess.CompletedProcess:
         done = subprocess.run(
-            self.cli_argv(command, *args), env=env or self.env, cwd=pulumi_cli.PROJECT_ROOT,
+            self.cli_argv(command, *args), env=env or self.env, cwd=pulumi_cli.PROJECT_ROOT, stdin=subprocess.DEVNULL,
             capture_output=True, text=True, timeout=timeout,
         )
         if check and done.returncode != 0:

@@ -791,10 +791,34 @@ def _tags(section: _Section) -> dict[str, str]:
             raise SettingsError(key, f"tag keys starting with {' or '.join(RESERVED_TAG_PREFIXES)} are reserved")
         if not isinstance(value, str) or len(value) > 256:
             raise SettingsError(key, "tag values are strings of at most 256 characters")
+        for part, text in (("key", name), ("value", value)):
+            bad = _not_in_aws_tags(text)
+            if bad is not None:
+                raise SettingsError(
+                    key, f"the tag {part} {text!r} holds {bad!r}; AWS allows only letters, digits, spaces "
+                    f"and {AWS_TAG_PUNCTUATION} in tags",
+                )
         tags[name] = value
     if len(tags) > MAX_USER_TAGS:
         raise SettingsError(section.name, f"{len(tags)} tags; at most {MAX_USER_TAGS} are allowed")
     return tags
+
+
+#: What AWS allows in tag keys and values besides letters, digits and spaces (its tagging rules:
+#: `^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$`); anything else fails at AWS, mid-create.
+AWS_TAG_PUNCTUATION = "_ . : / = + - @"
+
+
+def _not_in_aws_tags(text: str) -> Optional[str]:
+    """The first character AWS refuses in a tag key or value, if any."""
+    import unicodedata
+
+    allowed = set(AWS_TAG_PUNCTUATION.replace(" ", ""))
+    for char in text:
+        if char in allowed or unicodedata.category(char)[0] in "LN" or unicodedata.category(char) == "Zs":
+            continue
+        return char
+    return None
 
 
 def _url(section: _Section, name: str) -> str:

@@ -96,7 +96,7 @@ def test_every_option_of_every_command_has_help() -> None:
 def test_every_command_help_has_an_example_and_the_exit_codes() -> None:
     for name, parser in subparsers().items():
         text = parser.format_help()
-        assert f"python -m automation {name}" in text, f"{name} --help has no example"
+        assert f"phoenix {name}" in text, f"{name} --help has no example"
         assert "130" in text and "--wait-lock" in text, f"{name} --help lacks the exit codes"
 
 
@@ -107,6 +107,60 @@ def test_top_level_help_teaches_the_workflow() -> None:
         assert needle in text
     for command in COMMANDS:
         assert command in text
+
+
+#: What each command's --help must offer, and must not (it lists only what the command honours).
+HONOURED = {
+    "create": ({"--version", "--skip-preflight", "--backend", "--set", "--wait-lock", "--quiet", "--verbose", "--json"},
+               {"--yes", "--older-than"}),
+    "destroy": ({"--backend", "--set", "--summary", "--verbose", "--json", "--yes"}, {"--version", "--skip-preflight"}),
+    "reap": ({"--older-than", "--keep-file", "--set", "--summary", "--verbose", "--yes"}, {"--version"}),
+    "list": ({"--work-dir", "--backend", "--set", "--json"}, {"--quiet", "--verbose", "--summary", "--yes"}),
+    "outputs": ({"--work-dir", "--backend", "--json"}, {"--set", "--defaults", "--quiet", "--summary", "--yes"}),
+    "doctor": ({"--backend", "--set", "--json", "--version"}, {"--quiet", "--summary", "--yes"}),
+    "synth": ({"--version", "--work-dir", "--set", "--json", "--format", "--output"},
+              {"--backend", "--quiet", "--summary", "--wait-lock", "--yes"}),
+}
+
+
+@pytest.mark.parametrize("command", sorted(HONOURED))
+def test_help_lists_what_the_command_honours_and_nothing_else(command: str) -> None:
+    shown, hidden = HONOURED[command]
+    text = subparsers()[command].format_help()
+    options = {word.strip("[],") for word in text.split() if word.startswith(("--", "[--"))}
+    assert shown <= options, f"{command} --help lacks {sorted(shown - options)}"
+    assert not hidden & options, f"{command} --help shows {sorted(hidden & options)}, which it ignores"
+
+
+def test_a_shared_option_reads_the_same_everywhere_and_every_command_takes_yes() -> None:
+    helps = {}
+    for name, parser in subparsers().items():
+        assert parser.parse_args([*(["ryan0001"] if name in ("create", "preview", "destroy", "outputs", "synth") else []),
+                                  "--yes"]).yes, f"{name} must accept --yes (CI scripts pass it everywhere)"
+        for action in parser._actions:
+            for option in action.option_strings:
+                helps.setdefault((option, action.dest), set()).add(action.help)
+    varied = {key: texts for key, texts in helps.items() if len(texts - {argparse.SUPPRESS}) > 1}
+    assert set(varied) == {("--version", "package_version")}, varied
+
+
+def test_synth_says_its_version_never_comes_from_octopus() -> None:
+    text = " ".join(subparsers()["synth"].format_help().split())
+    assert "synth never asks Octopus" in text and "newest release" not in text
+
+
+def test_the_tool_prints_its_version_the_clis_and_the_sdks(capsys) -> None:
+    from importlib import metadata
+
+    from automation import __version__
+
+    with pytest.raises(SystemExit) as caught:
+        parse("--version")
+    assert caught.value.code == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"phoenix {__version__}"
+    assert lines[1].startswith("Pulumi CLI 3.") and lines[2] == f"Pulumi SDK {metadata.version('pulumi')}"
+    assert parse("create", "ryan0001", "--version", "1.0.0-ryan0001").package_version == "1.0.0-ryan0001"
 
 
 HEAVY = ("pulumi_aws", "pulumi.automation", "boto3", "botocore", "grpc", "requests")

@@ -45,6 +45,14 @@ def test_a_missing_sensitive_variable_names_the_template_and_the_variable(tmp_pa
     assert caught.value.reason == "environment variable PHOENIX_DB_PASSWORD is not set"
 
 
+def test_destroy_needs_no_sensitive_variable_and_writes_none(tmp_path: Path) -> None:
+    """destroy and reap never run the program: a feature stays destroyable after its secrets are gone."""
+    stack = build(tmp_path, edit=lambda d: with_sensitive(d, **{"App.DbPassword": "PHOENIX_DB_PASSWORD"}),
+                  runs_program=False)
+    assert json.loads(stack.secrets.get(config.TENANT_VARIABLE_SECRETS, "{}")) == {}
+    assert config.REGISTRATION_STAND_IN not in stack.plain_json() + json.dumps(stack.secrets)
+
+
 @pytest.mark.parametrize(
     ("edit", "key", "reason"),
     [

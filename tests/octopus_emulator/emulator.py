@@ -132,6 +132,10 @@ class OctopusEmulator:
         """
         return self.state.add_api_key(key, username=username, read_only=read_only, permissions=permissions)
 
+    def revoke_api_key(self, key: str) -> None:
+        """From now on the key is refused with 401, as after revoking it on the user's API keys page."""
+        self.state.revoke_api_key(key)
+
     # -- seeding ----------------------------------------------------------------
 
     def _space(self, space: Optional[str]) -> str:

@@ -124,6 +124,11 @@ class OctopusState(ResourceRules, MachineLifecycle, TenantVariables):
                 self.read_only_keys.add(key)
             return copy.deepcopy(user)
 
+    def revoke_api_key(self, key: str) -> None:
+        with self.lock:
+            self.users_by_key.pop(key, None)
+            self.read_only_keys.discard(key)
+
     def user_permissions(self, user_id: str, asking: dict) -> dict:
         """`GET /api/users/{id}/permissions`: a user reads its own; another's needs UserView."""
         with self.lock:
