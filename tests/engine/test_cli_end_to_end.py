@@ -253,12 +253,15 @@ def test_two_creates_of_one_feature_at_once(cli: Cli) -> None:
     emulator = cli.emulator
     emulator.seed_release(PROJECT, "1.0.0-ryan0001")
     # The first update is held inside Octopus calls (its lock taken) until the waiting create has
-    # met the lock, so the test does not depend on how fast a loaded machine starts processes.
-    entered, met = threading.Event(), threading.Event()
+    # met the lock and the second has been refused, so the test does not depend on how fast a
+    # loaded machine starts processes.
+    entered, met, refused = threading.Event(), threading.Event(), threading.Event()
 
     def hold() -> None:
         entered.set()
-        met.wait(HOLD_SECONDS)
+        deadline = time.monotonic() + HOLD_SECONDS
+        for event in (met, refused):
+            event.wait(max(0.0, deadline - time.monotonic()))
 
     emulator.after_next("POST", r"/tenants$", hold)
     emulator.after_next("PUT", r"/projects/", hold)
@@ -277,9 +280,12 @@ def test_two_creates_of_one_feature_at_once(cli: Cli) -> None:
     reader = threading.Thread(target=read_waiting, daemon=True)
     reader.start()
 
-    second = cli.run("create", "1.0.0-ryan0001")
-    assert second.returncode == 4, second.stderr[-3000:]
-    assert "'ryan0001' is locked" in second.stderr
+    second = cli.start("create", "1.0.0-ryan0001")
+    _, second_err = second.communicate(timeout=240)
+    refused.set()
+    assert not own_traceback(second_err), second_err[-3000:]
+    assert second.returncode == 4, second_err[-3000:]
+    assert "'ryan0001' is locked" in second_err
 
     out, err = first.communicate(timeout=240)
     assert first.returncode == 0, err[-3000:]
