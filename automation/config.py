@@ -38,6 +38,7 @@ _SECTIONS: dict[str, tuple[Optional[str], dict[str, str]]] = {
     "network": ("phoenix:network", {}),
     "fleet": ("phoenix:fleet", {}),
     "tags": ("phoenix:tags", {}),
+    "dns": ("phoenix:dns", {}),
 }
 _FEATURE_KEYS = ("phoenix:feature", "phoenix:packageVersion")
 

@@ -19,6 +19,7 @@ config; no secret may appear in the output.
 from __future__ import annotations
 
 import copy
+import json
 import socket
 import subprocess
 import sys
@@ -30,11 +31,15 @@ import yaml
 from bench.report import Report
 from bench.table import render
 
-#: `python -m automation` with AWS answered by moto in the same process.
+#: `python -m automation` with AWS answered by moto in the same process, holding the zones HOSTED_ZONES names.
 WITH_MOTO = (
     "import sys; from moto import mock_aws; from automation.cli import main; "
-    "sys.exit(mock_aws(main)(sys.argv[1:]))"
+    "from bench.bad_input import seed_hosted_zones; "
+    "sys.exit(mock_aws(lambda argv: seed_hosted_zones() or main(argv))(sys.argv[1:]))"
 )
+#: The Route 53 zones moto holds for a row: a JSON list of {"name": ..., "private": bool}.
+HOSTED_ZONES = "PHOENIX_BENCH_HOSTED_ZONES"
+ZONE = "features.example.com"
 WRONG_KEY = "API-WRONGKEY0000000000000000001"
 WRONG_PASSPHRASE = "not-the-passphrase-0001"
 WRONG_REGISTRATION_KEY = "API-WRONGREGISTRATION000000001"
@@ -43,6 +48,22 @@ GOOD_VERSION = "1.0.0-ryan0001"
 EXISTING = "keep0001"
 #: A tenant no stack manages, whose name a feature would take.
 TAKEN = "taken0001"
+
+
+def seed_hosted_zones() -> None:
+    """Create the zones HOSTED_ZONES lists in moto's Route 53 (inside mock_aws, before the CLI runs)."""
+    import os
+
+    import boto3
+
+    for index, zone in enumerate(json.loads(os.environ.get(HOSTED_ZONES) or "[]")):
+        options: dict[str, Any] = {}
+        if zone.get("private"):
+            vpc = boto3.client("ec2", region_name="eu-west-1").create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+            options = {"HostedZoneConfig": {"PrivateZone": True}, "VPC": {"VPCRegion": "eu-west-1", "VPCId": vpc}}
+        boto3.client("route53", region_name="eu-west-1").create_hosted_zone(
+            Name=zone["name"], CallerReference=f"bench-{index}", **options
+        )
 
 
 @dataclass(frozen=True)
@@ -150,7 +171,7 @@ def cli(
             if value is None:
                 environ.pop(name, None)
             else:
-                environ[name] = value.format(url=box.emulator.url)
+                environ[name] = value.replace("{url}", box.emulator.url)
         extra = [] if preflight or command not in ("create", "preview") else ["--skip-preflight"]
         if preflight:
             argv = [sys.executable, "-c", WITH_MOTO, command, *args, *extra, "--work-dir", str(box.work_dir)]
@@ -332,6 +353,20 @@ def cases() -> list[Case]:
         Case("defaults.yaml", "the file is empty", "is empty", create(GOOD_VERSION, defaults_text="# nothing yet\n")),
         Case("defaults.yaml", "tags: {owner: 'a;b'} (AWS tag rules)", "holds ';'",
              create(GOOD_VERSION, defaults=_set("tags", {"owner": "a;b"}))),
+        # the feature's name: the zone as written, then as Route 53 has it (moto, through the preflight)
+        Case("DNS zone", "dns.zone: a URL, not a domain", "https://features.example.com",
+             create(GOOD_VERSION, defaults=_set("dns.zone", "https://features.example.com"))),
+        Case("DNS zone", "dns.zone: 'features' (one label)", "two labels",
+             create(GOOD_VERSION, defaults=_set("dns.zone", "features"))),
+        Case("DNS zone", "dns.zone: 52 characters (no room for a certificate)", "at most 51",
+             create(GOOD_VERSION, defaults=_set("dns.zone", "z" * 40 + ".example.com"))),
+        Case("DNS zone", "dns.tlsPolicy accepting TLS 1.0", "ELBSecurityPolicy-2016-08",
+             create(GOOD_VERSION, defaults=_set("dns.tlsPolicy", "ELBSecurityPolicy-2016-08"))),
+        Case("DNS zone", "zone absent from Route 53 (preflight)", f"no hosted zone named '{ZONE}'",
+             cli(*version, "--set", f"phoenix:dns.zone={ZONE}", preflight=True)),
+        Case("DNS zone", "private zone with public listenerCidrs (preflight)", "private hosted zone",
+             cli(*version, "--set", f"phoenix:dns.zone={ZONE}", preflight=True,
+                 env={HOSTED_ZONES: json.dumps([{"name": ZONE, "private": True}])})),
         # Octopus, through create's preflight
         Case("Octopus (preflight)", "control: good input (doctor)", "0 fail", cli("doctor", GOOD_VERSION, preflight=True), expect_code=0),
         Case("Octopus (preflight)", "serverUrl unreachable", dead, cli(*version, "--set", f"octopus:serverUrl={dead}", preflight=True)),

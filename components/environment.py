@@ -7,6 +7,7 @@ from typing import Optional
 
 import pulumi
 
+from components.domain import look_up_zone
 from components.fleet import Fleet, FleetArgs
 from components.naming import resource_tags
 from components.network import Network, NetworkArgs
@@ -60,8 +61,10 @@ class FeatureEnvironment(pulumi.ComponentResource):
             # The org opted in (settings refuse it otherwise); say so on every run.
             pulumi.log.warn(DEPLOY_KEY_SHARED, resource=self)
 
-        # The network first: its zone look-up is the last check that can fail the
-        # program, and it runs before anything exists in AWS or Octopus.
+        # The look-ups first: a hosted zone that is missing, private or too long a name, and
+        # the network's availability zones, are the last checks that can fail the program,
+        # and they run before anything exists in AWS or Octopus.
+        hosted_zone = look_up_zone(settings.dns, parent=self)
         network = Network(
             f"{name}-network",
             NetworkArgs(
@@ -129,6 +132,8 @@ class FeatureEnvironment(pulumi.ComponentResource):
                 octopus_release_id=override.release_id,
                 before_launch=tenant_variables,
                 tags=tags,
+                zone=hosted_zone,
+                tls_policy=settings.dns.tls_policy,
             ),
             opts=child,
         )

@@ -22,9 +22,10 @@ import pulumi_aws as aws
 
 from bootstrap.render import BootstrapSettings
 from components import naming
+from components.domain import FeatureDomain, FeatureDomainArgs, HostedZone
 from components.feature_key import PARAMETER_CONTEXT_KEY, FeatureKey, FeatureKeyArgs, ssm_service
 from components.rollout import RolloutGate
-from components.settings import IMAGE_KEY, FleetSettings, SettingsError
+from components.settings import DEFAULT_TLS_POLICY, HTTPS_PORT, IMAGE_KEY, FleetSettings, SettingsError
 from components.versioning import userdata
 
 #: Seconds after an instance is in service before failed health checks count;
@@ -69,6 +70,11 @@ class FleetArgs:
     waits for: what a first deployment reads, such as the tenant variables that carry the URL."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags on every resource, instances and volumes included (`naming.resource_tags`)."""
+    zone: Optional[HostedZone] = None
+    """The public zone of the feature's name: HTTPS at FEATURE.<zone>, HTTP redirected to it.
+    None: plain HTTP at the load balancer's own name."""
+    tls_policy: str = DEFAULT_TLS_POLICY
+    """The HTTPS listener's security policy (with a zone)."""
 
 
 def group_arn(*, partition: str, region: str, account: str, group: str) -> str:
@@ -149,6 +155,17 @@ def service_url(dns_name: str, port: int) -> str:
     return f"http://{dns_name}" if port == 80 else f"http://{dns_name}:{port}"
 
 
+#: Where the plain HTTP listener sends every request when the feature has a name.
+REDIRECT_TO_HTTPS = aws.lb.ListenerDefaultActionRedirectArgs(
+    protocol="HTTPS", port=str(HTTPS_PORT), status_code="HTTP_301"
+)
+
+
+def listener_ports(settings: FleetSettings, *, https: bool) -> tuple[int, ...]:
+    """The ports the load balancer listens on: the HTTP listener's, and 443 with a name."""
+    return (settings.listener_port, HTTPS_PORT) if https else (settings.listener_port,)
+
+
 class Fleet(pulumi.ComponentResource):
     """Load balancer, target group, launch template and auto scaling group of one feature."""
 
@@ -180,12 +197,13 @@ class Fleet(pulumi.ComponentResource):
             vpc_id=args.vpc_id,
             ingress=[
                 aws.ec2.SecurityGroupIngressArgs(
-                    description="listener",
+                    description="listener" if port == settings.listener_port else "HTTPS listener",
                     protocol="tcp",
-                    from_port=settings.listener_port,
-                    to_port=settings.listener_port,
+                    from_port=port,
+                    to_port=port,
                     cidr_blocks=list(settings.listener_cidrs),
                 )
+                for port in listener_ports(settings, https=args.zone is not None)
             ],
             egress=[
                 aws.ec2.SecurityGroupEgressArgs(
@@ -359,19 +377,57 @@ class Fleet(pulumi.ComponentResource):
             tags=tags(naming.load_balancer_name(feature)),
             opts=child,
         )
+        forward = aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=target_group.arn)
+        domain = None
+        if args.zone is not None:
+            domain = FeatureDomain(
+                f"{name}-domain",
+                FeatureDomainArgs(
+                    feature=feature,
+                    zone=args.zone,
+                    load_balancer_dns_name=balancer.dns_name,
+                    load_balancer_zone_id=balancer.zone_id,
+                    tags=args.tags,
+                ),
+                opts=child,
+            )
         listener = aws.lb.Listener(
             f"{name}-http",
             load_balancer_arn=balancer.arn,
             port=settings.listener_port,
             protocol="HTTP",
-            default_actions=[aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=target_group.arn)],
+            default_actions=[
+                aws.lb.ListenerDefaultActionArgs(type="redirect", redirect=REDIRECT_TO_HTTPS) if domain else forward
+            ],
             tags=tags(f"{naming.load_balancer_name(feature)}-http"),
             opts=child,
         )
+        listeners = [listener]
+        if domain is not None:
+            # The issued certificate's ARN comes from the validation: this listener waits for it,
+            # and is deleted before the certificate.
+            listeners.append(
+                aws.lb.Listener(
+                    f"{name}-https",
+                    load_balancer_arn=balancer.arn,
+                    port=HTTPS_PORT,
+                    protocol="HTTPS",
+                    ssl_policy=args.tls_policy,
+                    certificate_arn=domain.certificate_arn,
+                    default_actions=[forward],
+                    tags=tags(f"{naming.load_balancer_name(feature)}-https"),
+                    opts=child,
+                )
+            )
 
         # The feature's URL, one value: the group waits on what is built from it, and
-        # `url` reports it once the rollout is done.
-        address = balancer.dns_name.apply(lambda dns_name: service_url(dns_name, settings.listener_port))
+        # `url` reports it once the rollout is done (and the name exists).
+        if domain is not None:
+            address = pulumi.Output.from_input(domain.url)
+            reported = [domain.record_fqdn]
+        else:
+            address = balancer.dns_name.apply(lambda dns_name: service_url(dns_name, settings.listener_port))
+            reported = []
         launch_after = list(args.before_launch(address)) if args.before_launch else []
 
         # The group is created on the template's current version; after that only the rollout moves it.
@@ -402,7 +458,7 @@ class Fleet(pulumi.ComponentResource):
             tags=self._group_tags(tags(group), args),
             opts=pulumi.ResourceOptions(
                 parent=self,
-                depends_on=[permissions, listener, *launch_after],
+                depends_on=[permissions, *listeners, *launch_after],
                 ignore_changes=list(CREATE_ONLY_GROUP_PROPERTIES),
             ),
         )
@@ -428,7 +484,7 @@ class Fleet(pulumi.ComponentResource):
 
         self.rollout_status = gate.status
         self.group_name = gate.asg_name
-        self.url = pulumi.Output.all(address, gate.status).apply(lambda values: values[0])
+        self.url = pulumi.Output.all(address, gate.status, *reported).apply(lambda values: values[0])
         self.launch_template_id = template.id
         # The version the group runs: the rollout records it only once it got there.
         self.launch_template_version = gate.launch_template_version

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Mapping, Optional, TypeVar, cast
 from urllib.parse import urlsplit
 
+from components.dns_names import ZoneError, ZoneRef, parse_zone
 from components.feature import FeatureError, parse_version, validate_feature_id
 from bootstrap import health
 from bootstrap.render import BootstrapSettingsError
@@ -54,7 +55,7 @@ TEXT_KEYS = (
 #: `automation` builds from the environment variables `octopus.tenantVariables.sensitive` names.
 TENANT_VARIABLE_SECRETS_KEY = "phoenix:tenantVariableSecrets"
 SECRET_KEYS = ("octopus:apiKey", "octopus:registrationApiKey", TENANT_VARIABLE_SECRETS_KEY)
-OBJECT_KEYS = ("phoenix:octopus", "phoenix:network", "phoenix:fleet", "phoenix:tags")
+OBJECT_KEYS = ("phoenix:octopus", "phoenix:network", "phoenix:fleet", "phoenix:tags", "phoenix:dns")
 CONFIG_KEYS = TEXT_KEYS + SECRET_KEYS + OBJECT_KEYS
 #: Namespaces this project owns: any other key in them is a mistake.
 OWN_NAMESPACES = ("octopus", "phoenix")
@@ -76,6 +77,29 @@ HEALTH_CHECK_ROUND_SECONDS = 2 * 5
 #: Seconds a new instance serves before the refresh counts it and replaces the next one.
 WARMUP_RANGE = (0, 3600)
 DEFAULT_WARMUP_SECONDS = 60
+
+
+#: The HTTPS listener's port with a zone; the URL names no port.
+HTTPS_PORT = 443
+ZONE_KEY = "phoenix:dns.zone"
+TLS_POLICY_KEY = "phoenix:dns.tlsPolicy"
+#: AWS's recommended policy for HTTPS listeners: TLS 1.3 and TLS 1.2 with forward-secret ciphers only.
+DEFAULT_TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+#: The oldest protocol a listener may accept: TLS 1.0 and 1.1 are deprecated (RFC 8996).
+MINIMUM_TLS = (1, 2)
+_TLS_POLICY = re.compile(r"^ELBSecurityPolicy-[A-Za-z0-9-]+$")
+#: `...-TLS13-1-2-...`, `...-TLS-1-1-...`, `...-FS-1-2-...`: the oldest TLS version the policy accepts.
+_TLS_IN_NAME = re.compile(r"-(?:TLS13|TLS|FS)-1-(\d)(?:-|$)")
+#: Elastic Load Balancing's policies whose names show no version; all accept TLS 1.0.
+_TLS_1_0_POLICIES = frozenset({
+    "ELBSecurityPolicy-2016-08", "ELBSecurityPolicy-2015-05", "ELBSecurityPolicy-2015-03",
+    "ELBSecurityPolicy-2015-02", "ELBSecurityPolicy-2014-10", "ELBSecurityPolicy-2014-01",
+    "ELBSecurityPolicy-2011-08", "ELBSecurityPolicy-FS-2018-06",
+})
+#: The CIDRs that are not on the internet (RFC 1918 and the shared space of RFC 6598).
+PRIVATE_RANGES = tuple(
+    ipaddress.IPv4Network(cidr) for cidr in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
+)
 
 
 @dataclass(frozen=True)
@@ -246,6 +270,21 @@ class FleetSettings:
         """How often the bootstrap records the launch hook's heartbeat."""
         return self.lifecycle_heartbeat_seconds // HEARTBEATS_PER_TIMEOUT
 
+    @property
+    def public_cidrs(self) -> tuple[str, ...]:
+        """The listener CIDRs that reach beyond private address space: the internet may connect."""
+        return tuple(cidr for cidr in self.listener_cidrs if not is_private_cidr(cidr))
+
+
+@dataclass(frozen=True, kw_only=True)
+class DnsSettings:
+    """The feature's name and certificate; without a zone it is served over HTTP at the balancer's name."""
+
+    zone: Optional[ZoneRef] = None
+    """The public Route 53 hosted zone (by name or id) the feature's name `FEATURE.<zone>` goes in."""
+    tls_policy: str = DEFAULT_TLS_POLICY
+    """The HTTPS listener's security policy (Elastic Load Balancing's name)."""
+
 
 @dataclass(frozen=True, kw_only=True)
 class FeatureSettings:
@@ -259,6 +298,7 @@ class FeatureSettings:
     network: NetworkSettings
     fleet: FleetSettings
     tags: Mapping[str, str]
+    dns: DnsSettings = field(default_factory=DnsSettings)
 
     @property
     def tenant_name(self) -> str:
@@ -366,6 +406,7 @@ def parse_settings(config: Mapping[str, Any]) -> FeatureSettings:
     network = _network(top.section("phoenix:network"))
     fleet = _fleet(top.section("phoenix:fleet"), pinned_image=_pinned_image(top))
     tags = _tags(top.section("phoenix:tags", {}))
+    dns = _dns(top.section("phoenix:dns", {}), fleet)
     top.done()
     settings = FeatureSettings(
         feature=feature,
@@ -376,6 +417,7 @@ def parse_settings(config: Mapping[str, Any]) -> FeatureSettings:
         network=network,
         fleet=fleet,
         tags=tags,
+        dns=dns,
     )
     _check_renders(settings)
     # Last: a mistake in the file is reported before a key missing from the environment.
@@ -686,6 +728,56 @@ def _same_platform(key: str, os_name: str, value: str, belongs_to: Optional[str]
     if belongs_to is not None and belongs_to != os_name:
         raise SettingsError(key, f"{value!r} is {what} for {belongs_to}, but fleet.os is {os_name}: use {default} "
                             "(or leave it empty for that default)")
+
+
+def _dns(section: _Section, fleet: FleetSettings) -> DnsSettings:
+    text = section.typed("zone", str, "")
+    zone = None
+    if text:
+        try:
+            zone = parse_zone(text)
+        except ZoneError as error:
+            raise SettingsError(section.key("zone"), str(error)) from None
+    policy = section.text("tlsPolicy", DEFAULT_TLS_POLICY)
+    problem = tls_policy_problem(policy)
+    if problem:
+        raise SettingsError(section.key("tlsPolicy"), problem)
+    section.done()
+    if zone is not None and fleet.listener_port == HTTPS_PORT:
+        raise SettingsError(
+            "phoenix:fleet.listenerPort",
+            f"{HTTPS_PORT} is the HTTPS listener's port when dns.zone is set; listenerPort is the plain HTTP "
+            "listener that redirects to it (80)",
+        )
+    return DnsSettings(zone=zone, tls_policy=policy)
+
+
+def tls_minimum(policy: str) -> Optional[tuple[int, int]]:
+    """The oldest TLS version an Elastic Load Balancing policy accepts, read from its name; None if it shows none."""
+    if policy in _TLS_1_0_POLICIES:
+        return (1, 0)
+    found = _TLS_IN_NAME.search(policy)
+    return (1, int(found.group(1))) if found else None
+
+
+def tls_policy_problem(policy: str) -> Optional[str]:
+    """Why a listener may not use `policy`, or None: it must be ELB's and accept nothing older than TLS 1.2."""
+    wanted = ".".join(map(str, MINIMUM_TLS))
+    if not _TLS_POLICY.match(policy):
+        return f"{policy!r} is not an Elastic Load Balancing security policy (ELBSecurityPolicy-...)"
+    minimum = tls_minimum(policy)
+    if minimum is None:
+        return (f"{policy!r} does not show the oldest TLS version it accepts (ELBSecurityPolicy-TLS13-1-2-...); "
+                f"use one that accepts TLS {wanted} and newer only, such as {DEFAULT_TLS_POLICY}")
+    if minimum < MINIMUM_TLS:
+        return (f"{policy!r} accepts TLS {minimum[0]}.{minimum[1]}, which is deprecated (RFC 8996); use one that "
+                f"accepts TLS {wanted} and newer only, such as {DEFAULT_TLS_POLICY}")
+    return None
+
+
+def is_private_cidr(cidr: str) -> bool:
+    network = ipaddress.IPv4Network(cidr)
+    return any(network.subnet_of(private) for private in PRIVATE_RANGES)
 
 
 def _tags(section: _Section) -> dict[str, str]:

@@ -56,6 +56,8 @@ class Probe:
         self.settings: Optional["FeatureSettings"] = None
         self.project: Optional[dict] = None
         self.environment: Optional[dict] = None
+        self.zone: Optional[dict] = None
+        """The hosted zone `aws.zone` found (id, name), for `aws.zoneAccess`."""
         self._clients: dict[str, "OctopusClient"] = {}
 
     def setting(self, key: str) -> str:

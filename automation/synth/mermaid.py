@@ -14,17 +14,23 @@ GROUP_TYPE = "aws:autoscaling/group:Group"
 TENANT_TYPE = "pulumi-python:dynamic/octopus:Tenant"
 OVERRIDE_TYPE = "pulumi-python:dynamic/octopus:AutoDeployOverride"
 PARAMETER_TYPE = "aws:ssm/parameter:Parameter"
+RECORD_TYPE = "aws:route53/record:Record"
+#: Drawn resources that are regional or global, never in the VPC, whatever they are wired to.
+OUTSIDE_VPC = frozenset({RECORD_TYPE, "aws:acm/certificate:Certificate", "aws:acm/certificateValidation:CertificateValidation"})
 #: Resources the diagram draws, with the facts its node shows; the VPC is a box around them.
 DRAWN: dict[str, tuple[str, ...]] = {
     "aws:ec2/subnet:Subnet": ("cidrBlock", "availabilityZone"),
     "aws:ec2/internetGateway:InternetGateway": (),
     "aws:ec2/natGateway:NatGateway": (),
     "aws:lb/loadBalancer:LoadBalancer": ("loadBalancerType",),
-    "aws:lb/listener:Listener": ("protocol", "port"),
+    "aws:lb/listener:Listener": ("protocol", "port", "sslPolicy"),
     "aws:lb/targetGroup:TargetGroup": ("protocol", "port", "healthCheck.path"),
     GROUP_TYPE: ("minSize", "desiredCapacity", "maxSize", "launchTemplate.version"),
     "aws:ec2/launchTemplate:LaunchTemplate": ("instanceType", "imageId", "description"),
     PARAMETER_TYPE: ("type",),
+    RECORD_TYPE: ("name", "type"),
+    "aws:acm/certificate:Certificate": ("domainName", "subjectAlternativeNames", "validationMethod"),
+    "aws:acm/certificateValidation:CertificateValidation": (),
     TENANT_TYPE: ("tenant_name", "environments"),
     OVERRIDE_TYPE: ("environment", "release_version"),
     "pulumi-python:dynamic/rollout:RolloutGate": ("launch_template_version", "timeout_minutes"),
@@ -59,7 +65,8 @@ def node_id(resource: SynthResource) -> str:
 def inside_vpc(synthesis: Synthesis, vpc: SynthResource) -> list[SynthResource]:
     """Drawn resources that live in the VPC: those wired to it, or to something drawn in it."""
     inside = {vpc.urn}
-    drawn = [r for r in synthesis.resources if r.type in DRAWN and r.type.startswith("aws:")]
+    drawn = [r for r in synthesis.resources
+             if r.type in DRAWN and r.type.startswith("aws:") and r.type not in OUTSIDE_VPC]
     changed = True
     while changed:
         changed = False
@@ -107,6 +114,13 @@ def render_mermaid(synthesis: Synthesis) -> str:
                 lines.append(node(resource, "      "))
                 placed.add(resource.urn)
         lines.append("    end")
+    records = [r for r in drawn if r.type == RECORD_TYPE]
+    if records:
+        lines.append(f'    subgraph route53[{mermaid_label(f"Route 53 zone {_zone(synthesis)}")}]')
+        for resource in records:
+            lines.append(node(resource, "      "))
+            placed.add(resource.urn)
+        lines.append("    end")
     for resource in drawn:
         if resource.type.startswith("aws:") and resource.urn not in placed:
             lines.append(node(resource, "    "))
@@ -145,6 +159,13 @@ def render_mermaid(synthesis: Synthesis) -> str:
             lines.append(f"  {source} -.->|{mermaid_label(text)}| {target}")
     lines += ["  " + style for style in MERMAID_STYLES]
     return "\n".join(lines) + "\n"
+
+
+def _zone(synthesis: Synthesis) -> str:
+    """The zone the records go in, as `dns.zone` names it."""
+    dns = synthesis.config.get("phoenix:dns")
+    zone = dns.get("zone") if isinstance(dns, Mapping) else None
+    return str(zone) if zone else "of the feature"
 
 
 def _flow(synthesis: Synthesis) -> Optional[dict[str, Any]]:

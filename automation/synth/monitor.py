@@ -18,6 +18,7 @@ from automation.synth.placeholders import (
     data_source_answer,
     physical_name,
     placeholder,
+    structured_outputs,
 )
 
 
@@ -81,6 +82,7 @@ def offline_mocks_class() -> type:
             if not args.custom:
                 return "", {}
             state = dict(args.inputs)
+            state.update(structured_outputs(args.typ, args.name, state))
             for prop in computed_outputs(args.typ):
                 state.setdefault(prop, placeholder(args.typ, args.name, prop))
             if autonamed(args.typ) and not state.get("name") and not state.get("namePrefix"):

@@ -37,6 +37,8 @@ PLACEHOLDERS = {
     "<account-id>": "the AWS account the credentials belong to",
     "<Type:NAME.id>, <Type:NAME.prop>": "an id or attribute assigned when resource NAME is created",
     "<random>": "the random suffix Pulumi appends to an auto-named resource",
+    "<hosted-zone-id>": "the id of the Route 53 hosted zone dns.zone names",
+    "hosted-zone.invalid": "the name of the hosted zone dns.zone gives by id (synth cannot look it up)",
     SECRET_MARKER: "a secret: never read or printed by synth",
     REGISTRATION_MARKER: "the registration key, a secret other than the API key",
 }
@@ -118,7 +120,35 @@ def data_source_answer(
         }
     if token == "aws:index/getPartition:getPartition":
         return {"id": "aws", "partition": "aws", "dnsSuffix": "amazonaws.com", "reverseDnsPrefix": "com.amazonaws"}
+    if token == "aws:route53/getZone:getZone":
+        # A zone given by name keeps it; one given by id gets a name from the reserved .invalid domain.
+        zone_id = args.get("zoneId") or "<hosted-zone-id>"
+        return {"id": zone_id, "zoneId": zone_id, "name": args.get("name") or HOSTED_ZONE_STAND_IN,
+                "privateZone": False, "arn": f"arn:aws:route53:::hostedzone/{zone_id}"}
     return None
+
+
+#: The name synth gives a zone named by id: RFC 2606 reserves `.invalid` for names that resolve nowhere.
+HOSTED_ZONE_STAND_IN = "hosted-zone.invalid"
+
+
+def structured_outputs(type_: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """Computed outputs a program reads inside (lists of objects), shaped as AWS returns them, values as placeholders."""
+    if type_ == "aws:acm/certificate:Certificate":
+        names = [inputs.get("domainName"), *(inputs.get("subjectAlternativeNames") or [])]
+        return {
+            "domainValidationOptions": [
+                {
+                    "domainName": domain,
+                    "resourceRecordName": placeholder(type_, name, f"validation[{domain}].name"),
+                    "resourceRecordType": "CNAME",
+                    "resourceRecordValue": placeholder(type_, name, f"validation[{domain}].value"),
+                }
+                for domain in names
+                if isinstance(domain, str)
+            ]
+        }
+    return {}
 
 
 def resource_class(type_: str) -> Optional[type]:

@@ -19,7 +19,10 @@ KEY_INPUTS: dict[str, tuple[str, ...]] = {
     "aws:ec2/securityGroup:SecurityGroup": ("ingress", "egress"),
     "aws:lb/loadBalancer:LoadBalancer": ("loadBalancerType", "internal", "subnets"),
     "aws:lb/targetGroup:TargetGroup": ("port", "protocol", "healthCheck.path", "healthCheck.matcher"),
-    "aws:lb/listener:Listener": ("port", "protocol", "defaultActions"),
+    "aws:lb/listener:Listener": ("port", "protocol", "sslPolicy", "certificateArn", "defaultActions"),
+    "aws:acm/certificate:Certificate": ("domainName", "subjectAlternativeNames", "validationMethod"),
+    "aws:acm/certificateValidation:CertificateValidation": ("certificateArn", "validationRecordFqdns"),
+    "aws:route53/record:Record": ("zoneId", "type", "aliases", "records"),
     "aws:ec2/launchTemplate:LaunchTemplate": ("instanceType", "imageId", "description", "userData"),
     "aws:autoscaling/group:Group": (
         "minSize",

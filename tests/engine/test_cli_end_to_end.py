@@ -183,6 +183,30 @@ def test_create_list_preview_update_destroy(cli: Cli, tmp_path: Path) -> None:
     assert missing.returncode == 2 and "has no stack" in missing.stderr
 
 
+def test_the_url_is_one_value_in_the_output_the_tenant_variable_the_summary_and_list(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """With a zone, `https://FEATURE.<zone>` everywhere CI and reviewers read it.
+
+    This project is the Octopus half of a feature (no AWS provider plugin here): it
+    names the URL with the function the feature's domain component uses.
+    """
+    cli.emulator.seed_release(PROJECT, "1.0.0-ryan0001")
+    summary = tmp_path / "summary.md"
+    created = cli.run("create", "ryan0001", "--json", "--summary", str(summary),
+                      "--set", "phoenix:dns.zone=Features.Example.com")
+    assert created.returncode == 0, created.stderr[-3000:]
+    url = json.loads(created.stdout)["outputs"]["url"]
+    assert url == "https://ryan0001.features.example.com"
+    [variable] = [v for v in cli.emulator.tenant_values("ryan0001") if v["Template"] == "Phoenix.Url"]
+    assert variable["Value"] == url
+    assert f"| `url` | `{url}` |" in summary.read_text()
+    [row] = cli.json("list")
+    assert row["url"] == url
+    table = cli.run("list")
+    assert url in table.stdout
+
+
 def test_reap_destroys_expired_features_except_kept_ones(cli: Cli) -> None:
     for feature in ("a", "b", "c"):
         cli.emulator.seed_release(PROJECT, f"1.0.0-{feature}")
@@ -229,12 +253,15 @@ def test_two_creates_of_one_feature_at_once(cli: Cli) -> None:
     emulator = cli.emulator
     emulator.seed_release(PROJECT, "1.0.0-ryan0001")
     # The first update is held inside Octopus calls (its lock taken) until the waiting create has
-    # met the lock, so the test does not depend on how fast a loaded machine starts processes.
-    entered, met = threading.Event(), threading.Event()
+    # met the lock and the second has been refused, so the test does not depend on how fast a
+    # loaded machine starts processes.
+    entered, met, refused = threading.Event(), threading.Event(), threading.Event()
 
     def hold() -> None:
         entered.set()
-        met.wait(HOLD_SECONDS)
+        deadline = time.monotonic() + HOLD_SECONDS
+        for event in (met, refused):
+            event.wait(max(0.0, deadline - time.monotonic()))
 
     emulator.after_next("POST", r"/tenants$", hold)
     emulator.after_next("PUT", r"/projects/", hold)
@@ -253,9 +280,12 @@ def test_two_creates_of_one_feature_at_once(cli: Cli) -> None:
     reader = threading.Thread(target=read_waiting, daemon=True)
     reader.start()
 
-    second = cli.run("create", "1.0.0-ryan0001")
-    assert second.returncode == 4, second.stderr[-3000:]
-    assert "'ryan0001' is locked" in second.stderr
+    second = cli.start("create", "1.0.0-ryan0001")
+    _, second_err = second.communicate(timeout=240)
+    refused.set()
+    assert not own_traceback(second_err), second_err[-3000:]
+    assert second.returncode == 4, second_err[-3000:]
+    assert "'ryan0001' is locked" in second_err
 
     out, err = first.communicate(timeout=240)
     assert first.returncode == 0, err[-3000:]

@@ -18,6 +18,9 @@ from automation.pulumi_cli import PROJECT_ROOT
 
 FEATURE = "ryan0001"
 VERSION = "1.0.0-ryan0001"
+#: The sample is named in a zone, so the golden file and the diagram hold the name and certificate too.
+ZONE = "features.example.com"
+SAMPLE_OVERRIDES = (f"phoenix:dns.zone={ZONE}",)
 GOLDEN = Path(__file__).resolve().parent / "golden" / f"{FEATURE}.json"
 #: Rewrites the golden file instead of comparing with it.
 UPDATE_VARIABLE = "PHOENIX_UPDATE_GOLDEN"
@@ -31,7 +34,7 @@ def synthesize(
     overrides: Sequence[str] = (),
     environ: Optional[Mapping[str, str]] = None,
 ) -> synth.Synthesis:
-    sources = config.load(PROJECT_ROOT, overrides)
+    sources = config.load(PROJECT_ROOT, (*SAMPLE_OVERRIDES, *overrides))
     return synth.synth_feature(
         parse_feature(feature, version), sources=sources, environ=dict(environ or {})
     )

@@ -45,7 +45,8 @@ def test_the_main_job_shows_the_environment_and_how_to_create_it(tmp_path: Path)
 def test_json_to_a_file_is_the_document_the_golden_test_compares(tmp_path: Path) -> None:
     target = tmp_path / "out" / "ryan0001.json"
     target.parent.mkdir()
-    done = run_synth("ryan0001", "--version", sample.VERSION, "--json", "--output", str(target),
+    zone = [arg for override in sample.SAMPLE_OVERRIDES for arg in ("--set", override)]
+    done = run_synth("ryan0001", "--version", sample.VERSION, *zone, "--json", "--output", str(target),
                      home=tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout == ""

@@ -7,8 +7,8 @@ is intended, update the golden file and commit it with the change:
     PHOENIX_UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/synth -k golden
 
 (or, equivalently, with OCTOPUS_REGISTRATION_API_KEY and PHOENIX_DEFAULTS unset:
-python -m automation synth ryan0001 --version 1.0.0-ryan0001 --format json
---output tests/synth/golden/ryan0001.json)
+python -m automation synth ryan0001 --version 1.0.0-ryan0001 --set phoenix:dns.zone=features.example.com
+--format json --output tests/synth/golden/ryan0001.json)
 """
 
 from __future__ import annotations

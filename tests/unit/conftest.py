@@ -44,6 +44,26 @@ NAME_RULES: dict[str, tuple[int, str]] = {
     "aws:kms/alias:Alias": (256, r"alias/(?!aws/)[A-Za-z0-9/_-]+"),
 }
 
+#: The load balancers' own hosted zone in eu-west-1 (an alias record names it).
+BALANCER_ZONE_ID = "Z32O12XQLNTSW2"
+
+
+@dataclass(frozen=True)
+class MockZone:
+    """A Route 53 hosted zone the mocks' account holds."""
+
+    id: str
+    name: str
+    private: bool = False
+
+
+#: The account's hosted zones: a public one for features, and a private one of the same shape.
+ZONES = (
+    MockZone("Z0123456789ABCDEFGHIJ", "features.example.com"),
+    MockZone("Z9876543210PRIVATEZON", "internal.example.com", private=True),
+)
+_DNS_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9-]{0,61}[a-z0-9])?")
+
 ID_PREFIXES = {
     "aws:ec2/vpc:Vpc": "vpc-",
     "aws:ec2/subnet:Subnet": "subnet-",
@@ -74,9 +94,13 @@ def _hex(*parts: str, length: int = 17) -> str:
 class FeatureMocks(pulumi.runtime.Mocks):
     """AWS, Octopus and the rollout gate as seen through the engine, recording every registration."""
 
-    def __init__(self, region: str = "eu-west-1", zones: int = 3, template_version: int = 1) -> None:
+    def __init__(
+        self, region: str = "eu-west-1", zones: int = 3, template_version: int = 1,
+        hosted_zones: tuple[MockZone, ...] = ZONES,
+    ) -> None:
         self.region = region
         self.zones = zones
+        self.hosted_zones = hosted_zones
         #: The launch template's latest version, as EC2 reports it (a stack updated N-1 times: N).
         self.template_version = template_version
         self.registered: list[MockResourceArgs] = []
@@ -120,6 +144,8 @@ class FeatureMocks(pulumi.runtime.Mocks):
             }, []
         if token == "aws:index/getPartition:getPartition":
             return {"id": "aws", "partition": "aws", "dnsSuffix": "amazonaws.com", "reverseDnsPrefix": "com.amazonaws"}, []
+        if token == "aws:route53/getZone:getZone":
+            return self._zone(args.args), []
         raise AssertionError(f"the program invoked {token}, which these mocks do not answer")
 
     def new_resource(self, args: MockResourceArgs) -> tuple[Optional[str], dict]:
@@ -133,6 +159,20 @@ class FeatureMocks(pulumi.runtime.Mocks):
         if resource_id is None:
             resource_id = ID_PREFIXES.get(args.typ, "") + _hex(args.typ, args.name)
         return resource_id, {**inputs, **outputs}
+
+    def _zone(self, query: Mapping[str, Any]) -> dict[str, Any]:
+        """The provider's look-up: by id, or by name among the public (or private) zones; none is an error."""
+        if query.get("zoneId"):
+            found = [zone for zone in self.hosted_zones if zone.id == query["zoneId"]]
+        else:
+            name = str(query.get("name", "")).lower().rstrip(".")
+            private = bool(query.get("privateZone"))
+            found = [zone for zone in self.hosted_zones if zone.name == name and zone.private == private]
+        if len(found) != 1:
+            raise AwsRejected("no matching Route 53 Hosted Zone found")
+        zone = found[0]
+        return {"id": zone.id, "zoneId": zone.id, "name": zone.name, "privateZone": zone.private,
+                "arn": f"arn:aws:route53:::hostedzone/{zone.id}", "resourceRecordSetCount": 2}
 
     def _check_name(self, typ: str, inputs: Mapping[str, Any]) -> None:
         rule = NAME_RULES.get(typ)
@@ -178,7 +218,7 @@ class FeatureMocks(pulumi.runtime.Mocks):
 
     def _load_balancer(self, name, inputs):
         arn = self._arn("elasticloadbalancing", f"loadbalancer/app/{inputs['name']}/{_hex(name, length=16)}")
-        return arn, {"arn": arn, "dnsName": f"{inputs['name']}-1234567890.{self.region}.elb.amazonaws.com", "zoneId": "Z32O12XQLNTSW2"}
+        return arn, {"arn": arn, "dnsName": f"{inputs['name']}-1234567890.{self.region}.elb.amazonaws.com", "zoneId": BALANCER_ZONE_ID}
 
     def _target_group(self, name, inputs):
         arn = self._arn("elasticloadbalancing", f"targetgroup/{inputs['name']}/{_hex(name, length=16)}")
@@ -187,6 +227,47 @@ class FeatureMocks(pulumi.runtime.Mocks):
     def _listener(self, name, inputs):
         arn = self._arn("elasticloadbalancing", f"listener/app/{_hex(name, length=16)}")
         return arn, {"arn": arn}
+
+    def _certificate(self, name, inputs):
+        """ACM's RequestCertificate: a first name of at most 64 characters, and one CNAME to write per name."""
+        names = [inputs["domainName"], *(inputs.get("subjectAlternativeNames") or [])]
+        if len(names[0]) > 64:
+            raise AwsRejected(f"ValidationException: domain name {names[0]!r} is longer than 64 characters")
+        for domain in names:
+            self._check_dns_name(domain)
+        arn = self._arn("acm", f"certificate/{_hex(name, length=8)}-{_hex(name, 'id', length=4)}")
+        options = [
+            {
+                "domainName": domain,
+                "resourceRecordName": f"_{_hex(domain, length=32)}.{domain}.",
+                "resourceRecordType": "CNAME",
+                "resourceRecordValue": f"_{_hex(domain, 'value', length=32)}.{_hex(domain, length=10)}.acm-validations.aws.",
+            }
+            for domain in names
+        ]
+        return arn, {"arn": arn, "domainValidationOptions": options, "status": "PENDING_VALIDATION"}
+
+    def _record(self, name, inputs):
+        """Route 53's ChangeResourceRecordSets: a legal name in a zone the account holds; alias or records, not both."""
+        zone = next((zone for zone in self.hosted_zones if zone.id == inputs["zoneId"]), None)
+        if zone is None:
+            raise AwsRejected(f"NoSuchHostedZone: {inputs['zoneId']}")
+        fqdn = inputs["name"].lower().rstrip(".")
+        self._check_dns_name(fqdn)
+        if fqdn != zone.name and not fqdn.endswith(f".{zone.name}"):
+            raise AwsRejected(f"InvalidChangeBatch: {fqdn} is not in zone {zone.name}")
+        if bool(inputs.get("aliases")) == bool(inputs.get("records")):
+            raise AwsRejected("InvalidChangeBatch: a record has either an alias target or records")
+        return f"{zone.id}_{fqdn}_{inputs['type']}", {"fqdn": fqdn}
+
+    @staticmethod
+    def _check_dns_name(name: str) -> None:
+        labels = name.rstrip(".").split(".")
+        if len(name.rstrip(".")) > 253 or not all(_DNS_LABEL.fullmatch(label) for label in labels):
+            raise AwsRejected(f"InvalidDomainName: {name!r}")
+
+    def _validation(self, name, inputs):
+        return inputs["certificateArn"], {}
 
     def _group(self, name, inputs):
         group = inputs["name"]
@@ -212,6 +293,9 @@ class FeatureMocks(pulumi.runtime.Mocks):
         "aws:lb/targetGroup:TargetGroup": _target_group,
         "aws:lb/listener:Listener": _listener,
         "aws:autoscaling/group:Group": _group,
+        "aws:acm/certificate:Certificate": _certificate,
+        "aws:route53/record:Record": _record,
+        "aws:acm/certificateValidation:CertificateValidation": _validation,
         "pulumi-python:dynamic/octopus:Tenant": _tenant,
         "pulumi-python:dynamic/octopus:AutoDeployOverride": _override,
         "pulumi-python:dynamic/rollout:RolloutGate": _rollout,

@@ -4,7 +4,8 @@ It reads the same stack config keys as phoenix itself (`octopus:*`,
 `phoenix:feature`, `phoenix:packageVersion`, `phoenix:octopus`,
 `phoenix:tenantVariableSecrets`), so a test or a benchmark configures it the
 way `python -m automation` configures a feature. Without a load balancer, the
-feature's URL is a stand-in named for the feature (`feature_url`).
+feature's URL is a stand-in named for the feature (`feature_url`); with
+`dns.zone` it is the one the feature's name gets (`components.dns_names`).
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def program() -> None:
     )
     variables = tenant_variable_settings(octopus.get("tenantVariables") or {}, phoenix.get("tenantVariableSecrets"))
     if variables.templates:
-        url = feature_url(feature)
+        url = feature_url(feature, (phoenix.get_object("dns") or {}).get("zone") or None)
         TenantVariables(
             f"{feature}-tenant-variables",
             tenant_id=tenant.tenant_id,
@@ -65,8 +66,12 @@ def program() -> None:
     pulumi.export("package_version", version)
 
 
-def feature_url(feature: str) -> str:
-    """The stand-in for the load balancer's address this project does not have."""
+def feature_url(feature: str, zone: Optional[str] = None) -> str:
+    """The feature's name in the zone (a name, as given); without one, a stand-in for the balancer's address."""
+    if zone:
+        from components import dns_names
+
+        return dns_names.feature_url(feature, dns_names.parse_zone(zone).name or zone)
     return f"https://{feature}.features.test"
 
 
