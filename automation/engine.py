@@ -23,6 +23,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Optional
 
@@ -30,7 +31,7 @@ import pulumi.automation as auto
 from pulumi.automation._cmd import CommandResult, OnOutput, PulumiCommand
 from pulumi.automation.errors import create_command_error
 
-from automation import pulumi_cli
+from automation import locks, pulumi_cli
 from automation.config import StackConfig
 from automation.errors import InputError, Interrupted, StackLocked, lock_holder
 from automation.summary import Output, Step
@@ -208,6 +209,11 @@ class TrackedCommand(PulumiCommand):
             error.command_result = result  # type: ignore[attr-defined]
             raise error
         return result
+
+    def pids(self) -> list[int]:
+        """The pids of the CLI processes running now (a lock names the one that took it)."""
+        with self._lock:
+            return [process.pid for process in self._running]
 
     def signal_all(self, signum: int) -> int:
         """Send a signal to every running CLI process; returns how many got it."""
@@ -424,6 +430,7 @@ class Engine:
         )
         self._program: Optional[Callable[[], None]] = None
         self.interruption = Interruption(self.command, log)
+        self.heartbeat_seconds = locks.heartbeat_seconds(dict(environ))
 
     # workspace and stacks
 
@@ -562,19 +569,21 @@ class Engine:
 
         A lock left by a dead process on this host is removed (with a warning);
         a live one is waited for up to `wait_seconds`, then reported (exit 4).
+        While the operation runs, a heartbeat says that its lock is alive.
         """
         deadline = time.monotonic() + max(0.0, wait_seconds)
         cleared = False
         while True:
             self.interruption.check()
             try:
-                return operation()
+                with locks.beating(self.heartbeat(stack.name)):
+                    return operation()
             except auto.ConcurrentUpdateError as error:
                 stderr = getattr(getattr(error, "command_result", None), "stderr", "") or str(error)
                 holder = stale_lock(stderr)
                 if holder and not cleared:
                     self.log(f"[{stack.name}] warning: removing a stale lock left by {holder}")
-                    stack.cancel()
+                    self.remove_locks(stack, locks.locks_in_message(stderr))
                     cleared = True
                     continue
                 remaining = deadline - time.monotonic()
@@ -582,6 +591,37 @@ class Engine:
                     raise StackLocked(stack.name, lock_holder(stderr) or "") from None
                 self.log(f"[{stack.name}] locked by another update; retrying for {remaining:.0f} s more")
                 time.sleep(min(LOCK_POLL_SECONDS, remaining))
+
+    # locks and heartbeats, read from the backend's objects (automation/locks.py)
+
+    @cached_property
+    def store(self) -> Optional[Any]:
+        """The backend's objects (file:// and s3://), else None."""
+        from automation.backend_store import open_store
+
+        try:
+            return open_store(self.backend.url)
+        except InputError:
+            return None
+
+    def stack_path(self, name: str) -> str:
+        return locks.stack_path(self.store, self.project.name, name)
+
+    def heartbeat(self, name: str) -> Optional[locks.Heartbeat]:
+        if self.store is None:
+            return None
+        return locks.Heartbeat(self.store, self.stack_path(name), self.command.pids, every=self.heartbeat_seconds)
+
+    def remove_locks(self, stack: auto.Stack, holders: list[locks.Lock]) -> None:
+        """Delete exactly the locks of these holders; `pulumi cancel` would delete a new live one too."""
+        if self.store is None:
+            stack.cancel()
+            return
+        path = self.stack_path(stack.name)
+        wanted = {(lock.username, lock.hostname, lock.pid) for lock in holders}
+        for lock in locks.read_locks(self.store, path):
+            if (lock.username, lock.hostname, lock.pid) in wanted:
+                self.store.delete(lock.key)
 
     def pending_operations(self, stack: auto.Stack) -> list[dict]:
         """Operations an interrupted update left unfinished (read without decrypting secrets)."""

@@ -92,7 +92,6 @@ _NOISE = (
     "View in Browser",
     "View Live:",
 )
-_LOCK_OWNER = re.compile(r"created by (?P<owner>\S+) \(pid (?P<pid>\d+)\)")
 
 
 def engine_message(stdout: str, stderr: str, limit: int = 40) -> str:
@@ -144,11 +143,10 @@ def _exception_line(following: list[str], indent: int) -> Optional[str]:
 
 
 def lock_holder(stderr: str) -> Optional[str]:
-    """`user@host (pid N)` of a file-backend lock, when the message names one."""
-    match = _LOCK_OWNER.search(stderr or "")
-    if not match:
-        return None
-    return f"{match.group('owner')}, pid {match.group('pid')}"
+    """`user@host, pid N, taken 3m ago (...)` of each lock the message names, or None."""
+    from automation.locks import holders_text
+
+    return holders_text(stderr)
 
 
 def classify(error: BaseException, *, stack: Optional[str] = None) -> Failure:
