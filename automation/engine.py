@@ -470,8 +470,9 @@ class Engine:
         except auto.StackAlreadyExistsError:
             return auto.Stack.select(name, workspace), False
 
-    def remove(self, stack: auto.Stack) -> None:
-        stack.workspace.remove_stack(stack.name)
+    def remove(self, stack: auto.Stack, *, wait_seconds: float = 0.0) -> None:
+        """Remove the stack (it takes the lock too: a runner finishing its own destroy may hold it)."""
+        self.with_lock(stack, lambda: stack.workspace.remove_stack(stack.name), wait_seconds=wait_seconds)
 
     # config
 

@@ -320,14 +320,14 @@ def census_of_octopus(tenants: Sequence[Mapping[str, Any]], projects: Sequence[M
     return Census(tuple((t["Id"], t["Name"]) for t in tenants), tuple(overrides))
 
 
-def exported_deployments(box: Any) -> list[dict]:
-    """Every stack of the backend, exported (the engine's own view of its state)."""
+def exported_deployments(work_dir: Any, env: Mapping[str, str]) -> list[dict]:
+    """Every stack of the backend `env` names, exported (the engine's own view of its state)."""
     from pulumi import automation as auto
 
     from automation import pulumi_cli
 
     workspace = auto.LocalWorkspace(
-        work_dir=str(box.work_dir), env_vars=box.env, pulumi_command=pulumi_cli.pulumi_command(),
+        work_dir=str(work_dir), env_vars=dict(env), pulumi_command=pulumi_cli.pulumi_command(),
     )
     return [dict(workspace.export_stack(summary.name).deployment or {}) for summary in workspace.list_stacks()]
 
@@ -370,7 +370,7 @@ def run(*, quick: bool = False, lifecycles: Optional[int] = None, workers: Optio
         box.emulator.faults = FaultPlan()
         log = box.emulator.request_log
         reconciliation = Reconciliation(
-            census_of_state(exported_deployments(box)),
+            census_of_state(exported_deployments(box.work_dir, box.env)),
             census_of_octopus(box.emulator.tenants(), box.emulator.projects()),
         )
         live_stacks = len(box.stacks())
