@@ -14,6 +14,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -33,7 +34,7 @@ from pulumi.automation.errors import create_command_error
 
 from automation import locks, pulumi_cli
 from automation.config import StackConfig
-from automation.errors import InputError, Interrupted, StackLocked, lock_holder
+from automation.errors import InputError, Interrupted, PhoenixError, StackLocked, lock_holder
 from automation.summary import Output, Step
 
 #: Folder of the work dir holding the embedded file backend (git-ignored).
@@ -578,7 +579,9 @@ class Engine:
             self.interruption.check()
             try:
                 with locks.beating(self.heartbeat(stack.name)):
-                    return operation()
+                    result = operation()
+                self.release_left_lock(stack, getattr(result, "stderr", "") or "")
+                return result
             except auto.ConcurrentUpdateError as error:
                 stderr = getattr(getattr(error, "command_result", None), "stderr", "") or str(error)
                 holder = stale_lock(stderr)
@@ -591,7 +594,8 @@ class Engine:
                 if remaining <= 0:
                     raise StackLocked(stack.name, lock_holder(stderr) or "") from None
                 self.log(f"[{stack.name}] locked by another update; retrying for {remaining:.0f} s more")
-                time.sleep(min(LOCK_POLL_SECONDS, remaining))
+                # Jittered: runners that collided (each saw the other's lock) must not retry in step.
+                time.sleep(min(LOCK_POLL_SECONDS * random.uniform(0.5, 1.5), remaining))
 
     # locks and heartbeats, read from the backend's objects (automation/locks.py)
 
@@ -623,6 +627,32 @@ class Engine:
         for lock in locks.read_locks(self.store, path):
             if (lock.username, lock.hostname, lock.pid) in wanted:
                 self.store.delete(lock.key)
+
+    def release_left_lock(self, stack: auto.Stack, stderr: str, attempts: int = 3) -> None:
+        """The CLI finished but could not delete its lock (it says so, and exits 0): delete it now.
+
+        Left there, it would stop every runner on another host until `unlock`.
+        """
+        if locks.LOCK_NOT_DELETED not in stderr:
+            return
+        host, user = socket.gethostname(), _lock_user()
+        for attempt in range(attempts if self.store is not None else 0):
+            try:
+                left = [
+                    lock for lock in locks.read_locks(self.store, self.stack_path(stack.name))
+                    if (lock.hostname, lock.username) == (host, user) and not _pid_is_pulumi(lock.pid)
+                ]
+                self.remove_locks(stack, left)
+            except PhoenixError:
+                time.sleep(2 ** attempt)
+                continue
+            names = ", ".join(lock.holder for lock in left) or "none left"
+            self.log(f"[{stack.name}] warning: the Pulumi CLI could not delete its lock; phoenix removed it ({names})")
+            return
+        self.log(
+            f"[{stack.name}] warning: the Pulumi CLI could not delete its lock, nor could phoenix: the next run on "
+            f"this host removes it; on another host, run `unlock {stack.name}`"
+        )
 
     def pending_operations(self, stack: auto.Stack) -> list[dict]:
         """Operations an interrupted update left unfinished (read without decrypting secrets)."""

@@ -36,6 +36,9 @@ LIVE_BEATS = 4
 #: The shortest wait for one's own lock to appear before the first heartbeat.
 FIRST_LOOK_SECONDS = 0.25
 
+#: What the CLI prints (and still exits 0) when it could not delete its own lock.
+LOCK_NOT_DELETED = "there was a problem deleting the lock"
+
 #: `<where>: created by <user>@<host> (pid <n>) at <RFC 3339 time>`, one line per lock.
 _LOCK_LINE = re.compile(
     r"(?:(?P<where>\S+): )?created by (?P<user>[^@\s]+)@(?P<host>\S+) \(pid (?P<pid>\d+)\)"
