@@ -25,7 +25,6 @@ from tests.engine.test_cli_end_to_end import ENVIRONMENT, PROJECT, Cli
 from tests.s3_emulator import Identity, S3Emulator, backend_url
 from tests.s3_emulator.fixtures import s3_emulator, s3_proxy, s3_server  # noqa: F401 - fixtures
 
-pytestmark = pytest.mark.engine
 
 #: Variables of the caller's shell that would steer a runner elsewhere.
 _OUTSIDE = ("GITHUB_STEP_SUMMARY", "PHOENIX_WORK_DIR", "PHOENIX_DEFAULTS", "CI", "PHOENIX_DEBUG",

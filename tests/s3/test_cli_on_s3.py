@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from tests.engine.projects.octopus.program import PROJECT_NAME
 from tests.engine.test_cli_end_to_end import PROJECT, overrides
 from tests.s3.conftest import readme_policy
 from tests.s3_emulator import BUCKET, PREFIX, backend_url
+
+pytestmark = pytest.mark.engine
 
 
 def test_a_feature_created_on_one_runner_is_read_changed_and_destroyed_from_another(world) -> None:

@@ -13,10 +13,14 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Sequence
 
+import pytest
+
 from bench.soak import Reconciliation, census_of_octopus, census_of_state, exported_deployments
 from tests.engine.projects.octopus.program import PROJECT_NAME
 from tests.engine.test_cli_end_to_end import PROJECT, overrides
 from tests.s3_emulator import PREFIX
+
+pytestmark = pytest.mark.engine
 
 FEATURES = [f"f{n:02d}" for n in range(1, 13)]
 WAIT = ("--wait-lock", "600", "--quiet")

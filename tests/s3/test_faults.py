@@ -18,8 +18,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.engine.projects.octopus.program import PROJECT_NAME
 from tests.engine.test_cli_end_to_end import PROJECT, overrides
+
+pytestmark = pytest.mark.engine
 
 CHECKPOINT = rf"/\.pulumi/stacks/{PROJECT_NAME}/ryan0001\.json$"
 LOCKS = rf"/\.pulumi/locks/organization/{PROJECT_NAME}/ryan0001/"

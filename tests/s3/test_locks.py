@@ -14,10 +14,14 @@ import signal
 import socket
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from automation.locks import Beat
 from tests.engine.projects.octopus.program import PROJECT_NAME
 from tests.engine.test_cli_end_to_end import PROJECT, an_init_that_never_reaps, descendants, overrides, wait_for
 from tests.s3_emulator import PREFIX
+
+pytestmark = pytest.mark.engine
 
 STACK_PATH = f"organization/{PROJECT_NAME}/ryan0001"
 HEARTBEAT = f"{PREFIX}/.phoenix/heartbeats/{STACK_PATH}.json"

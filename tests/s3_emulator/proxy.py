@@ -247,6 +247,13 @@ class _Server(ThreadingHTTPServer):
         self._connections_lock = threading.Lock()
         super().__init__(address, _Handler)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up (the SDK gave up on a slow answer) is no error of the proxy's."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
+
     def track(self, connection: socket.socket) -> None:
         with self._connections_lock:
             self._connections.add(connection)
