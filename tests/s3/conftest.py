@@ -9,7 +9,6 @@ environment (credentials, region) are all that differ from a real bucket.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,20 +21,13 @@ from automation.pulumi_cli import PROJECT_ROOT
 from tests.conftest import TEST_PASSPHRASE
 from tests.engine.projects.octopus.program import PROJECT_NAME, copy_project
 from tests.engine.test_cli_end_to_end import ENVIRONMENT, PROJECT, Cli
-from tests.s3_emulator import Identity, S3Emulator, backend_url
+from tests.s3_emulator import Identity, S3Emulator, backend_url, readme_policy
 from tests.s3_emulator.fixtures import s3_emulator, s3_proxy, s3_server  # noqa: F401 - fixtures
 
 
 #: Variables of the caller's shell that would steer a runner elsewhere.
 _OUTSIDE = ("GITHUB_STEP_SUMMARY", "PHOENIX_WORK_DIR", "PHOENIX_DEFAULTS", "CI", "PHOENIX_DEBUG",
             "PULUMI_CONFIG_PASSPHRASE_FILE", "PULUMI_BACKEND_URL")
-
-
-def readme_policy() -> dict:
-    """The runner's IAM policy exactly as the README's "Sharing state between runners" lists it."""
-    text = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
-    section = text.split("## Sharing state between runners", 1)[1]
-    return json.loads(section.split("```json", 1)[1].split("```", 1)[0])
 
 
 @dataclass

@@ -9,8 +9,7 @@ import pytest
 
 from tests.engine.projects.octopus.program import PROJECT_NAME
 from tests.engine.test_cli_end_to_end import PROJECT, overrides
-from tests.s3.conftest import readme_policy
-from tests.s3_emulator import BUCKET, PREFIX, backend_url
+from tests.s3_emulator import BUCKET, PREFIX, backend_url, readme_policy
 
 pytestmark = pytest.mark.engine
 

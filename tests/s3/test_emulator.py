@@ -12,8 +12,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError
 
 from automation.backend_store import S3Location, S3Store, StoreError
-from tests.s3.conftest import readme_policy
-from tests.s3_emulator import BUCKET, PREFIX, REGION, backend_url
+from tests.s3_emulator import BUCKET, PREFIX, REGION, backend_url, readme_policy
 
 
 def client(endpoint: str, identity, attempts: int = 1):

@@ -51,6 +51,13 @@ class Identity:
         }
 
 
+def readme_policy() -> dict:
+    """The runner's IAM policy exactly as the README's "Sharing state between runners" lists it."""
+    root = Path(__file__).resolve().parents[2]
+    section = (root / "README.md").read_text(encoding="utf-8").split("## Sharing state between runners", 1)[1]
+    return json.loads(section.split("```json", 1)[1].split("```", 1)[0])
+
+
 def backend_url(endpoint: str, bucket: str = BUCKET, prefix: str = PREFIX) -> str:
     """The backend URL a runner gets: the bucket, and the endpoint options of the CLI's S3 opener.
 
