@@ -613,9 +613,14 @@ class Engine:
         return locks.stack_path(self.store, self.project.name, name)
 
     def heartbeat(self, name: str) -> Optional[locks.Heartbeat]:
+        """The heartbeat of an operation on the stack; None where the backend's objects are out of reach."""
         if self.store is None:
             return None
-        return locks.Heartbeat(self.store, self.stack_path(name), self.command.pids, every=self.heartbeat_seconds)
+        try:
+            path = self.stack_path(name)
+        except PhoenixError:  # the store failed: the operation runs, without a heartbeat
+            return None
+        return locks.Heartbeat(self.store, path, self.command.pids, every=self.heartbeat_seconds)
 
     def remove_locks(self, stack: auto.Stack, holders: list[locks.Lock]) -> None:
         """Delete exactly the locks of these holders; `pulumi cancel` would delete a new live one too."""

@@ -244,6 +244,17 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
+def kill_with_descendants(pid: int) -> list[int]:
+    """SIGKILL a process and everything below it at once (a runner that dies); the pids killed."""
+    pids = [pid, *descendants(pid)]
+    for each in pids:
+        try:
+            os.kill(each, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return pids
+
+
 PR_SET_CHILD_SUBREAPER = 36
 
 
@@ -290,12 +301,7 @@ def test_a_create_killed_mid_update_is_recovered_by_the_next(cli: Cli, how: str)
                 process.send_signal(signal.SIGTERM)
                 return
             # the runner dies: CLI, engine and provider go at once, leaving a lock behind
-            killed.extend([process.pid, *descendants(process.pid)])
-            for pid in killed:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+            killed.extend(kill_with_descendants(process.pid))
 
         emulator.after_next("POST", r"/tenants$", kill)
         out, err = process.communicate(timeout=240)

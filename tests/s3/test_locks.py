@@ -9,7 +9,6 @@ hours away, which a test cannot wait for.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 from datetime import datetime, timedelta, timezone
@@ -18,7 +17,13 @@ import pytest
 
 from automation.locks import Beat
 from tests.engine.projects.octopus.program import PROJECT_NAME
-from tests.engine.test_cli_end_to_end import PROJECT, an_init_that_never_reaps, descendants, overrides, wait_for
+from tests.engine.test_cli_end_to_end import (
+    PROJECT,
+    an_init_that_never_reaps,
+    kill_with_descendants,
+    overrides,
+    wait_for,
+)
 from tests.s3_emulator import PREFIX
 
 pytestmark = pytest.mark.engine
@@ -73,12 +78,7 @@ def kill_mid_update(world, runner, killed: list[int]) -> None:
 
     def kill() -> None:
         wait_for(lambda: world.s3.keys(HEARTBEAT), what="a heartbeat before the kill")
-        killed.extend([process.pid, *descendants(process.pid)])
-        for pid in killed:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        killed.extend(kill_with_descendants(process.pid))
 
     world.octopus.after_next("POST", r"/tenants$", kill)
     process.communicate(timeout=300)
