@@ -143,7 +143,7 @@ def _exception_line(following: list[str], indent: int) -> Optional[str]:
 
 
 def lock_holder(stderr: str) -> Optional[str]:
-    """`user@host, pid N, taken 3m ago (...)` of each lock the message names, or None."""
+    """`user@host, pid N, taken 3m ago at <time> UTC` of each lock the message names, or None."""
     from automation.locks import holders_text
 
     return holders_text(stderr)

@@ -92,7 +92,7 @@ class Lock:
         age = self.age(now)
         if age is None:
             return self.holder
-        return f"{self.holder}, taken {format_age(age)} ago ({self.taken:%Y-%m-%d %H:%M:%S} UTC)"
+        return f"{self.holder}, taken {format_age(age)} ago at {self.taken:%Y-%m-%d %H:%M:%S} UTC"
 
 
 def locks_in_message(text: str) -> list[Lock]:

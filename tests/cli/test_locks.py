@@ -186,7 +186,7 @@ def test_unlock_removes_exactly_the_judged_locks_and_their_beat(backend: Path) -
     assert [lock.key for lock in done.removed] == [key]
     assert store.read(key) is None and store.read(heartbeat_key(PATH)) is None
     assert done.as_json()["result"] == "unlocked" and done.as_json()["olderThan"] == "1h"
-    assert done.lines()[0] == "ryan0001: removed the lock of ci@runner-7, pid 4242, taken 2h ago (2026-11-30 10:00:00 UTC)"
+    assert done.lines()[0] == "ryan0001: removed the lock of ci@runner-7, pid 4242, taken 2h ago at 2026-11-30 10:00:00 UTC"
 
 
 def test_the_unlock_command_on_a_file_backend(tmp_path: Path, backend: Path, capsys, monkeypatch) -> None:
@@ -252,3 +252,39 @@ def test_file_urls_open_the_folder(tmp_path: Path, monkeypatch) -> None:
     assert [item.key for item in store.list("a/")] == ["a/b/c.json"] and store.list("z/") == []
     assert store.delete("a/b/c.json") and not store.delete("a/b/c.json")
     assert not [name for name in os.listdir(tmp_path / "state" / "a" / "b")], "no temporary file left"
+
+
+# --- the engine's own lock handling -------------------------------------------------------------------
+
+
+def test_the_engine_deletes_exactly_the_locks_it_judged_and_what_its_cli_left(
+    tmp_path: Path, backend: Path, monkeypatch, pulumi_bin
+) -> None:
+    import socket
+
+    from automation.engine import Backend, Engine, _lock_user
+
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "phrase")
+    work = tmp_path / "project"
+    work.mkdir()
+    (work / "Pulumi.yaml").write_text("name: phoenix-octopus\nruntime: python\n")
+    logged: list[str] = []
+    engine = Engine(work, Backend(f"file://{backend}", local_default=False), log=logged.append)
+
+    class Stack:
+        name = "ryan0001"
+
+        def cancel(self) -> None:
+            raise AssertionError("`pulumi cancel` deletes every lock; phoenix deletes the ones it judged")
+
+    here, me = socket.gethostname(), _lock_user()
+    gone = write_lock(backend, host=here, user=me, pid=2**22 + 7, name="left-by-our-cli")
+    elsewhere = write_lock(backend, host="runner-8", user=me, pid=2**22 + 7, name="another-runners")
+    engine.release_left_lock(Stack(), "all good")
+    assert (backend / gone).exists(), "nothing said the CLI left a lock"
+    engine.release_left_lock(Stack(), "error: there was a problem deleting the lock at file://..., manual clean up")
+    assert not (backend / gone).exists() and (backend / elsewhere).exists()
+    assert "phoenix removed it" in logged[-1] and f"{me}@{here}" in logged[-1]
+
+    engine.remove_locks(Stack(), [Lock(me, "runner-8", 2**22 + 7, None)])
+    assert not (backend / elsewhere).exists()

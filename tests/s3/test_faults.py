@@ -7,6 +7,8 @@ The runners reach the emulator through the fault proxy. Findings, one test each:
   run with exit 1 and the CLI's message; that checkpoint is lost (the state
   still records the step as pending), and the next run recovers it: it clears
   the pending operation, refreshes and adopts the tenant, with a warning;
+- a history write that keeps failing after a good update fails the run
+  (exit 1); the state is current, and a rerun changes nothing;
 - a lock delete that fails leaves the lock behind after a successful update
   (the CLI says so and exits 0): phoenix deletes it right away, or, when S3
   still refuses, the next run on this host proves it stale and removes it;
@@ -77,6 +79,21 @@ def test_a_checkpoint_lost_after_octopus_acted_fails_the_run_and_the_next_one_re
     assert json.loads(healed.stdout)["outputs"]["tenant_id"] == tenant["Id"]
     assert [o["TenantId"] for o in overrides(octopus)] == [tenant["Id"]]
     assert runner.json("create", "1.0.0-ryan0001")["changes"] == {"same": 3}
+
+
+def test_a_history_write_that_fails_after_a_good_update_fails_the_run_and_a_rerun_changes_nothing(
+    world, s3_proxy
+) -> None:
+    world.octopus.seed_release(PROJECT, "1.0.0-ryan0001")
+    runner = world.runner("forgetful", endpoint=s3_proxy.url)
+    s3_proxy.fail_next("PUT", rf"/\.pulumi/history/{PROJECT_NAME}/ryan0001/", status=503, count=1000)
+    failed = runner.run("create", "1.0.0-ryan0001")
+    s3_proxy.faults.clear()
+    assert failed.returncode == 1, failed.stderr[-3000:]
+    assert "saving update info" in failed.stderr and "503" in failed.stderr
+    [tenant] = world.octopus.tenants()
+    again = runner.json("create", "1.0.0-ryan0001")
+    assert (again["changes"], again["outputs"]["tenant_id"]) == ({"same": 3}, tenant["Id"])
 
 
 def test_a_lock_the_cli_could_not_delete_is_deleted_by_phoenix_or_the_next_run(world, s3_proxy) -> None:

@@ -54,7 +54,7 @@ def test_a_second_runner_is_told_who_holds_the_lock_and_since_when_or_waits(worl
     assert refused.returncode == 4, refused.stderr[-3000:]
     [message] = [line for line in refused.stderr.splitlines() if line.startswith("error: ")]
     assert f"is locked by another update ({lock['username']}@{socket.gethostname()}, pid {lock['pid']}, taken " in message
-    assert " ago (" in message and "--wait-lock" in message
+    assert " ago at " in message and "--wait-lock" in message
 
     # The update is running: unlock refuses, even for a lock "older than 0s".
     unlocking = world.runner("unlocking").run("unlock", "ryan0001", "--older-than", "0s")
