@@ -216,10 +216,9 @@ class Heartbeat:
     every: float = HEARTBEAT_SECONDS
     hostname: str = field(default_factory=socket.gethostname)
     clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
-    beats: int = 0
-    errors: int = 0
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _wrote: bool = False
+    beats: int = field(default=0, init=False)
+    errors: int = field(default=0, init=False)
+    _stopped: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
 
     def ours(self) -> Optional[Lock]:
         pids = set(self.pids())
@@ -240,20 +239,23 @@ class Heartbeat:
             self.errors += 1
             return False
         self.beats += 1
-        self._wrote = True
         return True
 
     def run(self) -> None:
+        """Beat until stopped; the first beats wait for the CLI to take its lock."""
         wait = FIRST_LOOK_SECONDS
-        while not self._stop.wait(wait):
+        while not self._stopped.wait(wait):
             if self.beat():
                 wait = self.every
             else:  # the CLI has not taken its lock yet: look again soon
                 wait = min(self.every, wait * 2)
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._wrote:
+        self._stopped.set()
+
+    def clear(self) -> None:
+        """Delete the beat once the operation is over (its lock is gone with it)."""
+        if self.beats:
             try:
                 self.store.delete(heartbeat_key(self.path))
             except Exception:  # noqa: BLE001 - a leftover beat only ages
@@ -271,9 +273,9 @@ def beating(heartbeat: Optional[Heartbeat]) -> Iterator[Optional[Heartbeat]]:
     try:
         yield heartbeat
     finally:
-        heartbeat._stop.set()
-        thread.join(timeout=30)
         heartbeat.stop()
+        thread.join(timeout=30)  # a beat being written lands before the delete below
+        heartbeat.clear()
 
 
 # --- judging a lock ----------------------------------------------------------------------------------
