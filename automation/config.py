@@ -349,12 +349,15 @@ def build(
     package_version: Optional[str],
     environ: Mapping[str, str],
     require_api_key: bool = True,
+    runs_program: bool = True,
 ) -> StackConfig:
     """The validated config of one feature's stack.
 
     Without a package version (destroy of a stack that never recorded one) the
     key is left out of the stack and a stand-in is validated in its place:
-    destroy never runs the program that would read it.
+    destroy never runs the program that would read it. For the same reason a
+    command that does not run the program (`runs_program=False`: destroy, reap)
+    needs no registration key: a stand-in is validated, none is written.
     """
     config = collect(
         sources, feature, package_version=package_version, environ=environ,
@@ -362,7 +365,13 @@ def build(
     )
     flat = config.flat()
     flat.setdefault("phoenix:packageVersion", f"0.0.0-{feature.id}")
+    if not runs_program:
+        flat["octopus:registrationApiKey"] = REGISTRATION_STAND_IN
     return replace(config, settings=_validate(flat, sources))
+
+
+#: What a command that never runs the program validates in place of the registration key.
+REGISTRATION_STAND_IN = "not-read-by-this-command"
 
 
 def find_package_version(sources: Sources, feature: Feature, api_key: str) -> str:

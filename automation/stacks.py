@@ -89,7 +89,8 @@ class Session:
         return version
 
     def stack_config(
-        self, feature: Feature, package_version: Optional[str], *, extra: Sequence[str] = ()
+        self, feature: Feature, package_version: Optional[str], *, extra: Sequence[str] = (),
+        runs_program: bool = True,
     ) -> stack_config.StackConfig:
         """The feature's validated stack config; `extra` adds --set style overrides."""
         sources = self.sources
@@ -97,7 +98,10 @@ class Session:
             sources = stack_config.load(
                 self.options.work_dir, (*self.options.overrides, *extra), self.options.defaults
             )
-        return stack_config.build(sources, feature, package_version=package_version, environ=self.environ)
+        return stack_config.build(
+            sources, feature, package_version=package_version, environ=self.environ,
+            runs_program=runs_program,
+        )
 
     def default_ttl(self) -> timedelta:
         text = self.sources.ttl or FALLBACK_TTL
@@ -246,7 +250,8 @@ def destroy(session: Session, feature: Feature) -> Report:
     A feature without a stack is reported, not an error.
     """
     # Validate before looking at any stack; the recorded version may refine it below.
-    config = session.stack_config(feature, feature.package_version)
+    # Destroy never runs the program: it needs no registration key.
+    config = session.stack_config(feature, feature.package_version, runs_program=False)
     engine = session.engine
     start = time.monotonic()
     with engine.interruptible():
@@ -263,7 +268,7 @@ def destroy(session: Session, feature: Feature) -> Report:
         try:
             version = feature.package_version or _recorded_version(session, feature)
             if version and version != feature.package_version:
-                config = session.stack_config(feature, version)
+                config = session.stack_config(feature, version, runs_program=False)
             engine.write_config(stack, config)
             engine.recover(stack, wait_seconds=wait)
             result, steps = engine.destroy(stack, wait_seconds=wait)

@@ -1,6 +1,6 @@
 """The bad-input table: hostile or malformed input, each refused by name before anything exists.
 
-Three doors are tried. Command-line arguments and the defaults file go
+Three doors are tried. Command-line arguments (the registration key too) and the defaults file go
 through `python -m automation` as CI runs it (a subprocess; a temporary
 defaults file through PHOENIX_DEFAULTS); each must end in exit 2 with a
 message naming the input. Octopus-side mistakes (an unreachable server, a
@@ -36,6 +36,7 @@ WITH_MOTO = (
     "sys.exit(mock_aws(main)(sys.argv[1:]))"
 )
 WRONG_KEY = "API-WRONGKEY0000000000000000001"
+WRONG_REGISTRATION_KEY = "API-WRONGREGISTRATION000000001"
 GOOD_VERSION = "1.0.0-ryan0001"
 
 
@@ -215,6 +216,8 @@ LONG_NAME = "t" * 201
 
 
 def cases() -> list[Case]:
+    from bench.sandbox import API_KEY as SANDBOX_API_KEY
+
     dead = f"http://127.0.0.1:{_closed_port()}"
 
     def create(*args: str, **options: Any) -> Callable[[Any], Outcome]:
@@ -250,6 +253,18 @@ def cases() -> list[Case]:
         Case("argument", "destroy 'ryan/0001'", "ryan/0001", cli("destroy", "ryan/0001")),
         Case("argument", "no OCTOPUS_API_KEY in the environment", "OCTOPUS_API_KEY",
              create(GOOD_VERSION, env={"OCTOPUS_API_KEY": None})),
+        # the key instances register with: never the deploy key, unless the org opts in
+        Case("registration key", "no OCTOPUS_REGISTRATION_API_KEY (create)", "OCTOPUS_REGISTRATION_API_KEY",
+             create(GOOD_VERSION, env={"OCTOPUS_REGISTRATION_API_KEY": None})),
+        Case("registration key", "OCTOPUS_REGISTRATION_API_KEY = the deploy key (create)", "the deploy key itself",
+             create(GOOD_VERSION, env={"OCTOPUS_REGISTRATION_API_KEY": SANDBOX_API_KEY})),
+        Case("registration key", "no OCTOPUS_REGISTRATION_API_KEY (doctor)", "octopus.registrationKey",
+             cli("doctor", GOOD_VERSION, env={"OCTOPUS_REGISTRATION_API_KEY": None}, preflight=True)),
+        Case("registration key", "registration key Octopus refuses", "OCTOPUS_REGISTRATION_API_KEY",
+             cli(*version, env={"OCTOPUS_REGISTRATION_API_KEY": WRONG_REGISTRATION_KEY}, preflight=True)),
+        Case("registration key", "octopus.shareDeployKeyWithInstances: 'yes'", "shareDeployKeyWithInstances",
+             create(GOOD_VERSION, env={"OCTOPUS_REGISTRATION_API_KEY": None},
+                    defaults=_set("octopus.shareDeployKeyWithInstances", "yes"))),
         # stacks/defaults.yaml (a temporary copy)
         Case("defaults.yaml", "network.azCount: 'two' (wrong type)", "azCount", create(GOOD_VERSION, defaults=_set("network.azCount", "two"))),
         Case("defaults.yaml", "network.colour: blue (unknown key)", "colour", create(GOOD_VERSION, defaults=_set("network.colour", "blue"))),
@@ -330,9 +345,9 @@ def leaked(text: str, secrets: Sequence[str]) -> list[str]:
 
 
 def run_cases(box: Any, selected: Sequence[Case]) -> list[Row]:
-    from bench.sandbox import PASSPHRASE
+    from bench.sandbox import PASSPHRASE, REGISTRATION_KEY
 
-    secrets = [box.emulator.api_key, WRONG_KEY, PASSPHRASE]
+    secrets = [box.emulator.api_key, WRONG_KEY, PASSPHRASE, REGISTRATION_KEY, WRONG_REGISTRATION_KEY]
     rows = []
     for case in selected:
         before = snapshot(box)

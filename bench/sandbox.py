@@ -27,10 +27,13 @@ from automation.config import DEFAULTS_FILE
 from bench.timing import CommandFailed
 from tests.engine.projects.octopus.program import copy_project
 from tests.octopus_emulator import OctopusEmulator
+from tests.octopus_emulator.fixtures import REGISTRATION_ONLY
 from tests.s3_emulator import FaultProxy, Identity, S3Emulator, backend_url, readme_policy
 
 PASSPHRASE = "phoenix-bench-passphrase"
 API_KEY = "API-BENCHMARKKEY000000000000001"
+#: The key instances register with; its user may only register machines.
+REGISTRATION_KEY = "API-BENCHMARKREGISTRATION00001"
 
 #: Variables of the caller's shell that would steer the command line elsewhere.
 _OUTSIDE = ("GITHUB_STEP_SUMMARY", "PHOENIX_WORK_DIR", "PHOENIX_DEFAULTS", "CI", "PHOENIX_DEBUG",
@@ -88,7 +91,7 @@ class Sandbox:
 
     @property
     def env(self) -> dict[str, str]:
-        """What CI exports: backend, passphrase, API key; no AWS credentials (there is no AWS here)."""
+        """What CI exports: backend, passphrase, API and registration keys; no AWS credentials (there is no AWS here)."""
         env = pulumi_cli.engine_env(self.work_dir)
         for name in list(env):
             if name in _OUTSIDE or name.startswith("AWS_"):
@@ -97,6 +100,7 @@ class Sandbox:
             PULUMI_BACKEND_URL=self.backend_url,
             PULUMI_CONFIG_PASSPHRASE=PASSPHRASE,
             OCTOPUS_API_KEY=self.emulator.api_key,
+            OCTOPUS_REGISTRATION_API_KEY=REGISTRATION_KEY,
             PHOENIX_DEFAULTS=str(self.defaults),
             AWS_SHARED_CREDENTIALS_FILE=str(self.root / "no-aws-credentials"),
             AWS_CONFIG_FILE=str(self.root / "no-aws-config"),
@@ -174,6 +178,7 @@ def sandbox(*, s3: bool = False) -> Iterator[Sandbox]:
     root = Path(tempfile.mkdtemp(prefix="phoenix-bench-"))
     try:
         with OctopusEmulator(api_key=API_KEY) as emulator, (s3_state() if s3 else nullcontext()) as state:
+            emulator.add_api_key(REGISTRATION_KEY, username="tentacle-registrar", permissions=REGISTRATION_ONLY)
             box = Sandbox(root, emulator, state)
             emulator.seed_project(box.names.project)
             emulator.seed_environment(box.names.environment)

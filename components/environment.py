@@ -15,6 +15,13 @@ from components.octopus.tenant import Tenant
 from components.settings import FeatureSettings
 from components.versioning import bootstrap_for
 
+#: Logged by every run of a feature whose instances hold the deploy key (the org's opt-in).
+DEPLOY_KEY_SHARED = (
+    "octopus.shareDeployKeyWithInstances is true: every instance of this feature holds the Octopus "
+    "deploy key, which can create and delete tenants, machines and releases; set "
+    "OCTOPUS_REGISTRATION_API_KEY to a key that may only register machines"
+)
+
 
 @dataclass(frozen=True, kw_only=True)
 class FeatureEnvironmentArgs:
@@ -46,6 +53,9 @@ class FeatureEnvironment(pulumi.ComponentResource):
         # override are created with is what every instance registers with.
         bootstrap = bootstrap_for(settings)
         tags = resource_tags(settings.feature, settings.tags)
+        if settings.octopus.shares_deploy_key:
+            # The org opted in (settings refuse it otherwise); say so on every run.
+            pulumi.log.warn(DEPLOY_KEY_SHARED, resource=self)
 
         # The network first: its zone look-up is the last check that can fail the
         # program, and it runs before anything exists in AWS or Octopus.

@@ -20,6 +20,7 @@ import pulumi_aws as aws
 
 from bootstrap.render import BootstrapSettings
 from components import naming
+from components.feature_key import PARAMETER_CONTEXT_KEY, FeatureKey, FeatureKeyArgs, ssm_service
 from components.rollout import RolloutGate
 from components.settings import FleetSettings
 from components.versioning import userdata
@@ -66,8 +67,28 @@ def group_arn(*, partition: str, region: str, account: str, group: str) -> str:
     return f"arn:{partition}:autoscaling:{region}:{account}:autoScalingGroup:*:autoScalingGroupName/{group}"
 
 
-def instance_policy(*, parameter_arn: str, group_arn: str) -> str:
-    """Least privilege beyond Systems Manager core: read one key, complete one group's hook."""
+def parameter_arn(*, partition: str, region: str, account: str, name: str) -> str:
+    """A parameter's ARN, known before it exists so the key's policy can name it (`name` starts with /)."""
+    return f"arn:{partition}:ssm:{region}:{account}:parameter{name}"
+
+
+#: What Session Manager needs on the instance, and nothing of Systems Manager's
+#: other features (AWS's own Session-Manager-only policy, AWSCloud9SSMInstanceProfile,
+#: holds exactly these): the agent registers the instance and reports it online
+#: (UpdateInstanceInformation), opens its control channel to the Message Gateway
+#: Service (Create/OpenControlChannel) and a data channel per session
+#: (Create/OpenDataChannel). None of them reads a parameter or a document.
+SESSION_MANAGER_ACTIONS = (
+    "ssm:UpdateInstanceInformation",
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+)
+
+
+def instance_policy(*, parameter_arn: str, group_arn: str, key_arn: str, region: str) -> str:
+    """The instances' only permissions: read and decrypt one key, complete one group's hook, Session Manager."""
     return json.dumps(
         {
             "Version": "2012-10-17",
@@ -79,10 +100,25 @@ def instance_policy(*, parameter_arn: str, group_arn: str) -> str:
                     "Resource": [parameter_arn],
                 },
                 {
+                    "Sid": "DecryptRegistrationKey",
+                    "Effect": "Allow",
+                    "Action": ["kms:Decrypt"],
+                    "Resource": [key_arn],
+                    "Condition": {
+                        "StringEquals": {"kms:ViaService": ssm_service(region), PARAMETER_CONTEXT_KEY: parameter_arn}
+                    },
+                },
+                {
                     "Sid": "CompleteLaunchHook",
                     "Effect": "Allow",
                     "Action": ["autoscaling:CompleteLifecycleAction"],
                     "Resource": [group_arn],
+                },
+                {
+                    "Sid": "SessionManager",
+                    "Effect": "Allow",
+                    "Action": list(SESSION_MANAGER_ACTIONS),
+                    "Resource": "*",
                 },
             ],
         },
@@ -176,15 +212,9 @@ class Fleet(pulumi.ComponentResource):
             opts=child,
         )
 
-        parameter = aws.ssm.Parameter(
-            f"{name}-registration-key",
-            name=bootstrap.registration_key_parameter,
-            description="Octopus API key the feature's Tentacles register with",
-            type="SecureString",
-            value=pulumi.Output.secret(args.registration_key),
-            tags=tags(bootstrap.registration_key_parameter),
-            opts=child,
-        )
+        identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        group = bootstrap.asg_name
         role = aws.iam.Role(
             f"{name}-instance",
             name=naming.role_name(feature),
@@ -193,35 +223,63 @@ class Fleet(pulumi.ComponentResource):
             tags=tags(naming.role_name(feature)),
             opts=child,
         )
-        core = aws.iam.RolePolicyAttachment(
-            f"{name}-ssm-core",
-            role=role.name,
-            policy_arn=aws.iam.ManagedPolicy.AMAZON_SSM_MANAGED_INSTANCE_CORE,
+        # Known before the parameter exists: the key's policy names it, the parameter uses the key.
+        registration_arn = pulumi.Output.all(partition.partition, identity.account_id).apply(
+            lambda values: parameter_arn(
+                partition=values[0], region=bootstrap.region, account=values[1],
+                name=bootstrap.registration_key_parameter,
+            )
+        )
+        encrypts_volumes = settings.volume_key == "feature"
+        key = FeatureKey(
+            f"{name}-key",
+            FeatureKeyArgs(
+                feature=feature,
+                alias=naming.key_alias(feature),
+                region=bootstrap.region,
+                partition=partition.partition,
+                account=identity.account_id,
+                instance_role_arn=role.arn,
+                parameter_arn=registration_arn,
+                encrypts_volumes=encrypts_volumes,
+                tags=args.tags,
+            ),
             opts=child,
         )
-        identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
-        partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self))
-        group = bootstrap.asg_name
+        parameter = aws.ssm.Parameter(
+            f"{name}-registration-key",
+            name=bootstrap.registration_key_parameter,
+            description="Octopus API key the feature's Tentacles register with",
+            type="SecureString",
+            key_id=key.key_arn,
+            value=pulumi.Output.secret(args.registration_key),
+            tags=tags(bootstrap.registration_key_parameter),
+            opts=child,
+        )
         permissions = aws.iam.RolePolicy(
             f"{name}-instance",
             role=role.name,
-            policy=pulumi.Output.all(parameter.arn, partition.partition, identity.account_id).apply(
+            policy=pulumi.Output.all(registration_arn, partition.partition, identity.account_id, key.key_arn).apply(
                 lambda values: instance_policy(
                     parameter_arn=values[0],
                     group_arn=group_arn(partition=values[1], region=bootstrap.region, account=values[2], group=group),
+                    key_arn=values[3],
+                    region=bootstrap.region,
                 )
             ),
-            opts=child,
+            # The group waits for these permissions; instances also need the parameter to exist.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[parameter]),
         )
         profile = aws.iam.InstanceProfile(
             f"{name}-instance", name=naming.role_name(feature), role=role.name, tags=tags(naming.role_name(feature)), opts=child
         )
 
+        image = settings.ami_id or self._image(settings)
         template = aws.ec2.LaunchTemplate(
             f"{name}-lt",
             name=naming.launch_template_name(feature),
             description=f"{feature} {self.infrastructure_version}",
-            image_id=settings.ami_id or self._image(settings),
+            image_id=image,
             instance_type=settings.instance_type,
             iam_instance_profile=aws.ec2.LaunchTemplateIamInstanceProfileArgs(arn=profile.arn),
             metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
@@ -236,6 +294,16 @@ class Fleet(pulumi.ComponentResource):
                 )
             ],
             user_data=userdata(bootstrap, settings.os),
+            block_device_mappings=[
+                aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
+                    device_name=self._root_device(image),
+                    ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
+                        encrypted="true",
+                        kms_key_id=key.key_arn if encrypts_volumes else None,
+                        delete_on_termination="true",
+                    ),
+                )
+            ],
             update_default_version=True,
             tag_specifications=[
                 aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=kind, tags=tags(f"{feature}-{kind}"))
@@ -316,7 +384,7 @@ class Fleet(pulumi.ComponentResource):
             ],
             wait_for_capacity_timeout=f"{settings.rollout_timeout_minutes}m",
             tags=self._group_tags(tags(group), args),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[core, permissions, listener]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[permissions, listener]),
         )
         gate = RolloutGate(
             f"{name}-rollout",
@@ -356,6 +424,13 @@ class Fleet(pulumi.ComponentResource):
             ],
             opts=pulumi.InvokeOutputOptions(parent=self),
         ).id
+
+    def _root_device(self, image_id: pulumi.Input[str]) -> pulumi.Output[str]:
+        """The image's root device: a mapping under another name would add a volume, not encrypt the root."""
+        return aws.ec2.get_ami_output(
+            filters=[aws.ec2.GetAmiFilterArgs(name="image-id", values=[image_id])],
+            opts=pulumi.InvokeOutputOptions(parent=self),
+        ).root_device_name
 
     @staticmethod
     def _group_tags(tags: Mapping[str, str], args: FleetArgs) -> list[aws.autoscaling.GroupTagArgs]:

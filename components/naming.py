@@ -84,6 +84,11 @@ def registration_key_parameter(feature: str) -> str:
     return f"/phoenix/{aws_name(feature, 'octopus')}/registration-key"
 
 
+def key_alias(feature: str) -> str:
+    """The alias of the feature's KMS key: names the feature, as the console lists keys by alias."""
+    return f"alias/phoenix/{aws_name(feature, 'key')}"
+
+
 def resource_tags(feature: str, extra: Mapping[str, str]) -> dict[str, str]:
     """Tags on every AWS resource of a feature; the project's key wins over `extra`."""
     return {**extra, FEATURE_TAG: feature}

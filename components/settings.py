@@ -31,6 +31,11 @@ Platform = Literal["linux", "windows"]
 DEFAULT_NAT: NatMode = "single"
 NAT_MODES: tuple[NatMode, ...] = ("none", "single", "per_az")
 PLATFORMS: tuple[Platform, ...] = ("linux", "windows")
+VolumeKey = Literal["feature", "account"]
+#: `feature`: root volumes are encrypted with the feature's own KMS key (the one
+#: its registration key is encrypted with); `account`: with the account's EBS
+#: default key, for accounts whose instances must not depend on a per-feature key.
+VOLUME_KEYS: tuple[VolumeKey, ...] = ("feature", "account")
 
 #: The stack-config keys `__main__.py` reads; objects are JSON objects.
 TEXT_KEYS = (
@@ -73,6 +78,10 @@ _BOOTSTRAP_KEYS = {
     "region": "aws:region",
 }
 
+#: The setting that holds the key instances register with, and the org's opt-in to share the deploy key.
+REGISTRATION_KEY = "octopus:registrationApiKey"
+SHARE_DEPLOY_KEY = "phoenix:octopus.shareDeployKeyWithInstances"
+
 _MISSING: Any = object()
 _MISSING_HINTS = {
     "octopus:apiKey": " (set OCTOPUS_API_KEY)",
@@ -104,10 +113,19 @@ class OctopusSettings:
     adopt_existing_tenant: bool
     api_key: str = field(repr=False)
     registration_api_key: Optional[str] = field(default=None, repr=False)
+    share_deploy_key_with_instances: bool = False
+    """The org's explicit, unsafe opt-in: instances may hold the deploy key itself."""
+
+    @property
+    def shares_deploy_key(self) -> bool:
+        """Instances would hold the deploy key: no separate registration key, or the same one."""
+        return self.registration_api_key is None or self.registration_api_key == self.api_key
 
     @property
     def registration_key(self) -> str:
-        """The key Tentacles register with: the dedicated one when given."""
+        """The key Tentacles register with: the dedicated one, the deploy key only by opt-in."""
+        if self.shares_deploy_key and not self.share_deploy_key_with_instances:
+            raise SettingsError(REGISTRATION_KEY, registration_key_refusal(self))
         return self.registration_api_key or self.api_key
 
 
@@ -140,6 +158,8 @@ class FleetSettings:
     lifecycle_heartbeat_seconds: int
     rollout_timeout_minutes: int
     tentacle_package_source: str
+    volume_key: VolumeKey = "feature"
+    """Which KMS key encrypts the instances' root volumes (`VOLUME_KEYS`)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -228,8 +248,8 @@ class _Section:
             raise SettingsError(self.key(name), "must list at least one value")
         return tuple(values)
 
-    def choice(self, name: str, choices: tuple[str, ...]) -> str:
-        value = self.typed(name, str)
+    def choice(self, name: str, choices: tuple[str, ...], default: Any = _MISSING) -> str:
+        value = self.typed(name, str, default)
         if value not in choices:
             raise SettingsError(self.key(name), f"{value!r} is not one of {', '.join(choices)}")
         return value
@@ -271,6 +291,9 @@ def parse_settings(config: Mapping[str, Any]) -> FeatureSettings:
         tags=tags,
     )
     _check_renders(settings)
+    # Last: a mistake in the file is reported before a key missing from the environment.
+    if octopus.shares_deploy_key and not octopus.share_deploy_key_with_instances:
+        raise SettingsError(REGISTRATION_KEY, registration_key_refusal(octopus))
     return settings
 
 
@@ -327,9 +350,24 @@ def _octopus(top: _Section) -> OctopusSettings:
         adopt_existing_tenant=wiring.typed("adoptExistingTenant", bool, False),
         api_key=api_key,
         registration_api_key=registration,
+        share_deploy_key_with_instances=wiring.typed("shareDeployKeyWithInstances", bool, False),
     )
     wiring.done()
     return settings
+
+
+def registration_key_refusal(octopus: OctopusSettings) -> str:
+    """Why instances may not register with what was given, and the two ways out."""
+    what = (
+        "is not set" if octopus.registration_api_key is None
+        else "is the deploy key itself (OCTOPUS_API_KEY)"
+    )
+    return (
+        f"{what}: every instance would hold the deploy key, which can create and delete tenants, "
+        "machines and releases; export OCTOPUS_REGISTRATION_API_KEY with the key of a user who may "
+        "only register machines, or (unsafe) set octopus.shareDeployKeyWithInstances: true in "
+        "stacks/defaults.yaml"
+    )
 
 
 def _network(section: _Section) -> NetworkSettings:
@@ -418,6 +456,7 @@ def _fleet(section: _Section) -> FleetSettings:
         lifecycle_heartbeat_seconds=heartbeat,
         rollout_timeout_minutes=rollout,
         tentacle_package_source=_url(section, "tentaclePackageSource"),
+        volume_key=cast(VolumeKey, section.choice("volumeKey", VOLUME_KEYS, "feature")),
     )
     section.done()
     return settings

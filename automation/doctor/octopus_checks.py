@@ -7,6 +7,7 @@ lists near matches. The client (requests) is imported inside the checks:
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence
 
 from automation.doctor.probe import Probe, missing, need, source_of
@@ -318,29 +319,55 @@ def check_release(probe: Probe) -> Check:
     return Check("octopus.release", OK, f"{version} is {release.get('Id')}")
 
 
-def check_registration_key(probe: Probe) -> Check:
-    """Instances hold the key they register with; a dedicated, narrow key limits what a stolen one can do."""
-    from components.octopus.errors import OctopusAuthError
+#: What `Tentacle register-with` needs (OctopusClients' RegisterMachineOperation: find the
+#: machine by name, resolve environments, tenants, tags, the policy and a proxy, then create
+#: or, with --force, update the machine). Anything more on the instances' key is exposure.
+REGISTRATION_PERMISSIONS = frozenset({
+    "MachineCreate", "MachineEdit", "MachineView", "EnvironmentView", "TenantView",
+    "MachinePolicyView", "ProxyView",
+})
+#: System permissions that grant nothing beyond seeing the spaces a key can use.
+REGISTRATION_SYSTEM_PERMISSIONS = frozenset({"SpaceView"})
 
+_DEDICATED_KEY = (
+    "create a user that may only register machines in the feature environment, give it an "
+    "API key and export it as OCTOPUS_REGISTRATION_API_KEY"
+)
+
+
+def extra_permissions(permissions: Mapping[str, Any]) -> list[str]:
+    """The permission names of a `UserPermissionSetResource` beyond machine registration, sorted."""
+    space = set(permissions.get("SpacePermissions") or {}) - REGISTRATION_PERMISSIONS
+    system = set(permissions.get("SystemPermissions") or []) - REGISTRATION_SYSTEM_PERMISSIONS
+    return sorted(space | system)
+
+
+def check_registration_key(probe: Probe) -> Check:
+    """Instances hold the key they register with: never the deploy key, unless the org opted in.
+
+    Where the key's user may read its own permissions, anything beyond
+    machine registration is reported by name.
+    """
+    from components.octopus.errors import OctopusAuthError, OctopusError
+    from components.settings import SHARE_DEPLOY_KEY, registration_key_refusal
+
+    octopus = probe.octopus_settings()
     registration = probe.secret("octopus:registrationApiKey")
-    dedicated = (
-        "create a user that may only register machines in the feature environment, give it an "
-        "API key and export it as OCTOPUS_REGISTRATION_API_KEY"
-    )
-    if registration is None:
-        return Check(
-            "octopus.registrationKey", WARN,
-            "octopus:registrationApiKey is not set: instances register with the management key "
-            "(OCTOPUS_API_KEY), which a compromised instance could use for anything that key may do",
-            dedicated,
-        )
-    if registration == probe.secret("octopus:apiKey"):
-        return Check(
-            "octopus.registrationKey", WARN,
-            "octopus:registrationApiKey is the management key itself (OCTOPUS_API_KEY)", dedicated,
-        )
+    if registration in (None, probe.secret("octopus:apiKey")):
+        given = replace(octopus, registration_api_key=registration, api_key=probe.secret("octopus:apiKey") or "")
+        refusal = registration_key_refusal(given)
+        if octopus.share_deploy_key_with_instances:
+            return Check(
+                "octopus.registrationKey", WARN,
+                f"octopus:registrationApiKey {refusal.split(':', 1)[0]}: instances hold the deploy key, "
+                f"which can create and delete tenants, machines and releases, because "
+                f"{probe.setting(SHARE_DEPLOY_KEY)} is true (unsafe)",
+                _DEDICATED_KEY + ", then set shareDeployKeyWithInstances to false",
+            )
+        return Check("octopus.registrationKey", FAIL, f"octopus:registrationApiKey {refusal}", _DEDICATED_KEY)
+    client = probe.octopus("octopus:registrationApiKey")
     try:
-        user = probe.octopus("octopus:registrationApiKey").current_user()
+        user = client.current_user()
     except OctopusAuthError as error:
         return Check(
             "octopus.registrationKey", FAIL,
@@ -348,8 +375,20 @@ def check_registration_key(probe: Probe) -> Check:
             f"({error.status}: {error.message}): instances could not register",
             "export a valid key as OCTOPUS_REGISTRATION_API_KEY",
         )
-    return Check(
-        "octopus.registrationKey", OK,
+    who = (
         f"instances register as user {_user_name(user)!r} "
-        f"({source_of(probe.ctx.sources, 'octopus:registrationApiKey') or 'stack config'})",
+        f"({source_of(probe.ctx.sources, 'octopus:registrationApiKey') or 'stack config'})"
     )
+    try:
+        extra = extra_permissions(client.user_permissions(user))
+    except OctopusError as error:
+        return Check("octopus.registrationKey", OK, f"{who}; its permissions are not readable with it "
+                                                   f"({error.status}): not checked")
+    if extra:
+        return Check(
+            "octopus.registrationKey", WARN,
+            f"{who}, who holds more than machine-registration rights: {', '.join(extra)}",
+            f"give user {_user_name(user)!r} a role with only {', '.join(sorted(REGISTRATION_PERMISSIONS))} "
+            "(scoped to the feature environment)",
+        )
+    return Check("octopus.registrationKey", OK, f"{who}, who may only register machines")

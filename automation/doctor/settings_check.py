@@ -10,12 +10,13 @@ from automation.doctor.report import FAIL, OK, Check
 
 #: Stand-ins that let the settings be validated before a feature is named.
 STAND_IN_FEATURE = "doctor"
+STAND_IN_REGISTRATION_KEY = "not-set-or-the-deploy-key"
 
 
 def check_settings(probe: Probe) -> Check:
     """The same validation `create` applies, with stand-ins for what doctor may not know yet.
 
-    The feature, its package version and the API key may be absent when doctor
+    The feature, its package version and the keys may be absent when doctor
     runs without a feature; their own checks report them.
     """
     from components.settings import SettingsError, parse_settings
@@ -27,6 +28,9 @@ def check_settings(probe: Probe) -> Check:
         config["phoenix:packageVersion"] = f"0.0.0-{feature}"
     if not probe.secret("octopus:apiKey"):
         config["octopus:apiKey"] = "not-set"
+    if probe.secret("octopus:registrationApiKey") in (None, config["octopus:apiKey"]):
+        # Judged by the octopus.registrationKey check, which says how to fix it.
+        config["octopus:registrationApiKey"] = STAND_IN_REGISTRATION_KEY
     try:
         probe.settings = parse_settings(config)
     except SettingsError as error:

@@ -10,21 +10,24 @@ from typing import Any, Mapping, Optional
 from automation.pulumi_cli import PROJECT_ROOT
 from automation.synth.formats import render
 from automation.synth.model import Synthesis
-from automation.synth.placeholders import placeholder_version, secret_stand_in
+from automation.synth.placeholders import placeholder_version, secret_stand_ins, shares_deploy_key
 from automation.synth.run import synthesize
 
 
-def masked_environ(environ: Mapping[str, str]) -> dict[str, str]:
+def masked_environ(environ: Mapping[str, str], *, shares_deploy_key: bool = False) -> dict[str, str]:
     """The environment with each secret variable create reads replaced by its stand-in."""
     from automation.config import SECRET_ENV
 
     masked = dict(environ)
+    stand_ins = secret_stand_ins(
+        {key: environ.get(variable) for key, variable in SECRET_ENV.items()},
+        shares_deploy_key=shares_deploy_key,
+    )
     for key, variable in SECRET_ENV.items():
-        stand_in = secret_stand_in(key, environ.get(variable))
-        if stand_in is None:
-            masked.pop(variable, None)
+        if key in stand_ins:
+            masked[variable] = stand_ins[key]
         else:
-            masked[variable] = stand_in
+            masked.pop(variable, None)
     return masked
 
 
@@ -49,7 +52,10 @@ def synth_feature(
         sources,
         feature,
         package_version=version,
-        environ=masked_environ(os.environ if environ is None else environ),
+        environ=masked_environ(
+            os.environ if environ is None else environ,
+            shares_deploy_key=shares_deploy_key(sources.values.get("phoenix:octopus")),
+        ),
     )
     synthesis = synthesize(stack_config.flat(), stack=feature.stack_name, work_dir=Path(work_dir))
     if feature.package_version is None:

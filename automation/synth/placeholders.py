@@ -18,16 +18,21 @@ from automation.synth.model import short_type
 
 #: How a secret appears in synth output: the same mask the other commands print.
 SECRET_MARKER = "[secret]"
+#: The registration key when it is not the API key: a marker of its own, so that
+#: the program's refusal of the deploy key as registration key judges the keys given.
+REGISTRATION_MARKER = "[secret:registration]"
 
 
 #: Placeholders for what only AWS knows, explained under every output.
 PLACEHOLDERS = {
     "<az-N>": "availability zone names AWS picks for the region",
     "<ami-id>": "the newest AMI matching fleet.amiNamePattern at create time",
+    "<root-device>": "the image's root device name, whose volume the launch template encrypts",
     "<account-id>": "the AWS account the credentials belong to",
     "<Type:NAME.id>, <Type:NAME.prop>": "an id or attribute assigned when resource NAME is created",
     "<random>": "the random suffix Pulumi appends to an auto-named resource",
     SECRET_MARKER: "a secret: never read or printed by synth",
+    REGISTRATION_MARKER: "the registration key, a secret other than the API key",
 }
 
 #: Pulumi's auto-naming: the logical name, a hyphen and seven random hex digits.
@@ -39,15 +44,30 @@ def placeholder_version(feature_id: str) -> str:
     return f"0.0.0-{feature_id}"
 
 
-def secret_stand_in(key: str, value: Optional[str]) -> Optional[str]:
-    """What synth holds for secret `key`: the marker where create would have one, else None.
 
-    The required API key is always "set" (create refuses to run without it),
-    even on a fresh machine; an optional one only when it was given.
+
+def secret_stand_ins(secrets: Mapping[str, Optional[str]], *, shares_deploy_key: bool) -> dict[str, str]:
+    """What synth holds for each secret config key create would write.
+
+    The API key is always "set" (create refuses to run without it), even on a
+    fresh machine; so is the registration key, which create requires unless
+    the org opted in to sharing the deploy key (`shares_deploy_key`). Equal keys
+    get equal stand-ins, so synth refuses the deploy key as registration key
+    exactly as create does. Markers map to themselves: masking is idempotent.
     """
-    from automation.config import REQUIRED_SECRETS
+    api_key = (secrets.get("octopus:apiKey") or "").strip()
+    registration = (secrets.get("octopus:registrationApiKey") or "").strip()
+    stand_ins = {"octopus:apiKey": SECRET_MARKER}
+    if registration and registration == api_key:
+        stand_ins["octopus:registrationApiKey"] = SECRET_MARKER
+    elif registration or not shares_deploy_key:
+        stand_ins["octopus:registrationApiKey"] = REGISTRATION_MARKER
+    return stand_ins
 
-    return SECRET_MARKER if key in REQUIRED_SECRETS or (value or "").strip() else None
+
+def shares_deploy_key(octopus: Any) -> bool:
+    """The org's opt-in as written (`phoenix:octopus` object); validation judges its type later."""
+    return isinstance(octopus, Mapping) and octopus.get("shareDeployKeyWithInstances") is True
 
 
 def data_source_answer(
@@ -71,6 +91,7 @@ def data_source_answer(
             "architecture": "x86_64",
             "owners": list(args.get("owners") or []),
             "mostRecent": bool(args.get("mostRecent")),
+            "rootDeviceName": "<root-device>",
         }
     if token == "aws:index/getRegion:getRegion":
         return {"id": region, "name": region, "region": region, "endpoint": f"ec2.{region}.amazonaws.com"}

@@ -19,7 +19,7 @@ from automation.errors import PhoenixError
 from automation.pulumi_cli import PROJECT_ROOT
 from automation.synth.model import SynthError, SynthResource, Synthesis
 from automation.synth.monitor import offline_mocks_class, recording_monitor_class
-from automation.synth.placeholders import secret_stand_in
+from automation.synth.placeholders import secret_stand_ins, shares_deploy_key
 
 
 PROJECT = "phoenix"
@@ -31,10 +31,12 @@ def mask_config(stack_config: Mapping[str, Any]) -> dict[str, Any]:
     from components.settings import SECRET_KEYS
 
     masked = {key: value for key, value in stack_config.items() if key not in SECRET_KEYS}
-    for key in SECRET_KEYS:
-        stand_in = secret_stand_in(key, stack_config.get(key))
-        if stand_in is not None:
-            masked[key] = stand_in
+    masked.update(
+        secret_stand_ins(
+            {key: stack_config.get(key) for key in SECRET_KEYS},
+            shares_deploy_key=shares_deploy_key(stack_config.get("phoenix:octopus")),
+        )
+    )
     return masked
 
 

@@ -202,6 +202,15 @@ class OctopusClient:
         """The key's user; any valid key may read it, so it is the cheapest key check."""
         return self._get("/api/users/me")
 
+    def user_permissions(self, user: dict) -> dict:
+        """A user's effective permissions (`UserPermissionSetResource`), from the user's Permissions link.
+
+        Octopus' own clients follow that link (OctopusClients'
+        `UserPermissionsRepository.Get`); a user may read its own.
+        """
+        link = str((user.get("Links") or {}).get("Permissions") or f"/api/users/{user.get('Id')}/permissions")
+        return self._get(link.split("{", 1)[0])
+
     @property
     def space_id(self) -> str:
         if self._space_id is None:

@@ -41,7 +41,10 @@ def test_the_table_has_at_least_30_hostile_inputs_through_every_door() -> None:
     table = cases()
     hostile = [case for case in table if case.expect_code != 0 or case.expect_property]
     assert len(hostile) >= 30
-    assert {case.area for case in hostile} == {"argument", "defaults.yaml", "Octopus (preflight)", "provider check()"}
+    assert {case.area for case in hostile} == {
+        "argument", "registration key", "defaults.yaml", "Octopus (preflight)", "provider check()"
+    }
+    assert len([case for case in hostile if case.area == "registration key"]) >= 4
     assert len({case.label for case in table}) == len(table), "each row names its own input"
 
 

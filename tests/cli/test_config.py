@@ -15,7 +15,8 @@ from automation.pulumi_cli import PROJECT_ROOT
 
 REPO_DEFAULTS = PROJECT_ROOT / "stacks" / "defaults.yaml"
 API_KEY = "API-CONFIGTEST0000000000001"
-ENV = {"OCTOPUS_API_KEY": API_KEY}
+REGISTRATION_KEY = "API-CONFIGREGISTRATION000001"
+ENV = {"OCTOPUS_API_KEY": API_KEY, "OCTOPUS_REGISTRATION_API_KEY": REGISTRATION_KEY}
 FEATURE = parse_feature("1.0.0-ryan0001")
 
 
@@ -45,7 +46,7 @@ def test_the_repository_defaults_make_a_valid_stack_config(tmp_path: Path) -> No
     assert stack.values["phoenix:octopus"]["project"] == "Phoenix Web"
     assert "serverUrl" not in stack.values["phoenix:octopus"], "lifted out to octopus:serverUrl"
     assert stack.values["octopus:serverUrl"] == "https://octopus.example.com"
-    assert stack.secrets == {"octopus:apiKey": API_KEY}
+    assert stack.secrets == {"octopus:apiKey": API_KEY, "octopus:registrationApiKey": REGISTRATION_KEY}
     assert stack.settings.package_version == "1.0.0-ryan0001"
     assert stack.sources["phoenix:network.nat"].endswith("defaults.yaml: network.nat")
     assert stack.sources["octopus:apiKey"] == "environment: OCTOPUS_API_KEY"
@@ -254,3 +255,26 @@ def test_a_refused_key_is_bad_input_and_never_echoed(tmp_path, octopus_emulator)
     failure = classify(caught.value)
     assert failure.code == ExitCode.BAD_INPUT
     assert wrong not in failure.message
+
+
+@pytest.mark.parametrize("registration", [None, API_KEY], ids=["missing", "the-deploy-key"])
+def test_a_command_that_runs_the_program_refuses_instances_the_deploy_key(tmp_path: Path, registration) -> None:
+    environ = {"OCTOPUS_API_KEY": API_KEY, **({"OCTOPUS_REGISTRATION_API_KEY": registration} if registration else {})}
+    with pytest.raises(config.ConfigError) as caught:
+        build(tmp_path, environ=environ)
+    error = caught.value
+    assert (error.source, error.key) == ("environment", "OCTOPUS_REGISTRATION_API_KEY")
+    assert "shareDeployKeyWithInstances" in error.reason and API_KEY not in str(error)
+    assert classify(error).code == ExitCode.BAD_INPUT
+    opted_in = build(tmp_path, ["phoenix:octopus.shareDeployKeyWithInstances=true"], environ=environ)
+    assert opted_in.settings.octopus.registration_key == API_KEY
+
+
+def test_destroy_needs_no_registration_key_and_writes_none(tmp_path: Path) -> None:
+    defaults_copy(tmp_path)
+    stack = config.build(
+        config.load(tmp_path), FEATURE, package_version="1.0.0-ryan0001",
+        environ={"OCTOPUS_API_KEY": API_KEY}, runs_program=False,
+    )
+    assert stack.secrets == {"octopus:apiKey": API_KEY}
+    assert config.REGISTRATION_STAND_IN not in json.dumps(stack.values) + json.dumps(stack.secrets)

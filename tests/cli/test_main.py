@@ -30,6 +30,7 @@ def env(monkeypatch):
                  "PHOENIX_WORK_DIR", "PHOENIX_DEFAULTS"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("OCTOPUS_API_KEY", API_KEY)
+    monkeypatch.setenv("OCTOPUS_REGISTRATION_API_KEY", "API-MAINREGISTRATION00000001")
     monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "phrase")
     return monkeypatch
 
@@ -133,3 +134,14 @@ def test_the_console_masks_every_secret_it_knows(capsys) -> None:
     assert API_KEY not in captured.err + captured.out and "correct horse" not in captured.err
     assert captured.err == "engine said [secret] and [secret]\n"
     assert captured.out == "url?apikey=[secret]\n"
+
+
+def test_a_refused_registration_key_writes_a_summary_without_either_key(project, env, capsys, tmp_path) -> None:
+    env.setenv("OCTOPUS_REGISTRATION_API_KEY", API_KEY)  # the deploy key itself
+    summary = tmp_path / "summary.md"
+    code, out, err = run(capsys, "create", "1.0.0-ryan0001", "--summary", str(summary), "--work-dir", str(project))
+    assert code == 2
+    text = summary.read_text()
+    assert "OCTOPUS_REGISTRATION_API_KEY" in text and "OCTOPUS_REGISTRATION_API_KEY" in err
+    assert API_KEY not in text + out + err
+    untouched(project)

@@ -20,7 +20,7 @@ from automation import doctor
 from automation.pulumi_cli import PROJECT_ROOT
 from automation.stacks import Options, Session
 from tests.octopus_emulator import OctopusEmulator
-from tests.octopus_emulator.fixtures import TEST_API_KEY
+from tests.octopus_emulator.fixtures import TEST_API_KEY, TEST_REGISTRATION_KEY
 
 PROJECT = "Phoenix Web"
 ENVIRONMENT = "Feature"
@@ -116,7 +116,7 @@ def make_session(
     def make(
         *overrides: str,
         api_key: Optional[str] = TEST_API_KEY,
-        registration_key: Optional[str] = None,
+        registration_key: Optional[str] = TEST_REGISTRATION_KEY,
         backend: Optional[str] = None,
         server_url: Optional[str] = None,
     ) -> Session:

@@ -10,7 +10,7 @@ from moto import mock_aws
 
 from automation.cli import main
 from tests.doctor.conftest import ENVIRONMENT, FEATURE, POLICY, PROJECT, ROLE, VERSION, assert_named
-from tests.octopus_emulator.fixtures import TEST_API_KEY
+from tests.octopus_emulator.fixtures import TEST_API_KEY, TEST_REGISTRATION_KEY
 
 
 @pytest.fixture
@@ -20,6 +20,7 @@ def ready_machine(monkeypatch, tmp_path: Path, pulumi_bin: Path, phoenix_plugins
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("OCTOPUS_API_KEY", TEST_API_KEY)
+    monkeypatch.setenv("OCTOPUS_REGISTRATION_API_KEY", TEST_REGISTRATION_KEY)
     with mock_aws():
         yield tmp_path / "state"
 
@@ -42,8 +43,8 @@ def test_doctor_json_on_a_ready_setup_exits_zero(ready_octopus, ready_machine, c
     document = json.loads(out)
     assert code == 0
     assert document["ok"] is True
-    assert document["counts"] == {"ok": len(document["checks"]) - 1, "warn": 1, "fail": 0}
-    assert TEST_API_KEY not in out
+    assert document["counts"] == {"ok": len(document["checks"]), "warn": 0, "fail": 0}
+    assert TEST_API_KEY not in out and TEST_REGISTRATION_KEY not in out
 
 
 def test_doctor_table_without_trigger_exits_two(octopus_emulator, ready_machine, capsys) -> None:
@@ -102,3 +103,42 @@ def test_preview_without_a_version_checks_the_release_it_would_look_up(ready_oct
     assert_named(err, "preview stopped before touching the stack",
                  f"octopus.release: project {PROJECT!r} has no release whose pre-release tag names 'other01'")
     assert not (ready_machine / ".pulumi").exists()
+
+
+@pytest.mark.parametrize("registration", [None, TEST_API_KEY], ids=["missing", "the-deploy-key"])
+def test_create_and_doctor_refuse_instances_the_deploy_key(
+    ready_octopus, ready_machine, capsys, monkeypatch, registration
+) -> None:
+    if registration is None:
+        monkeypatch.delenv("OCTOPUS_REGISTRATION_API_KEY")
+    else:
+        monkeypatch.setenv("OCTOPUS_REGISTRATION_API_KEY", registration)
+    ready_octopus.clear_log()
+    for extra in ((), ("--skip-preflight",)):
+        code = main(_args(ready_octopus, ready_machine, "create", VERSION, *extra))
+        _, err = capsys.readouterr()
+        assert code == 2, extra
+        assert_named(err, "OCTOPUS_REGISTRATION_API_KEY", "shareDeployKeyWithInstances", "deploy key")
+        assert TEST_API_KEY not in err
+    assert not (ready_machine / ".pulumi").exists(), "no stack may be created"
+    code = main(_args(ready_octopus, ready_machine, "doctor", VERSION))
+    out, _ = capsys.readouterr()
+    assert code == 2
+    line = next(line for line in out.splitlines() if line.startswith("octopus.registrationKey"))
+    assert line.split()[1] == "fail"
+    assert [r for r in ready_octopus.request_log if r.method != "GET"] == [], "nothing written to Octopus"
+    assert ready_octopus.tenants() == []
+
+
+def test_with_the_orgs_opt_in_every_doctor_and_create_run_warns(ready_octopus, ready_machine, capsys, monkeypatch) -> None:
+    monkeypatch.delenv("OCTOPUS_REGISTRATION_API_KEY")
+    opt_in = ("--set", "phoenix:octopus.shareDeployKeyWithInstances=true")
+    for _ in range(2):
+        code = main(_args(ready_octopus, ready_machine, "doctor", VERSION, *opt_in))
+        out, _ = capsys.readouterr()
+        assert code == 0
+        line = next(line for line in out.splitlines() if line.startswith("octopus.registrationKey"))
+        assert line.split()[1] == "warn" and "deploy key" in line
+    main(_args(ready_octopus, ready_machine, "create", VERSION, *opt_in))  # the engine fails later: no AWS here
+    _, err = capsys.readouterr()
+    assert_named(err, f"[{FEATURE}] warning: octopus.registrationKey:", "unsafe")

@@ -19,8 +19,6 @@ OCTOPUS_CHECKS = [spec.name for spec in doctor.CHECKS if spec.name.startswith("o
 def test_a_ready_octopus_passes_every_check(ready_octopus, make_context) -> None:
     checks = doctor.run_checks(make_context(), only=OCTOPUS_CHECKS)
     statuses = {check.name: check.status for check in checks}
-    # Only the registration key warns: none was set, so instances would use the management key.
-    assert statuses.pop("octopus.registrationKey") == "warn"
     assert set(statuses.values()) == {"ok"}, checks
     assert "Projects-1" in check_named(checks, "octopus.project").found
     assert "Releases-1" in check_named(checks, "octopus.release").found
@@ -28,7 +26,7 @@ def test_a_ready_octopus_passes_every_check(ready_octopus, make_context) -> None
 
 def test_api_key_missing_fails_and_octopus_only_sees_the_anonymous_root(ready_octopus, make_context) -> None:
     ready_octopus.clear_log()
-    checks = doctor.run_checks(make_context(api_key=None), only=OCTOPUS_CHECKS)
+    checks = doctor.run_checks(make_context(api_key=None, registration_key=None), only=OCTOPUS_CHECKS)
     api_key = check_named(checks, "octopus.apiKey")
     assert api_key.status == "fail"
     assert_named(api_key.found + api_key.fix, "OCTOPUS_API_KEY")
@@ -321,23 +319,80 @@ def test_release_not_checked_without_a_feature(ready_octopus, make_context) -> N
     assert (check.status, check.found.startswith("not checked")) == ("ok", True)
 
 
-def test_no_registration_key_warns(ready_octopus, make_context) -> None:
-    check = run_one(make_context(), "octopus.registrationKey")
-    assert check.status == "warn"
-    assert_named(check.found, "octopus:registrationApiKey", "management key")
+@pytest.mark.parametrize(
+    ("registration", "said"), [(None, "is not set"), (TEST_API_KEY, "is the deploy key itself")],
+    ids=["missing", "the-deploy-key"],
+)
+def test_no_separate_registration_key_fails_with_the_fix(ready_octopus, make_context, registration, said) -> None:
+    ready_octopus.clear_log()
+    checks = doctor.run_checks(make_context(registration_key=registration), only=OCTOPUS_CHECKS)
+    check = check_named(checks, "octopus.registrationKey")
+    assert check.status == "fail"
+    assert_named(check.found, "octopus:registrationApiKey", said, "deploy key")
     assert_named(check.fix, "OCTOPUS_REGISTRATION_API_KEY")
+    # Every other check still runs: the settings check does not fail for it.
+    assert {c.status for c in checks if c.name != "octopus.registrationKey"} == {"ok"}
+    assert doctor.exit_code(checks) == 2
+    assert all(r.method == "GET" for r in ready_octopus.request_log), "doctor writes nothing"
+    assert TEST_API_KEY not in doctor.render_json(checks)
 
 
-def test_registration_key_equal_to_the_management_key_warns(ready_octopus, make_context) -> None:
-    check = run_one(make_context(registration_key=TEST_API_KEY), "octopus.registrationKey")
-    assert (check.status, "management key itself" in check.found) == ("warn", True)
+@pytest.mark.parametrize("registration", [None, TEST_API_KEY], ids=["missing", "the-deploy-key"])
+def test_the_orgs_opt_in_turns_the_failure_into_a_warning_on_every_run(ready_octopus, make_context, registration) -> None:
+    for _ in range(2):
+        context = make_context("phoenix:octopus.shareDeployKeyWithInstances=true", registration_key=registration)
+        check = run_one(context, "octopus.registrationKey")
+        assert check.status == "warn"
+        assert_named(check.found, "deploy key", "phoenix:octopus.shareDeployKeyWithInstances", "unsafe")
+        assert_named(check.fix, "OCTOPUS_REGISTRATION_API_KEY")
 
 
-def test_dedicated_registration_key_passes_and_names_its_user(ready_octopus, make_context) -> None:
-    ready_octopus.add_api_key("API-REGISTERONLY000000000000001", username="tentacle-registrar")
-    check = run_one(make_context(registration_key="API-REGISTERONLY000000000000001"), "octopus.registrationKey")
+def test_registration_only_key_passes_and_names_its_user(ready_octopus, make_context) -> None:
+    check = run_one(make_context(), "octopus.registrationKey")
     assert check.status == "ok"
-    assert_named(check.found, "'tentacle-registrar'", "OCTOPUS_REGISTRATION_API_KEY")
+    assert_named(check.found, "'tentacle-registrar'", "OCTOPUS_REGISTRATION_API_KEY", "only register machines")
+
+
+def test_a_registration_key_with_more_rights_warns_with_their_names(ready_octopus, make_context) -> None:
+    key = "API-REGISTERPLUS0000000000001"
+    ready_octopus.add_api_key(key, username="too-powerful", permissions={
+        "SpacePermissions": {name: [{"SpaceId": "Spaces-1"}] for name in
+                             ("MachineCreate", "EnvironmentView", "TenantDelete", "ReleaseCreate")},
+        "SystemPermissions": ["SpaceView", "AdministerSystem"],
+    })
+    check = run_one(make_context(registration_key=key), "octopus.registrationKey")
+    assert check.status == "warn"
+    assert check.found.endswith("more than machine-registration rights: AdministerSystem, ReleaseCreate, TenantDelete")
+    assert_named(check.fix, "'too-powerful'", "MachineCreate")
+
+
+def test_permissions_the_api_does_not_show_are_not_judged(ready_octopus, make_context, monkeypatch) -> None:
+    from components.octopus.client import OctopusClient
+    from components.octopus.errors import OctopusAuthError
+
+    def forbidden(self, user):
+        raise OctopusAuthError("You do not have permission to perform this action.", method="GET",
+                               path="/api/users/x/permissions", status=403)
+
+    monkeypatch.setattr(OctopusClient, "user_permissions", forbidden)
+    check = run_one(make_context(), "octopus.registrationKey")
+    assert (check.status, check.found.endswith("not readable with it (403): not checked")) == ("ok", True)
+
+
+def test_the_emulator_shows_a_user_only_its_own_permissions(ready_octopus) -> None:
+    """As Octopus: a user reads its own permission set; another user's needs UserView."""
+    from components.octopus.client import OctopusClient
+    from components.octopus.errors import OctopusAuthError
+    from tests.octopus_emulator.fixtures import TEST_REGISTRATION_KEY
+
+    with OctopusClient(ready_octopus.url, TEST_REGISTRATION_KEY, "Default") as registrar:
+        own = registrar.current_user()
+        permissions = registrar.user_permissions(own)
+        assert "MachineCreate" in permissions["SpacePermissions"] and permissions["IsPermissionsComplete"]
+    with OctopusClient(ready_octopus.url, TEST_API_KEY, "Default") as deployer:
+        with pytest.raises(OctopusAuthError) as caught:
+            deployer.user_permissions(own)
+        assert caught.value.status == 403
 
 
 def test_refused_registration_key_fails_and_is_never_shown(ready_octopus, make_context) -> None:

@@ -23,6 +23,7 @@ import pytest
 
 from automation.pulumi_cli import PROJECT_ROOT
 from tests.engine.projects.octopus.program import copy_project
+from tests.octopus_emulator.fixtures import TEST_REGISTRATION_KEY
 
 pytestmark = pytest.mark.engine
 
@@ -90,6 +91,7 @@ def cli(engine, octopus_emulator, tmp_path: Path) -> Cli:
     env = {key: value for key, value in engine.env.items()
            if key not in ("GITHUB_STEP_SUMMARY", "PHOENIX_WORK_DIR", "PHOENIX_DEFAULTS", "CI")}
     env["OCTOPUS_API_KEY"] = octopus_emulator.api_key
+    env["OCTOPUS_REGISTRATION_API_KEY"] = TEST_REGISTRATION_KEY
     env["PYTHONPATH"] = os.pathsep.join([str(PROJECT_ROOT), env.get("PYTHONPATH", "")])
     return Cli(work_dir, env, octopus_emulator, Path(engine.backend_url.removeprefix("file://")))
 
@@ -123,9 +125,10 @@ def test_create_list_preview_update_destroy(cli: Cli, tmp_path: Path) -> None:
     config_file = cli.work_dir / "Pulumi.ryan0001.yaml"
     assert "octopus:apiKey" in config_file.read_text()
     for text in (created.stdout, created.stderr, config_file.read_text(), markdown):
-        assert emulator.api_key not in text
+        assert emulator.api_key not in text and TEST_REGISTRATION_KEY not in text
     for state_file in cli.state_dir.rglob("*.json"):
         assert emulator.api_key not in state_file.read_text(), state_file
+        assert TEST_REGISTRATION_KEY not in state_file.read_text(), state_file
 
     [row] = cli.json("list")
     assert (row["feature"], row["packageVersion"], row["ttl"]) == ("ryan0001", "1.0.0-ryan0001", "72h")
@@ -149,8 +152,9 @@ def test_create_list_preview_update_destroy(cli: Cli, tmp_path: Path) -> None:
     assert [s["op"] for s in updated["steps"] if s["op"] != "same"] == ["update"]
     assert [o["ReleaseId"] for o in overrides(emulator)] == [second["Id"]]
 
-    # A fresh CI workspace: no stack config file; destroy rebuilds it.
+    # A fresh CI workspace: no stack config file; destroy rebuilds it, and needs no registration key.
     config_file.unlink()
+    del cli.env["OCTOPUS_REGISTRATION_API_KEY"]
     destroyed = cli.run("destroy", "ryan0001")
     assert destroyed.returncode == 0, destroyed.stderr[-3000:]
     assert "destroyed" in destroyed.stdout

@@ -106,9 +106,16 @@ class OctopusEmulator:
     def deployment_outcome(self, value: str) -> None:
         self.state.deployment_outcome = value
 
-    def add_api_key(self, key: str, *, read_only: bool = False, username: str = "reader") -> dict:
-        """Another key; a read-only one gets 403 on every write, as a key without permission."""
-        return self.state.add_api_key(key, username=username, read_only=read_only)
+    def add_api_key(
+        self, key: str, *, read_only: bool = False, username: str = "reader",
+        permissions: Optional[dict] = None,
+    ) -> dict:
+        """Another key; a read-only one gets 403 on every write, as a key without permission.
+
+        `permissions` is what `GET /api/users/{id}/permissions` answers for its user:
+        {"SpacePermissions": {"MachineCreate": [{"SpaceId": ...}]}, "SystemPermissions": [...]}.
+        """
+        return self.state.add_api_key(key, username=username, read_only=read_only, permissions=permissions)
 
     # -- seeding ----------------------------------------------------------------
 

@@ -112,6 +112,9 @@ class Router:
         if rest == ["users", "me"]:
             self._allow(method, "GET")
             return _ok(user)
+        if len(rest) == 3 and rest[0] == "users" and rest[2] == "permissions":
+            self._allow(method, "GET")
+            return _ok(state.user_permissions(rest[1], user))
         if rest[0] == "spaces":
             if len(rest) == 1:
                 self._allow(method, "GET")

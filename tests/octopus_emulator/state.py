@@ -12,10 +12,11 @@ import copy
 import threading
 import uuid
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Mapping, Optional
 
 from tests.octopus_emulator.documents import (
     KINDS,
+    FORBIDDEN_MESSAGE,
     ApiError,
     Kind,
     duplicate_name,
@@ -67,6 +68,7 @@ class OctopusState(ResourceRules, MachineLifecycle):
         self.spaces: dict[str, dict] = {}
         self.docs: dict[str, dict[str, dict]] = {name: {} for name in KINDS}
         self.users_by_key: dict[str, dict] = {}
+        self.permissions: dict[str, dict] = {}
         self.read_only_keys: set[str] = set()
         self.unavailable_since: dict[str, datetime] = {}
 
@@ -84,7 +86,11 @@ class OctopusState(ResourceRules, MachineLifecycle):
         self._last_stamp = moment
         return moment
 
-    def add_api_key(self, key: str, *, username: str, read_only: bool = False) -> dict:
+    def add_api_key(
+        self, key: str, *, username: str, read_only: bool = False,
+        permissions: Optional[Mapping[str, Any]] = None,
+    ) -> dict:
+        """A key and its user; `permissions` is its `UserPermissionSetResource` body, space and system."""
         with self.lock:
             user = {
                 "Id": self.next_id("Users"),
@@ -97,11 +103,36 @@ class OctopusState(ResourceRules, MachineLifecycle):
                 "CanPasswordBeEdited": False,
                 "Identities": [],
             }
-            user["Links"] = {"Self": f"/api/users/{user['Id']}"}
+            user["Links"] = {
+                "Self": f"/api/users/{user['Id']}",
+                "Permissions": f"/api/users/{user['Id']}/permissions{{?spaces}}",
+            }
             self.users_by_key[key] = user
+            self.permissions[user["Id"]] = {
+                "SpacePermissions": dict((permissions or {}).get("SpacePermissions") or {}),
+                "SystemPermissions": list((permissions or {}).get("SystemPermissions") or []),
+            }
             if read_only:
                 self.read_only_keys.add(key)
             return copy.deepcopy(user)
+
+    def user_permissions(self, user_id: str, asking: dict) -> dict:
+        """`GET /api/users/{id}/permissions`: a user reads its own; another's needs UserView."""
+        with self.lock:
+            if user_id not in self.permissions:
+                raise ApiError(404, "The resource you requested was not found.")
+            own = asking["Id"] == user_id
+            if not own and "UserView" not in self.permissions[asking["Id"]]["SystemPermissions"]:
+                raise ApiError(403, FORBIDDEN_MESSAGE)
+            granted = copy.deepcopy(self.permissions[user_id])
+            return {
+                "Id": user_id,
+                **granted,
+                "Teams": [],
+                "IsPermissionsComplete": True,
+                "IsTeamsComplete": True,
+                "Links": {"Self": f"/api/users/{user_id}/permissions", "Export": f"/api/users/{user_id}/permissions/export"},
+            }
 
     def user_for_key(self, key: Optional[str]) -> Optional[dict]:
         with self.lock:

@@ -15,6 +15,7 @@ import pytest
 from automation import synth
 from automation.config import ConfigError
 from components.settings import SettingsError
+from automation.synth.placeholders import REGISTRATION_MARKER
 from tests.synth import sample
 
 API_KEY = "API-SYNTHADMIN00000000000000000"
@@ -82,19 +83,35 @@ def test_secrets_are_replaced_by_the_marker_everywhere() -> None:
         text = synth.render(synthesis, fmt)
         assert API_KEY not in text and REGISTRATION_KEY not in text, fmt
     assert synthesis.config["octopus:apiKey"] == synth.SECRET_MARKER
-    assert synthesis.config["octopus:registrationApiKey"] == synth.SECRET_MARKER
+    assert synthesis.config["octopus:registrationApiKey"] == REGISTRATION_MARKER
     parameter = synthesis.of_type("aws:ssm/parameter:Parameter")[0]
     assert parameter.inputs["value"] == synth.SECRET_MARKER
     assert parameter.inputs["type"] == "SecureString"
 
 
-def test_a_secret_create_would_not_write_stays_absent(synthesis: synth.Synthesis) -> None:
+def test_synth_stands_in_for_the_registration_key_create_requires(synthesis: synth.Synthesis) -> None:
     assert synthesis.config["octopus:apiKey"] == synth.SECRET_MARKER
-    assert "octopus:registrationApiKey" not in synthesis.config
+    assert synthesis.config["octopus:registrationApiKey"] == REGISTRATION_MARKER
     assert synth.masked_environ({"OCTOPUS_REGISTRATION_API_KEY": "  ", "HOME": "/root"}) == {
         "OCTOPUS_API_KEY": synth.SECRET_MARKER,
+        "OCTOPUS_REGISTRATION_API_KEY": REGISTRATION_MARKER,
         "HOME": "/root",
     }
+
+
+def test_a_secret_create_would_not_write_stays_absent() -> None:
+    """With the org's opt-in and no registration key, create writes none, and synth shows the deploy key's use."""
+    synthesis = sample.synthesize(overrides=["phoenix:octopus.shareDeployKeyWithInstances=true"])
+    assert "octopus:registrationApiKey" not in synthesis.config
+    assert synth.masked_environ({"OCTOPUS_REGISTRATION_API_KEY": "  "}, shares_deploy_key=True) == {
+        "OCTOPUS_API_KEY": synth.SECRET_MARKER,
+    }
+
+
+def test_synth_refuses_the_deploy_key_as_registration_key_as_create_does() -> None:
+    with pytest.raises(ConfigError) as caught:
+        sample.synthesize(environ={"OCTOPUS_API_KEY": API_KEY, "OCTOPUS_REGISTRATION_API_KEY": API_KEY})
+    assert caught.value.key == "OCTOPUS_REGISTRATION_API_KEY" and API_KEY not in str(caught.value)
 
 
 def test_values_only_aws_knows_are_marked_placeholders(synthesis: synth.Synthesis) -> None:

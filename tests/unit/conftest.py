@@ -41,6 +41,7 @@ NAME_RULES: dict[str, tuple[int, str]] = {
     "aws:ec2/launchTemplate:LaunchTemplate": (128, r"[A-Za-z0-9().\-/_]{3,}"),
     "aws:ec2/securityGroup:SecurityGroup": (255, r"(?!sg-)[A-Za-z0-9 ._\-:/()#,@\[\]+=&;{}!$*]+"),
     "aws:ssm/parameter:Parameter": (1011, r"/?[A-Za-z0-9_.\-]+(?:/[A-Za-z0-9_.\-]+)*"),
+    "aws:kms/alias:Alias": (256, r"alias/(?!aws/)[A-Za-z0-9/_-]+"),
 }
 
 ID_PREFIXES = {
@@ -92,11 +93,15 @@ class FeatureMocks(pulumi.runtime.Mocks):
                 "state": args.args.get("state"),
             }, []
         if token == "aws:ec2/getAmi:getAmi":
-            if not args.args.get("owners"):
+            filters = {f["name"]: f["values"] for f in args.args.get("filters") or []}
+            if not args.args.get("owners") and "image-id" not in filters:
                 raise AwsRejected("InvalidParameterCombination: owners is required")
+            image = filters.get("image-id", [AMI_ID])[0]
+            if not re.fullmatch(r"ami-[0-9a-f]{8,17}", image):
+                raise AwsRejected(f"InvalidAMIID.Malformed: Invalid id: {image!r}")
             return {
-                "id": AMI_ID,
-                "imageId": AMI_ID,
+                "id": image,
+                "imageId": image,
                 "name": "al2023-ami-2023.6.20250107.0-kernel-6.1-x86_64",
                 "architecture": "x86_64",
                 "ownerId": "137112412989",
@@ -142,6 +147,18 @@ class FeatureMocks(pulumi.runtime.Mocks):
     def _parameter(self, name, inputs):
         return inputs["name"], {"arn": self._arn("ssm", f"parameter{inputs['name']}"), "version": 1}
 
+    def _key(self, name, inputs):
+        policy = json.loads(inputs["policy"])  # KMS refuses a policy that is not JSON
+        window = inputs.get("deletionWindowInDays", 30)
+        if not 7 <= window <= 30:
+            raise AwsRejected(f"ValidationException: PendingWindowInDays {window} is outside 7..30")
+        assert policy["Statement"], "a key policy with no statement locks everyone out"
+        key_id = "{}-{}-{}-{}-{}".format(*(_hex(name, part, length=n) for part, n in zip("abcde", (8, 4, 4, 4, 12))))
+        return key_id, {"arn": self._arn("kms", f"key/{key_id}"), "keyId": key_id}
+
+    def _alias(self, name, inputs):
+        return inputs["name"], {"arn": self._arn("kms", inputs["name"]), "targetKeyArn": self._arn("kms", f"key/{inputs['targetKeyId']}")}
+
     def _role(self, name, inputs):
         return inputs["name"], {"arn": self._arn("iam", f"role/{inputs['name']}", region=False), "uniqueId": "AROA" + _hex(name, length=16).upper()}
 
@@ -182,6 +199,8 @@ class FeatureMocks(pulumi.runtime.Mocks):
 
     _computed: dict[str, Callable] = {
         "aws:ssm/parameter:Parameter": _parameter,
+        "aws:kms/key:Key": _key,
+        "aws:kms/alias:Alias": _alias,
         "aws:iam/role:Role": _role,
         "aws:iam/instanceProfile:InstanceProfile": _profile,
         "aws:ec2/launchTemplate:LaunchTemplate": _launch_template,

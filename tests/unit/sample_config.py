@@ -28,6 +28,7 @@ SAMPLE_CONFIG: dict[str, Any] = {
         "machinePolicy": "Feature environments",
         "tenantTags": [],
         "adoptExistingTenant": False,
+        "shareDeployKeyWithInstances": False,
     },
     "phoenix:network": {"cidr": "10.20.0.0/16", "azCount": 2, "nat": "single"},
     "phoenix:fleet": {
@@ -47,6 +48,7 @@ SAMPLE_CONFIG: dict[str, Any] = {
         "lifecycleHeartbeatSeconds": 1200,
         "rolloutTimeoutMinutes": 30,
         "tentaclePackageSource": "https://apt.octopus.com",
+        "volumeKey": "feature",
     },
     "phoenix:tags": {"team": "web"},
 }

@@ -25,6 +25,9 @@ SG = "aws:ec2/securityGroup:SecurityGroup"
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+KEY = "aws:kms/key:Key"
+ALIAS = "aws:kms/alias:Alias"
+FEATURE_KEY = "phoenix:index:FeatureKey"
 PROFILE = "aws:iam/instanceProfile:InstanceProfile"
 PARAMETER = "aws:ssm/parameter:Parameter"
 TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
@@ -42,7 +45,7 @@ FLEET = "phoenix:index:Fleet"
 EXPECTED_SAMPLE = {
     ENVIRONMENT: 1, NETWORK: 1, FLEET: 1,
     VPC: 1, IGW: 1, SUBNET: 4, ROUTE_TABLE: 2, ASSOCIATION: 4, EIP: 1, NAT: 1,
-    SG: 2, ROLE: 1, ROLE_POLICY: 1, ATTACHMENT: 1, PROFILE: 1, PARAMETER: 1,
+    SG: 2, ROLE: 1, ROLE_POLICY: 1, PROFILE: 1, PARAMETER: 1, FEATURE_KEY: 1, KEY: 1, ALIAS: 1,
     TEMPLATE: 1, TARGET_GROUP: 1, BALANCER: 1, LISTENER: 1, GROUP: 1, GATE: 1,
     TENANT: 1, OVERRIDE: 1,
 }
@@ -51,7 +54,8 @@ PARENTS = {
     ENVIRONMENT: "pulumi:pulumi:Stack",
     NETWORK: ENVIRONMENT, FLEET: ENVIRONMENT, TENANT: ENVIRONMENT, OVERRIDE: ENVIRONMENT,
     VPC: NETWORK, IGW: NETWORK, SUBNET: NETWORK, ROUTE_TABLE: NETWORK, ASSOCIATION: NETWORK, EIP: NETWORK, NAT: NETWORK,
-    SG: FLEET, ROLE: FLEET, ROLE_POLICY: FLEET, ATTACHMENT: FLEET, PROFILE: FLEET, PARAMETER: FLEET,
+    SG: FLEET, ROLE: FLEET, ROLE_POLICY: FLEET, PROFILE: FLEET, PARAMETER: FLEET,
+    FEATURE_KEY: FLEET, KEY: FEATURE_KEY, ALIAS: FEATURE_KEY,
     TEMPLATE: FLEET, TARGET_GROUP: FLEET, BALANCER: FLEET, LISTENER: FLEET, GROUP: FLEET, GATE: FLEET,
 }
 
@@ -218,12 +222,40 @@ def test_the_registration_key_is_a_secret_securestring(sample: ProgramRun) -> No
     assert parameter["value"] == {_special_sig_key: _special_secret_sig, "value": SAMPLE_REGISTRATION_KEY}
 
 
-def test_the_api_key_serves_when_no_registration_key_is_given() -> None:
-    run = run_program(sample_config({"octopus:registrationApiKey": None}))
+@pytest.mark.parametrize("registration", [None, SAMPLE_API_KEY], ids=["missing", "the-deploy-key"])
+def test_instances_never_get_the_deploy_key_without_the_orgs_opt_in(registration) -> None:
+    mocks = FeatureMocks()
+    with pytest.raises(SettingsError) as caught:
+        run_program(sample_config({"octopus:registrationApiKey": registration}), mocks=mocks)
+    assert caught.value.key == "octopus:registrationApiKey"
+    assert "OCTOPUS_REGISTRATION_API_KEY" in caught.value.reason
+    assert "shareDeployKeyWithInstances" in caught.value.reason
+    assert SAMPLE_API_KEY not in str(caught.value)
+    assert mocks.registered == [] and mocks.calls == []
+
+
+@pytest.mark.parametrize("registration", [None, SAMPLE_API_KEY], ids=["missing", "the-deploy-key"])
+def test_with_the_opt_in_the_deploy_key_serves_and_every_run_warns(registration, caplog) -> None:
+    from components.environment import DEPLOY_KEY_SHARED
+
+    changes = {"octopus:registrationApiKey": registration, "phoenix:octopus.shareDeployKeyWithInstances": True}
+    with caplog.at_level("WARNING"):
+        run = run_program(sample_config(changes))
     assert run.one(PARAMETER).inputs["value"] == {_special_sig_key: _special_secret_sig, "value": SAMPLE_API_KEY}
+    assert DEPLOY_KEY_SHARED in caplog.text
+
+
+def test_a_separate_registration_key_logs_no_warning(caplog) -> None:
+    from components.environment import DEPLOY_KEY_SHARED
+
+    with caplog.at_level("WARNING"):
+        run_program(sample_config())
+    assert DEPLOY_KEY_SHARED not in caplog.text
 
 
 def test_no_key_appears_in_any_other_resource(sample: ProgramRun) -> None:
+    checked = {r.type for r in sample.resources if r.type != PARAMETER}
+    assert {KEY, ALIAS, ROLE_POLICY, TEMPLATE} <= checked, "the KMS path is searched too"
     for resource in sample.resources:
         if resource.type == PARAMETER:
             continue
@@ -244,20 +276,95 @@ def test_instance_role_is_least_privilege(sample: ProgramRun) -> None:
     assert trust["Statement"] == [
         {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
     ]
-    assert sample.one(ATTACHMENT).inputs["policyArn"] == "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
+    assert not sample.of_type(ATTACHMENT), "no managed policy: AmazonSSMManagedInstanceCore reads every parameter"
     policy = json.loads(sample.one(ROLE_POLICY).inputs["policy"])
     group = naming.group_name("ryan0001")
+    parameter = f"arn:aws:ssm:eu-west-1:{ACCOUNT}:parameter{naming.registration_key_parameter('ryan0001')}"
     assert {s["Sid"]: (s["Action"], s["Resource"]) for s in policy["Statement"]} == {
-        "ReadRegistrationKey": (
-            ["ssm:GetParameter"],
-            [f"arn:aws:ssm:eu-west-1:{ACCOUNT}:parameter{naming.registration_key_parameter('ryan0001')}"],
-        ),
+        "ReadRegistrationKey": (["ssm:GetParameter"], [parameter]),
+        "DecryptRegistrationKey": (["kms:Decrypt"], [sample.one(KEY).inputs and key_arn(sample)]),
         "CompleteLaunchHook": (
             ["autoscaling:CompleteLifecycleAction"],
             [f"arn:aws:autoscaling:eu-west-1:{ACCOUNT}:autoScalingGroup:*:autoScalingGroupName/{group}"],
         ),
+        "SessionManager": (
+            [
+                "ssm:UpdateInstanceInformation",
+                "ssmmessages:CreateControlChannel",
+                "ssmmessages:CreateDataChannel",
+                "ssmmessages:OpenControlChannel",
+                "ssmmessages:OpenDataChannel",
+            ],
+            "*",
+        ),
+    }
+    decrypt = next(s for s in policy["Statement"] if s["Sid"] == "DecryptRegistrationKey")
+    assert decrypt["Condition"] == {
+        "StringEquals": {
+            "kms:ViaService": "ssm.eu-west-1.amazonaws.com",
+            "kms:EncryptionContext:PARAMETER_ARN": parameter,
+        }
     }
     assert sample.one(PROFILE).inputs["role"] == role["name"]
+
+
+def key_arn(run: ProgramRun) -> str:
+    return f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/{run.one(KEY).id}"
+
+
+def test_the_registration_key_is_encrypted_with_the_features_own_key(sample: ProgramRun) -> None:
+    key = sample.one(KEY).inputs
+    assert sample.one(PARAMETER).inputs["keyId"] == key_arn(sample)
+    assert key["deletionWindowInDays"] == 7, "destroy schedules deletion with AWS's shortest window"
+    assert key["enableKeyRotation"] is True
+    alias = sample.one(ALIAS).inputs
+    assert alias["name"] == naming.key_alias("ryan0001") and "ryan0001" in alias["name"]
+    assert alias["targetKeyId"] == sample.one(KEY).id
+    assert key["tags"][naming.FEATURE_TAG] == "ryan0001"
+
+
+def test_the_key_policy_lets_only_this_features_role_decrypt(sample: ProgramRun) -> None:
+    policy = json.loads(sample.one(KEY).inputs["policy"])
+    statements = {s["Sid"]: s for s in policy["Statement"]}
+    root = f"arn:aws:iam::{ACCOUNT}:root"
+    role_arn = f"arn:aws:iam::{ACCOUNT}:role/{naming.role_name('ryan0001')}"
+    assert statements["AccountAdministersKey"]["Principal"] == {"AWS": root}
+    assert not {"kms:Decrypt", "kms:*", "kms:Encrypt"} & set(statements["AccountAdministersKey"]["Action"])
+    through_ssm = {"kms:ViaService": "ssm.eu-west-1.amazonaws.com", "kms:CallerAccount": ACCOUNT}
+    assert statements["AccountUsesKeyOnlyThroughParameterStore"]["Condition"] == {"StringEquals": through_ssm}
+    instances = statements["InstancesDecryptTheirRegistrationKey"]
+    assert instances["Principal"] == {"AWS": role_arn}
+    assert instances["Action"] == ["kms:Decrypt"]
+    assert instances["Condition"]["StringEquals"]["kms:EncryptionContext:PARAMETER_ARN"] == (
+        f"arn:aws:ssm:eu-west-1:{ACCOUNT}:parameter{naming.registration_key_parameter('ryan0001')}"
+    )
+    # The key names the role, so it must wait for it; the parameter waits for the key.
+    assert sample.one(ROLE).urn in sample.one(KEY).dependencies
+
+
+def test_root_volumes_are_encrypted_with_the_features_key(sample: ProgramRun) -> None:
+    mapping = sample.one(TEMPLATE).inputs["blockDeviceMappings"]
+    assert mapping == [
+        {"deviceName": "/dev/xvda", "ebs": {"encrypted": "true", "kmsKeyId": key_arn(sample), "deleteOnTermination": "true"}}
+    ]
+    scaling = f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
+    statements = {s["Sid"]: s for s in json.loads(sample.one(KEY).inputs["policy"])["Statement"]}
+    assert statements["AutoScalingEncryptsVolumes"]["Principal"] == {"AWS": scaling}
+    assert statements["AutoScalingAttachesVolumes"]["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": True}}
+
+
+def test_the_org_may_encrypt_volumes_with_the_accounts_ebs_key() -> None:
+    run = run_program(sample_config({"phoenix:fleet.volumeKey": "account"}))
+    (mapping,) = run.one(TEMPLATE).inputs["blockDeviceMappings"]
+    assert mapping["ebs"] == {"encrypted": "true", "deleteOnTermination": "true"}
+    sids = {s["Sid"] for s in json.loads(run.one(KEY).inputs["policy"])["Statement"]}
+    assert not {"AutoScalingEncryptsVolumes", "AutoScalingAttachesVolumes"} & sids
+
+
+def test_the_root_device_is_the_images_own(sample: ProgramRun) -> None:
+    lookups = [c for c in sample.mocks.calls if c.token == "aws:ec2/getAmi:getAmi"]
+    by_id = [c for c in lookups if {"name": "image-id", "values": [AMI_ID]} in c.args["filters"]]
+    assert len(by_id) == 1
 
 
 # --- rollout -------------------------------------------------------------------------------------
@@ -350,7 +457,7 @@ def test_features_sharing_a_long_prefix_get_distinct_names() -> None:
     prefix = "shared-prefix-" + "q" * 26
     first = run_program(sample_config(feature=prefix + "-one"))
     second = run_program(sample_config(feature=prefix + "-two"))
-    for typ in (BALANCER, TARGET_GROUP, GROUP, ROLE, TEMPLATE, PARAMETER):
+    for typ in (BALANCER, TARGET_GROUP, GROUP, ROLE, TEMPLATE, PARAMETER, ALIAS):
         assert first.one(typ).inputs["name"] != second.one(typ).inputs["name"], typ
 
 
@@ -381,9 +488,13 @@ def test_group_launches_only_after_the_tenant_and_override_exist(sample: Program
 def test_creation_order_keeps_instances_from_launching_too_early(sample: ProgramRun) -> None:
     """The group waits for its permissions, its listener and Octopus; the gate waits for the group."""
     group = sample.one(GROUP)
-    for typ in (ROLE_POLICY, ATTACHMENT, LISTENER, TENANT, OVERRIDE, TEMPLATE):
+    for typ in (ROLE_POLICY, LISTENER, TENANT, OVERRIDE, TEMPLATE):
         assert sample.one(typ).urn in group.dependencies, typ
     assert group.urn in sample.one(GATE).dependencies
+    # ...and its permissions wait for the parameter the instances read at boot, which waits for its key.
+    assert sample.one(PARAMETER).urn in sample.one(ROLE_POLICY).dependencies
+    assert sample.one(KEY).urn in sample.one(PARAMETER).dependencies
+    assert sample.one(PARAMETER).inputs["name"] in sample.one(ROLE_POLICY).inputs["policy"]
     assert sample.one(TENANT).urn in sample.one(OVERRIDE).dependencies
     assert sample.one(NAT).dependencies >= {sample.one(IGW).urn, sample.one(EIP).urn}
 
@@ -415,7 +526,10 @@ def test_every_aws_resource_that_takes_tags_carries_the_feature_tag(sample: Prog
 
 
 def test_image_is_looked_up_by_the_configured_filter(sample: ProgramRun) -> None:
-    lookups = [c for c in sample.mocks.calls if c.token == "aws:ec2/getAmi:getAmi"]
+    lookups = [
+        c for c in sample.mocks.calls
+        if c.token == "aws:ec2/getAmi:getAmi" and not any(f["name"] == "image-id" for f in c.args["filters"])
+    ]
     assert len(lookups) == 1
     args = lookups[0].args
     assert args["owners"] == ["amazon"]
@@ -426,7 +540,9 @@ def test_image_is_looked_up_by_the_configured_filter(sample: ProgramRun) -> None
 
 def test_a_given_image_skips_the_lookup() -> None:
     run = run_program(sample_config({"phoenix:fleet.amiId": "ami-0fedcba9876543210"}))
-    assert not [c for c in run.mocks.calls if c.token == "aws:ec2/getAmi:getAmi"]
+    lookups = [c for c in run.mocks.calls if c.token == "aws:ec2/getAmi:getAmi"]
+    # Only the given image's own record is read, for its root device.
+    assert [c.args["filters"] for c in lookups] == [[{"name": "image-id", "values": ["ami-0fedcba9876543210"]}]]
     assert run.one(TEMPLATE).inputs["imageId"] == "ami-0fedcba9876543210"
 
 

@@ -34,10 +34,37 @@ def test_sample_config_parses_into_typed_settings() -> None:
     assert settings.tags == {"team": "web"}
 
 
-def test_registration_key_falls_back_to_the_api_key() -> None:
-    assert parse_settings(sample_config()).octopus.registration_key == SAMPLE_REGISTRATION_KEY
-    without = parse_settings(sample_config({"octopus:registrationApiKey": None}))
-    assert without.octopus.registration_key == SAMPLE_API_KEY
+def test_registration_key_falls_back_to_the_api_key_only_by_opt_in() -> None:
+    settings = parse_settings(sample_config())
+    assert settings.octopus.registration_key == SAMPLE_REGISTRATION_KEY
+    assert not settings.octopus.shares_deploy_key and not settings.octopus.share_deploy_key_with_instances
+    opted_in = {"phoenix:octopus.shareDeployKeyWithInstances": True}
+    without = parse_settings(sample_config({"octopus:registrationApiKey": None, **opted_in}))
+    assert without.octopus.registration_key == SAMPLE_API_KEY and without.octopus.shares_deploy_key
+
+
+@pytest.mark.parametrize(
+    ("registration", "said"),
+    [(None, "is not set"), (SAMPLE_API_KEY, "is the deploy key itself")],
+    ids=["missing", "equal"],
+)
+def test_no_registration_key_or_the_deploy_key_is_refused(registration, said: str) -> None:
+    error = error_for({"octopus:registrationApiKey": registration})
+    assert error.key == "octopus:registrationApiKey"
+    assert error.reason.startswith(said)
+    assert "OCTOPUS_REGISTRATION_API_KEY" in error.reason and "shareDeployKeyWithInstances" in error.reason
+    assert SAMPLE_API_KEY not in str(error)
+
+
+def test_the_opt_in_is_a_flag() -> None:
+    error = error_for({"phoenix:octopus.shareDeployKeyWithInstances": "yes"})
+    assert error.key == "phoenix:octopus.shareDeployKeyWithInstances"
+
+
+def test_volume_key_is_feature_or_account() -> None:
+    assert parse_settings(sample_config()).fleet.volume_key == "feature"
+    assert parse_settings(sample_config({"phoenix:fleet.volumeKey": "account"})).fleet.volume_key == "account"
+    assert error_for({"phoenix:fleet.volumeKey": "aws/ebs"}).key == "phoenix:fleet.volumeKey"
 
 
 def test_settings_never_show_a_secret() -> None:
@@ -153,16 +180,18 @@ def test_optional_settings_have_defaults() -> None:
         sample_config(
             {
                 "octopus:space": None,
-                "octopus:registrationApiKey": None,
                 "phoenix:ttl": None,
                 "phoenix:tags": None,
                 "phoenix:octopus.tenantTags": None,
                 "phoenix:octopus.adoptExistingTenant": None,
+                "phoenix:octopus.shareDeployKeyWithInstances": None,
+                "phoenix:fleet.volumeKey": None,
             }
         )
     )
     assert settings.octopus.space == "Default"
-    assert settings.octopus.registration_api_key is None
+    assert settings.octopus.share_deploy_key_with_instances is False
+    assert settings.fleet.volume_key == "feature"
     assert settings.ttl is None
     assert settings.tags == {}
     assert settings.octopus.tenant_tags == ()
