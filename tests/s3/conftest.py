@@ -21,6 +21,7 @@ from automation.pulumi_cli import PROJECT_ROOT
 from tests.conftest import TEST_PASSPHRASE
 from tests.engine.projects.octopus.program import PROJECT_NAME, copy_project
 from tests.engine.test_cli_end_to_end import ENVIRONMENT, PROJECT, Cli
+from tests.octopus_emulator.fixtures import TEST_REGISTRATION_KEY
 from tests.s3_emulator import Identity, S3Emulator, backend_url, readme_policy
 from tests.s3_emulator.fixtures import s3_emulator, s3_proxy, s3_server  # noqa: F401 - fixtures
 
@@ -60,6 +61,7 @@ class World:
             PULUMI_BACKEND_URL=backend_url(endpoint or self.s3.endpoint),
             PULUMI_CONFIG_PASSPHRASE=TEST_PASSPHRASE,
             OCTOPUS_API_KEY=self.octopus.api_key,
+            OCTOPUS_REGISTRATION_API_KEY=TEST_REGISTRATION_KEY,
             AWS_SHARED_CREDENTIALS_FILE=str(self.root / "no-aws-credentials"),
             AWS_CONFIG_FILE=str(self.root / "no-aws-config"),
             AWS_EC2_METADATA_DISABLED="true",

@@ -9,6 +9,7 @@ import pytest
 
 from tests.engine.projects.octopus.program import PROJECT_NAME
 from tests.engine.test_cli_end_to_end import PROJECT, overrides
+from tests.octopus_emulator.fixtures import TEST_REGISTRATION_KEY
 from tests.s3_emulator import BUCKET, PREFIX, backend_url, readme_policy
 
 pytestmark = pytest.mark.engine
@@ -47,9 +48,10 @@ def test_a_feature_created_on_one_runner_is_read_changed_and_destroyed_from_anot
     # Versioning keeps every checkpoint the updates overwrote.
     checkpoint = f"{PREFIX}/.pulumi/stacks/{PROJECT_NAME}/ryan0001.json"
     assert len(s3.versions(checkpoint)) >= 3
-    # The API key is a secret in the state: never in plain text in any object.
+    # The keys are secrets in the state: never in plain text in any object.
     for key in s3.keys(PREFIX):
         assert octopus.api_key.encode() not in s3.read(key), key
+        assert TEST_REGISTRATION_KEY.encode() not in s3.read(key), key
 
     destroyed = a.run("destroy", "ryan0001")
     assert destroyed.returncode == 0, destroyed.stderr[-3000:]
