@@ -19,7 +19,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -187,10 +186,3 @@ class S3Emulator:
         answer = self.s3.list_object_versions(Bucket=bucket, Prefix=key)
         return [v for v in answer.get("Versions") or () if v["Key"] == key]
 
-
-def wait_until(predicate: Any, timeout: float = 60, what: str = "condition", every: float = 0.1) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(every)
