@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import signal
 import socket
+import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -40,7 +41,10 @@ def lock_of(s3) -> tuple[str, dict]:
 def test_a_second_runner_is_told_who_holds_the_lock_and_since_when_or_waits(world) -> None:
     octopus, s3 = world.octopus, world.s3
     octopus.seed_release(PROJECT, "1.0.0-ryan0001")
-    octopus.latency = 1.0  # keep the first update running while the others arrive
+    # The holder's update stays running while the gate is shut: each Octopus answer waits
+    # (less than the client's 30 s read timeout, so nothing is retried).
+    gate = threading.Event()
+    octopus.after_next("*", "", lambda: gate.wait(20), count=10_000)
     holder = world.runner("holder", PHOENIX_HEARTBEAT_SECONDS="1").start("create", "1.0.0-ryan0001")
     wait_for(lambda: s3.locks(PROJECT_NAME, "ryan0001") or holder.poll() is not None, what="the holder's lock")
     wait_for(lambda: s3.keys(HEARTBEAT) or holder.poll() is not None, what="the holder's heartbeat")
@@ -62,7 +66,7 @@ def test_a_second_runner_is_told_who_holds_the_lock_and_since_when_or_waits(worl
     assert f"the update of {lock['username']}@{socket.gethostname()}, pid {lock['pid']} is running" in unlocking.stderr
     assert s3.locks(PROJECT_NAME, "ryan0001") == [key]
 
-    octopus.latency = 0.0
+    gate.set()
     out, err = holder.communicate(timeout=300)
     assert holder.returncode == 0, err[-3000:]
     out, err = waiting.communicate(timeout=300)
