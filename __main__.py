@@ -42,6 +42,8 @@ def main() -> None:
     pulumi.export("tenant_id", environment.tenant_id)
     pulumi.export("package_version", environment.package_version)
     pulumi.export("infrastructure_version", environment.infrastructure_version)
+    # `python -m automation` reads it back to keep the image pinned (`automation/image.py`).
+    pulumi.export("image_id", environment.image_id)
 
 
 if __name__ == "__main__":

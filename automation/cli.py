@@ -142,6 +142,12 @@ def _shared_parsers() -> dict[str, argparse.ArgumentParser]:
         help="package version to deploy (default: FEATURE when it is a version, else the newest "
         "release of the Octopus project whose pre-release tag names the feature)",
     )
+    image = argparse.ArgumentParser(add_help=False)
+    image.add_argument(
+        "--refresh-image", action="store_true",
+        help="look up the newest image matching fleet.amiNamePattern instead of keeping the one pinned in the "
+        "stack (the change rolls out like any other)",
+    )
     preflight = argparse.ArgumentParser(add_help=False)
     preflight.add_argument(
         "--skip-preflight", action="store_true",
@@ -149,7 +155,7 @@ def _shared_parsers() -> dict[str, argparse.ArgumentParser]:
     )
     return {
         "where": where, "output": output, "config": config, "running": running,
-        "feature": feature, "version": version, "preflight": preflight,
+        "feature": feature, "version": version, "preflight": preflight, "image": image,
     }
 
 
@@ -176,11 +182,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     add(
         "create", "create or update the feature's stack, then print its outputs (idempotent)",
-        [shared["version"], shared["preflight"], *stack_parents], "create 1.0.0-ryan0001 --summary summary.md",
+        [shared["version"], shared["image"], shared["preflight"], *stack_parents],
+        "create 1.0.0-ryan0001 --summary summary.md",
     )
     preview = add(
         "preview", "show what create would change; nothing changes",
-        [shared["version"], shared["preflight"], *stack_parents], "preview ryan0001 --diff --expect-no-changes",
+        [shared["version"], shared["image"], shared["preflight"], *stack_parents],
+        "preview ryan0001 --diff --expect-no-changes",
     )
     preview.add_argument("--diff", action="store_true", help="show a rich diff of every property that changes")
     preview.add_argument(
@@ -364,6 +372,7 @@ def _session(args: argparse.Namespace, console: Console):
         wait_lock=getattr(args, "wait_lock", 0.0) or 0.0,
         quiet=getattr(args, "quiet", False),
         skip_preflight=getattr(args, "skip_preflight", False),
+        refresh_image=getattr(args, "refresh_image", False),
     )
     return Session(options, log=console.log)
 

@@ -251,6 +251,11 @@ def parse_override(item: str) -> tuple[str, list[str], str]:
         )
     if top in _FEATURE_KEYS:
         raise ConfigError("--set", key, "comes from FEATURE and --version, not --set")
+    from components.settings import IMAGE_KEY
+
+    if top == IMAGE_KEY:
+        raise ConfigError("--set", key, "is pinned by create (--refresh-image moves it); choose an image with "
+                          "phoenix:fleet.amiId")
     return top, path, raw
 
 
@@ -322,6 +327,7 @@ def collect(
     package_version: Optional[str],
     environ: Mapping[str, str],
     require_api_key: bool = True,
+    image_id: Optional[str] = None,
 ) -> StackConfig:
     """The config of one feature's stack, not yet validated (`settings` is None).
 
@@ -334,6 +340,10 @@ def collect(
         values["phoenix:feature"] = feature.id
     if package_version:
         values["phoenix:packageVersion"] = package_version
+    if image_id:
+        from components.settings import IMAGE_KEY
+
+        values[IMAGE_KEY] = image_id  # pinned by automation/image.py, never by --set
     origins = {**_FIXED_ORIGINS, **sources.origins}
     return StackConfig(
         values=values,
@@ -350,6 +360,7 @@ def build(
     environ: Mapping[str, str],
     require_api_key: bool = True,
     runs_program: bool = True,
+    image_id: Optional[str] = None,
 ) -> StackConfig:
     """The validated config of one feature's stack.
 
@@ -361,7 +372,7 @@ def build(
     """
     config = collect(
         sources, feature, package_version=package_version, environ=environ,
-        require_api_key=require_api_key,
+        require_api_key=require_api_key, image_id=image_id,
     )
     flat = config.flat()
     flat.setdefault("phoenix:packageVersion", f"0.0.0-{feature.id}")

@@ -19,8 +19,10 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -240,9 +242,11 @@ class Interruption:
     uses (reap's worker threads) share the same count.
     """
 
-    def __init__(self, command: TrackedCommand, log: Log) -> None:
+    def __init__(self, command: TrackedCommand, log: Log, flag: Optional[Path] = None) -> None:
         self.command = command
         self.log = log
+        #: Made on the first signal: a running rollout polls for it and rolls its refresh back.
+        self.flag = flag
         self.count = 0
         self._depth = 0
         self._depth_lock = threading.Lock()
@@ -257,6 +261,7 @@ class Interruption:
         name = signal.Signals(signum).name
         if self.count == 1:
             self.log(f"{name} received: cancelling the running operation cleanly (send it again to terminate)")
+            self._raise_flag()
             self.command.signal_all(signal.SIGINT)
         else:
             self.log(f"{name} received again: terminating the Pulumi CLI")
@@ -279,6 +284,16 @@ class Interruption:
             for signum, previous in self._previous.items():
                 signal.signal(signum, previous)
             self._previous.clear()
+            if self.flag is not None:
+                self.flag.unlink(missing_ok=True)
+
+    def _raise_flag(self) -> None:
+        """The engine passes a cancel to providers only as a Cancel call the Python host ignores: say it with a file."""
+        if self.flag is not None:
+            try:
+                self.flag.touch()
+            except OSError as error:
+                self.log(f"warning: could not tell the running providers to stop: {error}")
 
     def check(self) -> None:
         if self.interrupted:
@@ -421,16 +436,20 @@ class Engine:
         check_passphrase(environ)
         self.project = read_project(self.work_dir)
         self.command = TrackedCommand(pulumi_cli.require_cli())
+        from components.rollout import INTERRUPT_FILE_ENV
+
+        interrupt_file = Path(tempfile.gettempdir()) / f"phoenix-interrupt-{os.getpid()}-{uuid.uuid4().hex[:12]}"
         self.env = pulumi_cli.engine_env(
             self.work_dir,
             extra={
                 "PULUMI_BACKEND_URL": backend.url,
                 # A fresh CI workspace has no Pulumi.<stack>.yaml: take the salt from the state.
                 "PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER": "true",
+                INTERRUPT_FILE_ENV: str(interrupt_file),
             },
         )
         self._program: Optional[Callable[[], None]] = None
-        self.interruption = Interruption(self.command, log)
+        self.interruption = Interruption(self.command, log, flag=interrupt_file)
         self.heartbeat_seconds = locks.heartbeat_seconds(dict(environ))
 
     # workspace and stacks

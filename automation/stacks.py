@@ -40,6 +40,7 @@ class Options:
     wait_lock: float = 0.0
     quiet: bool = False
     skip_preflight: bool = False
+    refresh_image: bool = False
 
 
 class Session:
@@ -91,8 +92,9 @@ class Session:
     def stack_config(
         self, feature: Feature, package_version: Optional[str], *, extra: Sequence[str] = (),
         runs_program: bool = True,
+        image_id: Optional[str] = None,
     ) -> stack_config.StackConfig:
-        """The feature's validated stack config; `extra` adds --set style overrides."""
+        """The feature's validated stack config; `extra` adds --set style overrides, `image_id` the pinned image."""
         sources = self.sources
         if extra:
             sources = stack_config.load(
@@ -100,7 +102,7 @@ class Session:
             )
         return stack_config.build(
             sources, feature, package_version=package_version, environ=self.environ,
-            runs_program=runs_program,
+            runs_program=runs_program, image_id=image_id,
         )
 
     def default_ttl(self) -> timedelta:
@@ -171,14 +173,18 @@ def _prepare(session: Session, feature: Feature, command: str):
             if check.status == doctor.WARN:
                 session.log(f"[{feature.id}] warning: {check.name}: {check.found}")
     version = session.package_version(feature)  # Octopus, when no version was given
-    if version != feature.package_version:
-        config = session.stack_config(feature, version)
-    return config, engine, version
+    from automation import image
+
+    choice = image.choose_for(session, feature, config.settings, refresh=session.options.refresh_image)
+    session.log(f"[{feature.id}] {choice.reason}")
+    if version != feature.package_version or choice.image_id:
+        config = session.stack_config(feature, version, image_id=choice.image_id)
+    return config, engine, version, choice.image_id
 
 
 def create(session: Session, feature: Feature) -> Report:
     """Create or update the feature's stack; a second run with the same input changes nothing."""
-    config, engine, version = _prepare(session, feature, "create")
+    config, engine, version, image_id = _prepare(session, feature, "create")
     start = time.monotonic()
     wait = session.options.wait_lock
     with engine.interruptible():
@@ -192,7 +198,7 @@ def create(session: Session, feature: Feature) -> Report:
                 f"[{feature.id}] the interrupted update was creating tenant {feature.tenant_name!r}: "
                 "this run adopts it if Octopus has it"
             )
-            engine.write_config(stack, session.stack_config(feature, version, extra=(ADOPT_TENANT,)))
+            engine.write_config(stack, session.stack_config(feature, version, extra=(ADOPT_TENANT,), image_id=image_id))
         result, steps = engine.up(stack, wait_seconds=wait)
     from automation.engine import outputs_of
 
@@ -210,7 +216,7 @@ def create(session: Session, feature: Feature) -> Report:
 
 def preview(session: Session, feature: Feature, *, diff: bool = False) -> Report:
     """The change set `create` would make; nothing changes (a stack made for it is removed)."""
-    config, engine, version = _prepare(session, feature, "preview")
+    config, engine, version, _ = _prepare(session, feature, "preview")
     start = time.monotonic()
     with engine.interruptible():
         stack, created = engine.create_or_select(feature.stack_name)

@@ -76,6 +76,7 @@ class Sandbox:
         self.defaults = root / "defaults.yaml"
         document = yaml.safe_load((pulumi_cli.PROJECT_ROOT / DEFAULTS_FILE).read_text(encoding="utf-8"))
         document["octopus"]["serverUrl"] = emulator.url
+        document["fleet"]["amiId"] = "ami-0123456789abcdef0"  # no AWS part: create asks EC2 for no image
         self.defaults.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
         octopus = document["octopus"]
         self.names = OctopusNames(

@@ -19,6 +19,8 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from bootstrap import health
+
 #: EC2 refuses userdata larger than this (before base64 encoding).
 USERDATA_LIMIT_BYTES = 16384
 
@@ -74,7 +76,7 @@ class BootstrapSettings:
     registration_key_parameter: str
     """Name of the SSM SecureString parameter holding the registration key, never the key."""
     health_url: str
-    """The app's local health URL, 2xx once Octopus has deployed it."""
+    """The app's local health URL: healthy once Octopus has deployed the app."""
     health_timeout_seconds: int
     """How long the instance waits for a healthy app before it abandons the launch."""
     lifecycle_hook_name: str
@@ -91,6 +93,10 @@ class BootstrapSettings:
     """Machine names are ``<prefix>-<instance id>``."""
     health_interval_seconds: int = 5
     """Pause between health checks."""
+    healthy_status_codes: str = health.DEFAULT
+    """The codes that mean healthy, in the load balancer matcher's syntax (`bootstrap.health`)."""
+    heartbeat_interval_seconds: int = 60
+    """How often the launch hook's heartbeat is recorded: a fraction of its timeout."""
 
     def __post_init__(self) -> None:
         if isinstance(self.roles, list):
@@ -225,6 +231,14 @@ def _validate(settings: BootstrapSettings) -> None:
         raise BootstrapSettingsError("registration_key_parameter", "longer than SSM's 2048 characters")
     _check_seconds("health_timeout_seconds", settings.health_timeout_seconds, 86400)
     _check_seconds("health_interval_seconds", settings.health_interval_seconds, settings.health_timeout_seconds)
+    _check_seconds("heartbeat_interval_seconds", settings.heartbeat_interval_seconds, 7200)
+    _check_text("healthy_status_codes", settings.healthy_status_codes)
+    try:
+        normal = health.normalized(settings.healthy_status_codes)
+    except ValueError as error:
+        raise BootstrapSettingsError("healthy_status_codes", str(error)) from None
+    if normal != settings.healthy_status_codes:
+        raise BootstrapSettingsError("healthy_status_codes", f"write {settings.healthy_status_codes!r} as {normal!r}")
 
 
 def _check_text(field: str, value: object) -> str:

@@ -44,6 +44,7 @@ class FeatureEnvironment(pulumi.ComponentResource):
     tenant_id: pulumi.Output[str]
     package_version: pulumi.Output[str]
     infrastructure_version: pulumi.Output[str]
+    image_id: pulumi.Output[str]
 
     def __init__(self, name: str, args: FeatureEnvironmentArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("phoenix:index:FeatureEnvironment", name, None, opts)
@@ -117,6 +118,7 @@ class FeatureEnvironment(pulumi.ComponentResource):
         self.tenant_id = after_rollout(tenant.tenant_id)
         self.package_version = after_rollout(settings.package_version)
         self.infrastructure_version = after_rollout(fleet.infrastructure_version)
+        self.image_id = after_rollout(fleet.image_id)
         self.register_outputs(
             {
                 "url": self.url,
@@ -124,5 +126,6 @@ class FeatureEnvironment(pulumi.ComponentResource):
                 "tenant_id": self.tenant_id,
                 "package_version": self.package_version,
                 "infrastructure_version": self.infrastructure_version,
+                "image_id": self.image_id,
             }
         )

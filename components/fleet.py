@@ -2,11 +2,13 @@
 
 The launch template plays the launch configuration's role in the original
 design (AWS no longer lets new accounts create launch configurations): each
-new infrastructure version is a new template version, the group points at
-that explicit version and an instance refresh swaps instances while keeping
-full capacity, rolling back if the new ones never turn healthy. A launch
-lifecycle hook holds each new instance until its bootstrap reports the
-deployment healthy: the cfn-signal of the original design.
+new infrastructure version is a new template version. The group is created on
+the first one and the AWS provider never moves it: the rollout resource starts
+the instance refresh that carries each later version, so AWS's rollback
+returns to the version the group ran before (`components/rollout.py`). A
+launch lifecycle hook holds each new instance until its bootstrap reports the
+deployment healthy, recording heartbeats meanwhile: the cfn-signal of the
+original design.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from bootstrap.render import BootstrapSettings
 from components import naming
 from components.feature_key import PARAMETER_CONTEXT_KEY, FeatureKey, FeatureKeyArgs, ssm_service
 from components.rollout import RolloutGate
-from components.settings import FleetSettings
+from components.settings import IMAGE_KEY, FleetSettings, SettingsError
 from components.versioning import userdata
 
 #: Seconds after an instance is in service before failed health checks count;
@@ -30,6 +32,10 @@ from components.versioning import userdata
 HEALTH_CHECK_GRACE_SECONDS = 120
 #: Old targets drain this long; feature environments favour fast refreshes.
 DEREGISTRATION_DELAY_SECONDS = 30
+#: What the group takes from its declaration only when it is created; afterwards the rollout owns the
+#: version it launches, and the hook resource owns the hook (the group's initial hook is ForceNew).
+CREATE_ONLY_GROUP_PROPERTIES = ("launchTemplate", "initialLifecycleHooks")
+LAUNCHING = "autoscaling:EC2_INSTANCE_LAUNCHING"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -88,7 +94,7 @@ SESSION_MANAGER_ACTIONS = (
 
 
 def instance_policy(*, parameter_arn: str, group_arn: str, key_arn: str, region: str) -> str:
-    """The instances' only permissions: read and decrypt one key, complete one group's hook, Session Manager."""
+    """The instances' only permissions: read and decrypt one key, heartbeat and complete one group's hook, Session Manager."""
     return json.dumps(
         {
             "Version": "2012-10-17",
@@ -111,7 +117,7 @@ def instance_policy(*, parameter_arn: str, group_arn: str, key_arn: str, region:
                 {
                     "Sid": "CompleteLaunchHook",
                     "Effect": "Allow",
-                    "Action": ["autoscaling:CompleteLifecycleAction"],
+                    "Action": ["autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"],
                     "Resource": [group_arn],
                 },
                 {
@@ -146,15 +152,20 @@ class Fleet(pulumi.ComponentResource):
     url: pulumi.Output[str]
     group_name: pulumi.Output[str]
     launch_template_id: pulumi.Output[str]
-    launch_template_version: pulumi.Output[int]
+    launch_template_version: pulumi.Output[str]
     rollout_status: pulumi.Output[str]
     infrastructure_version: str
+    image_id: str
 
     def __init__(self, name: str, args: FleetArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("phoenix:index:Fleet", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         settings, feature, bootstrap = args.settings, args.feature, args.bootstrap
+        if settings.image_id is None:
+            raise SettingsError(IMAGE_KEY, "no image is pinned and fleet.amiId is empty: `python -m automation "
+                                "create` pins the newest image matching fleet.amiNamePattern")
         self.infrastructure_version = bootstrap.infrastructure_version
+        self.image_id = settings.image_id
 
         def tags(name_tag: str) -> dict[str, str]:
             return naming.named(args.tags, name_tag)
@@ -274,12 +285,11 @@ class Fleet(pulumi.ComponentResource):
             f"{name}-instance", name=naming.role_name(feature), role=role.name, tags=tags(naming.role_name(feature)), opts=child
         )
 
-        image = settings.ami_id or self._image(settings)
         template = aws.ec2.LaunchTemplate(
             f"{name}-lt",
             name=naming.launch_template_name(feature),
             description=f"{feature} {self.infrastructure_version}",
-            image_id=image,
+            image_id=self.image_id,
             instance_type=settings.instance_type,
             iam_instance_profile=aws.ec2.LaunchTemplateIamInstanceProfileArgs(arn=profile.arn),
             metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
@@ -296,7 +306,7 @@ class Fleet(pulumi.ComponentResource):
             user_data=userdata(bootstrap, settings.os),
             block_device_mappings=[
                 aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
-                    device_name=self._root_device(image),
+                    device_name=self._root_device(self.image_id),
                     ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
                         encrypted="true",
                         kms_key_id=key.key_arn if encrypts_volumes else None,
@@ -326,7 +336,7 @@ class Fleet(pulumi.ComponentResource):
                 protocol="HTTP",
                 port="traffic-port",
                 path=settings.health_check_path,
-                matcher="200",
+                matcher=settings.healthy_status_codes,
                 interval=15,
                 timeout=5,
                 healthy_threshold=2,
@@ -356,6 +366,7 @@ class Fleet(pulumi.ComponentResource):
             opts=child,
         )
 
+        # The group is created on the template's current version; after that only the rollout moves it.
         version = template.latest_version.apply(str)
         asg = aws.autoscaling.Group(
             f"{name}-asg",
@@ -368,31 +379,43 @@ class Fleet(pulumi.ComponentResource):
             health_check_type="ELB",
             health_check_grace_period=HEALTH_CHECK_GRACE_SECONDS,
             launch_template=aws.autoscaling.GroupLaunchTemplateArgs(id=template.id, version=version),
-            instance_refresh=aws.autoscaling.GroupInstanceRefreshArgs(
-                strategy="Rolling",
-                preferences=aws.autoscaling.GroupInstanceRefreshPreferencesArgs(
-                    min_healthy_percentage=100, max_healthy_percentage=200, auto_rollback=True
-                ),
-            ),
+            # The first instances launch through the hook too; `hook` below keeps it up to date.
             initial_lifecycle_hooks=[
                 aws.autoscaling.GroupInitialLifecycleHookArgs(
                     name=bootstrap.lifecycle_hook_name,
-                    lifecycle_transition="autoscaling:EC2_INSTANCE_LAUNCHING",
+                    lifecycle_transition=LAUNCHING,
                     default_result="ABANDON",
                     heartbeat_timeout=settings.lifecycle_heartbeat_seconds,
                 )
             ],
+            # A failed launch (no capacity in one zone) is retried by AWS; it must not fail the create.
+            ignore_failed_scaling_activities=True,
             wait_for_capacity_timeout=f"{settings.rollout_timeout_minutes}m",
             tags=self._group_tags(tags(group), args),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[permissions, listener]),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[permissions, listener],
+                ignore_changes=list(CREATE_ONLY_GROUP_PROPERTIES),
+            ),
+        )
+        hook = aws.autoscaling.LifecycleHook(
+            f"{name}-launch-hook",
+            name=bootstrap.lifecycle_hook_name,
+            autoscaling_group_name=asg.name,
+            lifecycle_transition=LAUNCHING,
+            default_result="ABANDON",
+            heartbeat_timeout=settings.lifecycle_heartbeat_seconds,
+            opts=child,
         )
         gate = RolloutGate(
             f"{name}-rollout",
             asg_name=asg.name,
             region=bootstrap.region,
+            launch_template_id=template.id,
             launch_template_version=version,
             timeout_minutes=settings.rollout_timeout_minutes,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[asg]),
+            instance_warmup_seconds=settings.instance_warmup_seconds,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[asg, hook]),
         )
 
         self.rollout_status = gate.status
@@ -401,7 +424,8 @@ class Fleet(pulumi.ComponentResource):
             lambda values: service_url(values[0], settings.listener_port)
         )
         self.launch_template_id = template.id
-        self.launch_template_version = template.latest_version
+        # The version the group runs: the rollout records it only once it got there.
+        self.launch_template_version = gate.launch_template_version
         self.register_outputs(
             {
                 "url": self.url,
@@ -409,21 +433,10 @@ class Fleet(pulumi.ComponentResource):
                 "launch_template_id": self.launch_template_id,
                 "launch_template_version": self.launch_template_version,
                 "infrastructure_version": self.infrastructure_version,
+                "image_id": self.image_id,
                 "rollout_status": self.rollout_status,
             }
         )
-
-    def _image(self, settings: FleetSettings) -> pulumi.Output[str]:
-        """The newest available image matching the configured owners and name pattern."""
-        return aws.ec2.get_ami_output(
-            most_recent=True,
-            owners=list(settings.ami_owners),
-            filters=[
-                aws.ec2.GetAmiFilterArgs(name="name", values=[settings.ami_name_pattern]),
-                aws.ec2.GetAmiFilterArgs(name="state", values=["available"]),
-            ],
-            opts=pulumi.InvokeOutputOptions(parent=self),
-        ).id
 
     def _root_device(self, image_id: pulumi.Input[str]) -> pulumi.Output[str]:
         """The image's root device: a mapping under another name would add a volume, not encrypt the root."""

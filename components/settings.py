@@ -16,6 +16,7 @@ from typing import Any, Callable, Literal, Mapping, Optional, TypeVar, cast
 from urllib.parse import urlsplit
 
 from components.feature import FeatureError, parse_version, validate_feature_id
+from bootstrap import health
 from bootstrap.render import BootstrapSettingsError
 from components.versioning import bootstrap_for, userdata
 
@@ -37,6 +38,8 @@ VolumeKey = Literal["feature", "account"]
 #: default key, for accounts whose instances must not depend on a per-feature key.
 VOLUME_KEYS: tuple[VolumeKey, ...] = ("feature", "account")
 
+#: The image the stack's instances boot, pinned by `python -m automation` (fleet.amiId overrides it).
+IMAGE_KEY = "phoenix:imageId"
 #: The stack-config keys `__main__.py` reads; objects are JSON objects.
 TEXT_KEYS = (
     "aws:region",
@@ -45,6 +48,7 @@ TEXT_KEYS = (
     "phoenix:feature",
     "phoenix:packageVersion",
     "phoenix:ttl",
+    IMAGE_KEY,
 )
 SECRET_KEYS = ("octopus:apiKey", "octopus:registrationApiKey")
 OBJECT_KEYS = ("phoenix:octopus", "phoenix:network", "phoenix:fleet", "phoenix:tags")
@@ -56,8 +60,39 @@ OWN_NAMESPACES = ("octopus", "phoenix")
 MAX_USER_TAGS = 40
 #: Tag keys the project sets itself; user tags may not override them.
 RESERVED_TAG_PREFIXES = ("aws:", "phoenix:")
-#: AWS bounds for a lifecycle hook's heartbeat timeout.
+#: AWS bounds for a lifecycle hook's heartbeat timeout (API_PutLifecycleHook).
 HEARTBEAT_RANGE = (30, 7200)
+#: However often it records heartbeats, an instance waits at most min(48 h, 100 x heartbeat timeout).
+HOOK_TIMEOUT_CAP = 172800
+HOOK_TIMEOUT_FACTOR = 100
+#: The bootstrap records a heartbeat every timeout/3: one lost or slow heartbeat still leaves two.
+HEARTBEATS_PER_TIMEOUT = 3
+#: The bootstrap's pause between health checks (`BootstrapSettings.health_interval_seconds`); a check
+#: may take as long again, so a heartbeat can be due up to two of them late.
+HEALTH_CHECK_ROUND_SECONDS = 2 * 5
+#: Seconds a new instance serves before the refresh counts it and replaces the next one.
+WARMUP_RANGE = (0, 3600)
+DEFAULT_WARMUP_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class PlatformDefaults:
+    """What an OS boots and installs when fleet.amiNamePattern / fleet.tentaclePackageSource are empty."""
+
+    ami_name_pattern: str
+    tentacle_package_source: str
+
+
+PLATFORM_DEFAULTS: dict[str, PlatformDefaults] = {
+    # Amazon Linux 2023 installs the Tentacle from Octopus' rpm repository (apt hosts: https://apt.octopus.com).
+    "linux": PlatformDefaults("al2023-ami-2023.*-x86_64", "https://rpm.octopus.com"),
+    # Windows installs the MSI; Octopus keeps this link on the newest 64-bit Tentacle.
+    "windows": PlatformDefaults(
+        "Windows_Server-2022-English-Full-Base-*", "https://octopus.com/downloads/latest/OctopusTentacle64"
+    ),
+}
+_WINDOWS_IMAGE = re.compile(r"windows", re.IGNORECASE)
+_LINUX_IMAGE = re.compile(r"al2023|amzn|ubuntu|debian|rhel|suse|sles|centos|rocky|alma|fedora|linux", re.IGNORECASE)
 
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 _TTL = re.compile(r"^[1-9]\d*[mhd]$")
@@ -75,6 +110,8 @@ _BOOTSTRAP_KEYS = {
     "health_url": "phoenix:fleet.healthCheckPath",
     "health_timeout_seconds": "phoenix:fleet.healthTimeoutSeconds",
     "tentacle_package_source": "phoenix:fleet.tentaclePackageSource",
+    "healthy_status_codes": "phoenix:fleet.healthyStatusCodes",
+    "heartbeat_interval_seconds": "phoenix:fleet.lifecycleHeartbeatSeconds",
     "region": "aws:region",
 }
 
@@ -154,12 +191,27 @@ class FleetSettings:
     listener_port: int
     listener_cidrs: tuple[str, ...]
     health_check_path: str
+    healthy_status_codes: str
+    """The matcher text (`bootstrap.health`): the target group and the bootstrap both accept exactly these."""
     health_timeout_seconds: int
     lifecycle_heartbeat_seconds: int
+    instance_warmup_seconds: int
     rollout_timeout_minutes: int
     tentacle_package_source: str
     volume_key: VolumeKey = "feature"
     """Which KMS key encrypts the instances' root volumes (`VOLUME_KEYS`)."""
+    pinned_image_id: Optional[str] = None
+    """The image pinned in the stack (`phoenix:imageId`), used when ami_id is empty."""
+
+    @property
+    def image_id(self) -> Optional[str]:
+        """The image instances boot: fleet.amiId when set, else the one pinned in the stack."""
+        return self.ami_id or self.pinned_image_id
+
+    @property
+    def heartbeat_interval_seconds(self) -> int:
+        """How often the bootstrap records the launch hook's heartbeat."""
+        return self.lifecycle_heartbeat_seconds // HEARTBEATS_PER_TIMEOUT
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -233,8 +285,10 @@ class _Section:
             raise SettingsError(self.key(name), "must not contain spaces")
         return value
 
-    def number(self, name: str, low: int, high: int) -> int:
-        value = self.typed(name, int)
+    def number(self, name: str, low: int, high: int, default: Any = _MISSING) -> int:
+        value = self.typed(name, int, default)
+        if value is default and default is not _MISSING:
+            return value
         if not low <= value <= high:
             raise SettingsError(self.key(name), f"{value} is outside {low}..{high}")
         return value
@@ -277,7 +331,7 @@ def parse_settings(config: Mapping[str, Any]) -> FeatureSettings:
         raise SettingsError("phoenix:ttl", f"{ttl!r} is not a duration like 90m, 72h or 3d")
     octopus = _octopus(top)
     network = _network(top.section("phoenix:network"))
-    fleet = _fleet(top.section("phoenix:fleet"))
+    fleet = _fleet(top.section("phoenix:fleet"), pinned_image=_pinned_image(top))
     tags = _tags(top.section("phoenix:tags", {}))
     top.done()
     settings = FeatureSettings(
@@ -396,8 +450,17 @@ def _at_least_two_zones(section: _Section) -> int:
     return count
 
 
-def _fleet(section: _Section) -> FleetSettings:
+def _pinned_image(top: _Section) -> Optional[str]:
+    image = top.text(IMAGE_KEY, None)
+    if image is not None and not _AMI_ID.match(image):
+        raise SettingsError(IMAGE_KEY, f"{image!r} is not an AMI id (ami-...); `python -m automation` pins it, "
+                            "fleet.amiId chooses one")
+    return image
+
+
+def _fleet(section: _Section, *, pinned_image: Optional[str] = None) -> FleetSettings:
     os_name = cast(Platform, section.choice("os", PLATFORMS))
+    defaults = PLATFORM_DEFAULTS[os_name]
     instance_type = section.text("instanceType")
     if not _INSTANCE_TYPE.match(instance_type):
         raise SettingsError(section.key("instanceType"), f"{instance_type!r} is not an EC2 instance type")
@@ -405,9 +468,9 @@ def _fleet(section: _Section) -> FleetSettings:
     if ami_id is not None and not _AMI_ID.match(ami_id):
         raise SettingsError(section.key("amiId"), f"{ami_id!r} is not an AMI id (ami-...)")
     ami_owners = section.texts("amiOwners", [], required=ami_id is None)
-    ami_name_pattern = section.typed("amiNamePattern", str, "")
-    if ami_id is None and not ami_name_pattern.strip():
-        raise SettingsError(section.key("amiNamePattern"), "is required when amiId is empty")
+    ami_name_pattern = section.typed("amiNamePattern", str, "").strip() or defaults.ami_name_pattern
+    _same_platform(section.key("amiNamePattern"), os_name, ami_name_pattern, _image_platform(ami_name_pattern),
+                   defaults.ami_name_pattern, "an image name pattern")
     min_size = section.number("minSize", 0, 100)
     max_size = section.number("maxSize", 1, 100)
     desired = section.number("desiredCapacity", 0, 100)
@@ -424,21 +487,26 @@ def _fleet(section: _Section) -> FleetSettings:
             section.key("healthCheckPath"),
             f"{health_path!r} must start with / and hold only letters, digits and . _ ~ / -",
         )
-    health_timeout = section.number("healthTimeoutSeconds", 60, HEARTBEAT_RANGE[1])
-    heartbeat = section.number("lifecycleHeartbeatSeconds", *HEARTBEAT_RANGE)
-    if heartbeat <= health_timeout:
-        raise SettingsError(
-            section.key("lifecycleHeartbeatSeconds"),
-            f"{heartbeat}s must exceed healthTimeoutSeconds ({health_timeout}s), or the launch hook "
-            "abandons an instance while it still waits for its deployment",
-        )
+    codes = section.raw("healthyStatusCodes", health.DEFAULT)
+    try:
+        healthy_status_codes = health.normalized(codes)
+    except ValueError as error:
+        raise SettingsError(section.key("healthyStatusCodes"), str(error)) from None
+    health_timeout = section.number("healthTimeoutSeconds", 60, 86400)
+    heartbeat = _heartbeat(section, health_timeout)
     rollout = section.number("rolloutTimeoutMinutes", 1, 600)
-    if rollout * 60 < heartbeat:
+    longest = max(heartbeat, health_timeout)
+    if rollout * 60 < longest:
         raise SettingsError(
             section.key("rolloutTimeoutMinutes"),
-            f"{rollout} minutes is shorter than lifecycleHeartbeatSeconds ({heartbeat}s): "
-            "the rollout would give up before a new instance may",
+            f"{rollout} minutes is shorter than an instance may take ({longest}s: "
+            "max(lifecycleHeartbeatSeconds, healthTimeoutSeconds)): the rollout would give up before a new "
+            "instance may",
         )
+    source = section.typed("tentaclePackageSource", str, "").strip() or defaults.tentacle_package_source
+    source = _url_text(section.key("tentaclePackageSource"), source)
+    _same_platform(section.key("tentaclePackageSource"), os_name, source, _source_platform(source),
+                   defaults.tentacle_package_source, "a Tentacle source")
     settings = FleetSettings(
         os=os_name,
         instance_type=instance_type,
@@ -452,14 +520,59 @@ def _fleet(section: _Section) -> FleetSettings:
         listener_port=section.number("listenerPort", 1, 65535),
         listener_cidrs=listener_cidrs,
         health_check_path=health_path,
+        healthy_status_codes=healthy_status_codes,
         health_timeout_seconds=health_timeout,
         lifecycle_heartbeat_seconds=heartbeat,
+        instance_warmup_seconds=section.number("instanceWarmupSeconds", *WARMUP_RANGE, default=DEFAULT_WARMUP_SECONDS),
         rollout_timeout_minutes=rollout,
-        tentacle_package_source=_url(section, "tentaclePackageSource"),
+        tentacle_package_source=source,
+        pinned_image_id=pinned_image,
         volume_key=cast(VolumeKey, section.choice("volumeKey", VOLUME_KEYS, "feature")),
     )
     section.done()
     return settings
+
+
+def _heartbeat(section: _Section, health_timeout: int) -> int:
+    """The launch hook's heartbeat timeout: within AWS's bounds, room for a heartbeat, long enough in all."""
+    key = section.key("lifecycleHeartbeatSeconds")
+    heartbeat = section.number("lifecycleHeartbeatSeconds", *HEARTBEAT_RANGE)
+    if heartbeat // HEARTBEATS_PER_TIMEOUT < HEALTH_CHECK_ROUND_SECONDS:
+        raise SettingsError(key, f"{heartbeat}s leaves no room for a heartbeat: the bootstrap records one every "
+                            f"{HEARTBEATS_PER_TIMEOUT}rd of it, which must span a health check "
+                            f"({HEALTH_CHECK_ROUND_SECONDS}s)")
+    cap = min(HOOK_TIMEOUT_CAP, HOOK_TIMEOUT_FACTOR * heartbeat)
+    if health_timeout >= cap:
+        raise SettingsError(key, f"{heartbeat}s lets an instance wait at most {cap}s in all (min(48 h, 100 x "
+                            f"heartbeat), heartbeats or not), not the {health_timeout}s of healthTimeoutSeconds: "
+                            f"raise it to at least {health_timeout // HOOK_TIMEOUT_FACTOR + 1}s")
+    return heartbeat
+
+
+def _image_platform(pattern: str) -> Optional[Platform]:
+    if _WINDOWS_IMAGE.search(pattern):
+        return "windows"
+    return "linux" if _LINUX_IMAGE.search(pattern) else None
+
+
+def _source_platform(url: str) -> Optional[Platform]:
+    """Whose Tentacle a source is: the Windows MSI, or a Linux package repository (rpm/apt)."""
+    parts = urlsplit(url)
+    path = parts.path.lower()
+    if path.endswith(".msi") or "octopustentacle" in path:
+        return "windows"
+    segments = set(path.strip("/").split("/"))
+    if parts.hostname in ("rpm.octopus.com", "apt.octopus.com") or segments & {"rpm", "apt", "yum", "deb"} \
+            or path.endswith((".repo", ".rpm", ".deb")):
+        return "linux"
+    return None
+
+
+def _same_platform(key: str, os_name: str, value: str, belongs_to: Optional[str], default: str, what: str) -> None:
+    """Refuse a value that belongs to the other OS: every instance would fail its launch hook."""
+    if belongs_to is not None and belongs_to != os_name:
+        raise SettingsError(key, f"{value!r} is {what} for {belongs_to}, but fleet.os is {os_name}: use {default} "
+                            "(or leave it empty for that default)")
 
 
 def _tags(section: _Section) -> dict[str, str]:
@@ -480,14 +593,17 @@ def _tags(section: _Section) -> dict[str, str]:
 
 
 def _url(section: _Section, name: str) -> str:
-    text = section.text(name)
+    return _url_text(section.key(name), section.text(name))
+
+
+def _url_text(key: str, text: str) -> str:
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise SettingsError(section.key(name), f"{text!r} is not an http(s) URL")
+        raise SettingsError(key, f"{text!r} is not an http(s) URL")
     if parts.username or parts.password:
-        raise SettingsError(section.key(name), "must not embed credentials")
+        raise SettingsError(key, "must not embed credentials")
     if parts.query or parts.fragment or any(c.isspace() or c in "'\"`$\\" for c in text):
-        raise SettingsError(section.key(name), f"{text!r} must be a plain URL without query, fragment or quotes")
+        raise SettingsError(key, f"{text!r} must be a plain URL without query, fragment or quotes")
     return text
 
 

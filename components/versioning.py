@@ -1,11 +1,12 @@
 """What an instance boots with, and the infrastructure version stamped into it.
 
 The stamp is what makes the fleet immutable: it changes exactly when what an
-instance boots with changes (the package it deploys, or anything in its
-userdata: the bootstrap script, the wrapper around it, the values rendered
-into them), so Pulumi writes a new launch template version and the group
-refreshes. Capacity and tags are not rendered into the userdata, so they
-cannot move the stamp.
+instance boots with changes (the image, the package it deploys, or anything
+in its userdata: the bootstrap script, the wrapper around it, the values
+rendered into them), so Pulumi writes a new launch template version and the
+rollout refreshes the group. Capacity and tags are not rendered into the
+userdata, so they cannot move the stamp. The image is the one pinned in the
+stack (or fleet.amiId), never "the newest", so a new AMI release moves nothing.
 
 Pure, so `parse_settings` can render once to prove a config renders, and the
 fleet and the Octopus resources can take their values from the same object.
@@ -31,17 +32,21 @@ UNSTAMPED = "unstamped"
 LAUNCH_HOOK_NAME = "phoenix-bootstrap"
 #: The instance checks the app on itself, not through the load balancer.
 LOOPBACK = "127.0.0.1"
+#: The image in the stamp while none is pinned yet (config validated before `automation` pins one).
+UNPINNED_IMAGE = "unpinned"
 
 
-def infrastructure_version(*, package_version: str, rendered: str) -> str:
+def infrastructure_version(*, package_version: str, rendered: str, image_id: str) -> str:
     """`<package version>+infra.<hash>`: SemVer build metadata, so it still sorts by package."""
-    stamp = naming.digest(package_version, rendered, length=STAMP_LENGTH)
+    stamp = naming.digest(package_version, image_id, rendered, length=STAMP_LENGTH)
     joiner = "." if "+" in package_version else "+"
     return f"{package_version}{joiner}infra.{stamp}"
 
 
-def stamped(settings: BootstrapSettings, *, package_version: str, platform: str) -> BootstrapSettings:
-    """The settings with their infrastructure version derived from the userdata they render.
+def stamped(
+    settings: BootstrapSettings, *, package_version: str, platform: str, image_id: str
+) -> BootstrapSettings:
+    """The settings with their infrastructure version derived from the image and the userdata they render.
 
     The hash is of the userdata itself, rendered with a fixed placeholder where
     the stamp goes, so it covers exactly what renders it (every setting, the
@@ -49,7 +54,7 @@ def stamped(settings: BootstrapSettings, *, package_version: str, platform: str)
     """
     unstamped = dataclasses.replace(settings, infrastructure_version=UNSTAMPED)
     version = infrastructure_version(
-        package_version=package_version, rendered=render_userdata(unstamped, platform)
+        package_version=package_version, rendered=render_userdata(unstamped, platform), image_id=image_id
     )
     return dataclasses.replace(settings, infrastructure_version=version)
 
@@ -67,7 +72,9 @@ def bootstrap_for(settings: FeatureSettings) -> BootstrapSettings:
         machine_policy=octopus.machine_policy,
         registration_key_parameter=naming.registration_key_parameter(settings.feature),
         health_url=f"http://{LOOPBACK}:{fleet.app_port}{fleet.health_check_path}",
+        healthy_status_codes=fleet.healthy_status_codes,
         health_timeout_seconds=fleet.health_timeout_seconds,
+        heartbeat_interval_seconds=fleet.heartbeat_interval_seconds,
         lifecycle_hook_name=LAUNCH_HOOK_NAME,
         asg_name=naming.group_name(settings.feature),
         region=settings.region,
@@ -75,7 +82,10 @@ def bootstrap_for(settings: FeatureSettings) -> BootstrapSettings:
         tentacle_package_source=fleet.tentacle_package_source,
         machine_name_prefix=settings.feature,
     )
-    return stamped(unstamped, package_version=settings.package_version, platform=fleet.os)
+    return stamped(
+        unstamped, package_version=settings.package_version, platform=fleet.os,
+        image_id=fleet.image_id or UNPINNED_IMAGE,
+    )
 
 
 def userdata(bootstrap: BootstrapSettings, platform: str) -> str:

@@ -25,7 +25,7 @@ from automation.synth.mermaid import (
 )
 from automation.synth.json_document import document, render_json
 from automation.synth.model import SynthError, SynthResource, Synthesis, address, short_type
-from automation.synth.placeholders import PLACEHOLDERS, SECRET_MARKER, placeholder_version
+from automation.synth.placeholders import PLACEHOLDER_IMAGE, PLACEHOLDERS, SECRET_MARKER, placeholder_version
 from automation.synth.run import synthesize
 from automation.synth.tree import render_tree
 
@@ -46,6 +46,7 @@ __all__ = [
     "mermaid_text",
     "node_id",
     "placeholder_version",
+    "PLACEHOLDER_IMAGE",
     "render",
     "render_json",
     "render_mermaid",

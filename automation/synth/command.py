@@ -10,7 +10,9 @@ from typing import Any, Mapping, Optional
 from automation.pulumi_cli import PROJECT_ROOT
 from automation.synth.formats import render
 from automation.synth.model import Synthesis
-from automation.synth.placeholders import placeholder_version, secret_stand_ins, shares_deploy_key
+from automation.synth.placeholders import (
+    PLACEHOLDER_IMAGE, placeholder_version, secret_stand_ins, shares_deploy_key,
+)
 from automation.synth.run import synthesize
 
 
@@ -43,7 +45,8 @@ def synth_feature(
     `sources` are defaults.yaml and the --set overrides (`automation.config.load`),
     as create reads them. Without a package version synth uses
     `placeholder_version` and says so: create would look the release up in
-    Octopus, which synth never calls.
+    Octopus, which synth never calls. The image is PLACEHOLDER_IMAGE unless
+    fleet.amiId names one: create pins the newest match from EC2.
     """
     from automation import config
 
@@ -56,6 +59,7 @@ def synth_feature(
             os.environ if environ is None else environ,
             shares_deploy_key=shares_deploy_key(sources.values.get("phoenix:octopus")),
         ),
+        image_id=PLACEHOLDER_IMAGE,
     )
     synthesis = synthesize(stack_config.flat(), stack=feature.stack_name, work_dir=Path(work_dir))
     if feature.package_version is None:

@@ -23,10 +23,14 @@ SECRET_MARKER = "[secret]"
 REGISTRATION_MARKER = "[secret:registration]"
 
 
+#: The image synth pins where create would pin the newest match of fleet.amiNamePattern (an id's shape: it
+#: goes through the same validation as a real one).
+PLACEHOLDER_IMAGE = "ami-00000000000000000"
+
 #: Placeholders for what only AWS knows, explained under every output.
 PLACEHOLDERS = {
     "<az-N>": "availability zone names AWS picks for the region",
-    "<ami-id>": "the newest AMI matching fleet.amiNamePattern at create time",
+    PLACEHOLDER_IMAGE: "a stand-in for the image create pins (the newest match of fleet.amiNamePattern)",
     "<root-device>": "the image's root device name, whose volume the launch template encrypts",
     "<account-id>": "the AWS account the credentials belong to",
     "<Type:NAME.id>, <Type:NAME.prop>": "an id or attribute assigned when resource NAME is created",
@@ -84,9 +88,13 @@ def data_source_answer(
             "state": args.get("state", "available"),
         }
     if token == "aws:ec2/getAmi:getAmi":
+        # Only the root device look-up asks, by the pinned image's id.
+        ids = [value for item in args.get("filters") or () if item.get("name") == "image-id"
+               for value in item.get("values") or ()]
+        image = ids[0] if ids else PLACEHOLDER_IMAGE
         return {
-            "id": "<ami-id>",
-            "imageId": "<ami-id>",
+            "id": image,
+            "imageId": image,
             "name": "<ami-name>",
             "architecture": "x86_64",
             "owners": list(args.get("owners") or []),

@@ -29,9 +29,9 @@ KEY_INPUTS: dict[str, tuple[str, ...]] = {
         "vpcZoneIdentifiers",
         "targetGroupArns",
         "healthCheckType",
-        "instanceRefresh.preferences.minHealthyPercentage",
         "initialLifecycleHooks",
     ),
+    "aws:autoscaling/lifecycleHook:LifecycleHook": ("lifecycleTransition", "heartbeatTimeout", "defaultResult"),
     "aws:ssm/parameter:Parameter": ("type", "value"),
     "pulumi-python:dynamic/octopus:Tenant": ("tenant_name", "projects", "environments", "space"),
     "pulumi-python:dynamic/octopus:AutoDeployOverride": (
@@ -40,7 +40,12 @@ KEY_INPUTS: dict[str, tuple[str, ...]] = {
         "release_version",
         "tenant_id",
     ),
-    "pulumi-python:dynamic/rollout:RolloutGate": ("asg_name", "launch_template_version", "timeout_minutes"),
+    "pulumi-python:dynamic/rollout:RolloutGate": (
+        "asg_name",
+        "launch_template_version",
+        "timeout_minutes",
+        "instance_warmup_seconds",
+    ),
 }
 
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Boots one fleet instance: registers a polling Tentacle with the feature's
 # tenant, waits until Octopus has deployed the app, then tells the auto scaling
-# group to keep the instance (CONTINUE) or to replace it (ABANDON).
+# group to keep the instance (CONTINUE) or to replace it (ABANDON). Meanwhile it
+# records lifecycle heartbeats, so the launch hook waits as long as it progresses.
 #
 # Usage: bootstrap.sh [SETTINGS_FILE]      (default: /etc/phoenix/bootstrap.env)
 # Safe to run again: a registered Tentacle is not registered twice and a
@@ -22,7 +23,7 @@ SERVER_COMMS_PORT=10943
 REQUIRED_SETTINGS=(SERVER_URL SPACE ENVIRONMENT TENANT MACHINE_POLICY
   REGISTRATION_KEY_PARAMETER HEALTH_URL HEALTH_TIMEOUT_SECONDS HEALTH_INTERVAL_SECONDS
   LIFECYCLE_HOOK_NAME ASG_NAME REGION INFRASTRUCTURE_VERSION TENTACLE_PACKAGE_SOURCE
-  MACHINE_NAME_PREFIX)
+  MACHINE_NAME_PREFIX HEALTHY_STATUS_CODES HEARTBEAT_INTERVAL_SECONDS)
 
 STEP="start"
 INSTANCE_ID=""
@@ -30,6 +31,7 @@ REGION=""
 REGISTRATION_KEY=""
 SIGNALLED=""
 WORK_DIR=""
+LAST_HEARTBEAT=""
 
 # One timestamped line to the console and the log file; the key is masked
 # even if a tool ever echoes it.
@@ -51,6 +53,7 @@ fail() {
 step() {
   STEP="$1"
   log "begin"
+  heartbeat
 }
 
 log_file_lines() {
@@ -79,6 +82,24 @@ capture() {
   into=$("$@" 2> "$WORK_DIR/errors" 9>&-) || status=$?
   log_file_lines "$WORK_DIR/errors"
   return "$status"
+}
+
+# Restarts the launch hook's heartbeat timeout, at most once per heartbeat interval,
+# so a slow install or deployment is not abandoned while it still progresses.
+# A failed heartbeat is logged, never fatal: the hook's own timeout decides then.
+heartbeat() {
+  [[ -n $INSTANCE_ID && -z $SIGNALLED && ! -s $STATE_DIR/lifecycle-action ]] || return 0
+  if [[ -n $LAST_HEARTBEAT ]] && (( SECONDS - LAST_HEARTBEAT < PHOENIX_HEARTBEAT_INTERVAL_SECONDS )); then
+    return 0
+  fi
+  LAST_HEARTBEAT=$SECONDS
+  if run aws autoscaling record-lifecycle-action-heartbeat --region "$REGION" \
+    --auto-scaling-group-name "$PHOENIX_ASG_NAME" --lifecycle-hook-name "$PHOENIX_LIFECYCLE_HOOK_NAME" \
+    --instance-id "$INSTANCE_ID"; then
+    log "recorded a lifecycle heartbeat"
+  else
+    log "WARNING: record-lifecycle-action-heartbeat failed; the launch hook's timeout keeps running"
+  fi
 }
 
 # Completes the launch lifecycle action once per run and once per instance.
@@ -214,16 +235,30 @@ register_tentacle() {
   printf '%s\n' "$machine_name" > "$STATE_DIR/registered"
 }
 
+# Whether an HTTP code is one the load balancer's matcher accepts too: "200",
+# "200,204" or "200-299" (the one rule of bootstrap/health.py).
+healthy_code() {
+  local code="$1" item items
+  [[ $code =~ ^[0-9]{3}$ ]] || return 1
+  IFS=, read -r -a items <<< "$PHOENIX_HEALTHY_STATUS_CODES"
+  for item in "${items[@]}"; do
+    if (( 10#$code >= 10#${item%-*} && 10#$code <= 10#${item#*-} )); then
+      return 0
+    fi
+  done
+  return 1
+}
+
 # The project trigger deploys to the new machine; the app's health says when it landed.
 wait_for_health() {
   local deadline=$((SECONDS + PHOENIX_HEALTH_TIMEOUT_SECONDS)) interval="$PHOENIX_HEALTH_INTERVAL_SECONDS"
-  local code last="" checks=0
-  log "waiting up to ${PHOENIX_HEALTH_TIMEOUT_SECONDS}s for a 2xx from $PHOENIX_HEALTH_URL"
+  local code last="" checks=0 wanted="HTTP $PHOENIX_HEALTHY_STATUS_CODES"
+  log "waiting up to ${PHOENIX_HEALTH_TIMEOUT_SECONDS}s for $wanted from $PHOENIX_HEALTH_URL"
   while true; do
     checks=$((checks + 1))
     code=$(curl --silent --output /dev/null --write-out '%{http_code}' --max-time "$interval" \
       "$PHOENIX_HEALTH_URL" 2> /dev/null) || true
-    if [[ $code == 2[0-9][0-9] ]]; then
+    if healthy_code "$code"; then
       log "healthy: HTTP $code after $checks checks"
       return 0
     fi
@@ -231,7 +266,8 @@ wait_for_health() {
       log "not healthy yet: HTTP ${code:-000}"
       last="$code"
     fi
-    (( SECONDS < deadline )) || fail "no 2xx from $PHOENIX_HEALTH_URL within ${PHOENIX_HEALTH_TIMEOUT_SECONDS}s (last HTTP ${code:-000})"
+    (( SECONDS < deadline )) || fail "no $wanted from $PHOENIX_HEALTH_URL within ${PHOENIX_HEALTH_TIMEOUT_SECONDS}s (last HTTP ${code:-000})"
+    heartbeat
     sleep "$interval"
   done
 }

@@ -1,7 +1,8 @@
 <#
 Boots one Windows fleet instance: registers a polling Tentacle with the feature's
 tenant, waits until Octopus has deployed the app, then tells the auto scaling
-group to keep the instance (CONTINUE) or to replace it (ABANDON).
+group to keep the instance (CONTINUE) or to replace it (ABANDON), recording
+lifecycle heartbeats meanwhile.
 Safe to run again: a registered Tentacle is not registered twice and a
 completed lifecycle action is not signalled twice.
 #>
@@ -24,13 +25,14 @@ $ServerCommsPort = '10943'
 $RequiredSettings = @('ServerUrl', 'Space', 'Environment', 'Roles', 'Tenant', 'MachinePolicy',
     'RegistrationKeyParameter', 'HealthUrl', 'HealthTimeoutSeconds', 'HealthIntervalSeconds',
     'LifecycleHookName', 'AsgName', 'Region', 'InfrastructureVersion', 'TentaclePackageSource',
-    'MachineNamePrefix')
+    'MachineNamePrefix', 'HealthyStatusCodes', 'HeartbeatIntervalSeconds')
 
 $script:Step = 'start'
 $script:Settings = $null
 $script:InstanceId = ''
 $script:Region = ''
 $script:RegistrationKey = ''
+$script:LastHeartbeat = $null
 
 # One timestamped line to the console and the log file; the key is masked even if a tool echoes it.
 function Write-Log([string] $Message) {
@@ -44,6 +46,23 @@ function Write-Log([string] $Message) {
 function Enter-Step([string] $Name) {
     $script:Step = $Name
     Write-Log 'begin'
+    Send-Heartbeat
+}
+
+# Restarts the launch hook's timeout at most once per interval; never fatal.
+function Send-Heartbeat {
+    $s = $script:Settings
+    $last = $script:LastHeartbeat
+    if (-not $script:InstanceId -or ($last -and ([DateTime]::UtcNow - $last).TotalSeconds -lt $s.HeartbeatIntervalSeconds)) {
+        return
+    }
+    $script:LastHeartbeat = [DateTime]::UtcNow
+    try {
+        Write-ASLifecycleActionHeartbeat -AutoScalingGroupName $s.AsgName -LifecycleHookName $s.LifecycleHookName `
+            -InstanceId $script:InstanceId -Region $script:Region -Force | Out-Null
+        Write-Log 'recorded a lifecycle heartbeat'
+    }
+    catch { Write-Log "WARNING: the heartbeat failed: $($_.Exception.Message)" }
 }
 
 # Runs a program and logs its output, never its arguments (they may hold the key).
@@ -146,9 +165,10 @@ function Wait-Health {
     $timeout = [int] $script:Settings.HealthTimeoutSeconds
     $interval = [int] $script:Settings.HealthIntervalSeconds
     $deadline = [DateTime]::UtcNow.AddSeconds($timeout)
+    $wanted = 'HTTP ' + $script:Settings.HealthyStatusCodes
     $last = -1
     $checks = 0
-    Write-Log "waiting up to ${timeout}s for a 2xx from $url"
+    Write-Log "waiting up to ${timeout}s for $wanted from $url"
     while ($true) {
         $checks++
         $code = 0
@@ -159,7 +179,9 @@ function Wait-Health {
             $response = $_.Exception.PSObject.Properties['Response']
             if ($response -and $response.Value) { $code = [int] $response.Value.StatusCode }
         }
-        if ($code -ge 200 -and $code -lt 300) {
+        # A code the load balancer accepts too: '200', '200,204' or '200-299' (bootstrap/health.py).
+        if ("$($script:Settings.HealthyStatusCodes)".Split(',') | Where-Object {
+                $bounds = $_.Split('-'); $code -ge $bounds[0] -and $code -le $bounds[-1] }) {
             Write-Log "healthy: HTTP $code after $checks checks"
             return
         }
@@ -167,7 +189,8 @@ function Wait-Health {
             Write-Log "not healthy yet: HTTP $code"
             $last = $code
         }
-        if ([DateTime]::UtcNow -ge $deadline) { throw "no 2xx from $url within ${timeout}s (last HTTP $code)" }
+        if ([DateTime]::UtcNow -ge $deadline) { throw "no $wanted from $url within ${timeout}s (last HTTP $code)" }
+        Send-Heartbeat
         Start-Sleep -Seconds $interval
     }
 }

@@ -7,8 +7,9 @@ the way the real command does, errors and exit codes included:
 
 - curl: the instance metadata service (IMDSv2 token round-trip, 401 without a
   valid token, 405/400 on misuse); any other URL goes to the real curl.
-- aws: ``ssm get-parameter`` and ``autoscaling complete-lifecycle-action`` with
-  AWS CLI v2 exit codes (252 usage, 253 configuration, 254 service error).
+- aws: ``ssm get-parameter``, ``autoscaling complete-lifecycle-action`` and
+  ``autoscaling record-lifecycle-action-heartbeat`` with AWS CLI v2 exit codes
+  (252 usage, 253 configuration, 254 service error).
 - dnf/yum and apt-get: install ``tentacle`` only from a configured repository.
 - Tentacle: instances, certificates, trust and ``register-with`` against a
   small Octopus Server model (names, API keys, duplicate machines).
@@ -245,6 +246,8 @@ def aws(args: list[str]) -> None:
         ssm_get_parameter(options)
     if positional[:2] == ["autoscaling", "complete-lifecycle-action"]:
         complete_lifecycle_action(options)
+    if positional[:2] == ["autoscaling", "record-lifecycle-action-heartbeat"]:
+        record_lifecycle_action_heartbeat(options)
     raise Exit(252, aws_usage(f"argument operation: Invalid choice: {' '.join(positional)}"))
 
 
@@ -272,28 +275,45 @@ def ssm_get_parameter(options: dict) -> NoReturn:
     raise Exit(0, stdout=aws_output(response, options))
 
 
-def complete_lifecycle_action(options: dict) -> NoReturn:
-    require(options, "--lifecycle-hook-name", "--auto-scaling-group-name", "--lifecycle-action-result")
+def pending_action(options: dict, operation: str, world: dict) -> dict:
+    """The launch hook's action waiting on this instance, or the error AWS gives when there is none."""
     region = aws_region(options)
-    operation = "CompleteLifecycleAction"
-    world = load_world()
-    result = options["--lifecycle-action-result"]
     instance = options.get("--instance-id")
     if instance is None and "--lifecycle-action-token" not in options:
         raise aws_error("ValidationError", operation, "Either instance ID or lifecycle action token must be specified")
-    if result not in ("CONTINUE", "ABANDON"):
-        raise aws_error("ValidationError", operation,
-                        f"Lifecycle Action Result '{result}' is invalid. Valid values are: CONTINUE, ABANDON")
-    pending = world["autoscaling"]["pending"]
-    for action in pending:
+    for action in world["autoscaling"]["pending"]:
         if (action["group"], action["hook"], action["instance"], region) == (
                 options["--auto-scaling-group-name"], options["--lifecycle-hook-name"], instance,
                 world["imds"]["region"]):
-            pending.remove(action)
-            world["autoscaling"]["completed"].append({**action, "result": result})
-            save_world(world)
-            raise Exit(0)
+            return action
     raise aws_error("ValidationError", operation, f"No active Lifecycle Action found with instance ID {instance}")
+
+
+def complete_lifecycle_action(options: dict) -> NoReturn:
+    require(options, "--lifecycle-hook-name", "--auto-scaling-group-name", "--lifecycle-action-result")
+    operation = "CompleteLifecycleAction"
+    world = load_world()
+    result = options["--lifecycle-action-result"]
+    if result not in ("CONTINUE", "ABANDON"):
+        raise aws_error("ValidationError", operation,
+                        f"Lifecycle Action Result '{result}' is invalid. Valid values are: CONTINUE, ABANDON")
+    action = pending_action(options, operation, world)
+    world["autoscaling"]["pending"].remove(action)
+    world["autoscaling"]["completed"].append({**action, "result": result})
+    save_world(world)
+    raise Exit(0)
+
+
+def record_lifecycle_action_heartbeat(options: dict) -> NoReturn:
+    require(options, "--lifecycle-hook-name", "--auto-scaling-group-name")
+    world = load_world()
+    if world["autoscaling"].get("deny_heartbeat"):
+        raise aws_error("AccessDenied", "RecordLifecycleActionHeartbeat",
+                        "User is not authorized to perform: autoscaling:RecordLifecycleActionHeartbeat")
+    action = pending_action(options, "RecordLifecycleActionHeartbeat", world)
+    world["autoscaling"].setdefault("heartbeats", []).append({**action, "time": time.time()})
+    save_world(world)
+    raise Exit(0)
 
 
 # --- package managers ---------------------------------------------------------------------------

@@ -155,7 +155,8 @@ class FakeHost:
             return 503
         with self.health_lock:
             self.health_checks_since_deploy += 1
-            return 200 if self.health_checks_since_deploy > app["checks_before_healthy"] else 503
+            deployed = self.health_checks_since_deploy > app["checks_before_healthy"]
+            return app.get("deployed_status", 200) if deployed else 503
 
     # --- settings and runs -------------------------------------------------------------------
 
@@ -193,6 +194,10 @@ class FakeHost:
 
     def tentacle_commands(self) -> list[list[str]]:
         return [entry["argv"] for entry in self.calls("Tentacle")]
+
+    def heartbeats(self) -> list[list[str]]:
+        """The arguments of every record-lifecycle-action-heartbeat the script ran."""
+        return [call["argv"] for call in self.calls("aws") if "record-lifecycle-action-heartbeat" in call["argv"]]
 
     def lifecycle_results(self) -> list[str]:
         return [call["argv"][call["argv"].index("--lifecycle-action-result") + 1]

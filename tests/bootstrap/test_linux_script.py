@@ -255,3 +255,61 @@ def test_settings_missing_a_value_fail_in_the_settings_step(host: FakeHost) -> N
     assert "[settings] ERROR: setting PHOENIX_TENANT is missing or empty" in run.stdout
     assert "FAILED in step 'settings'" in run.stdout
     assert "cannot signal ABANDON without the instance id" in run.stdout
+
+
+def test_heartbeats_are_recorded_while_the_deployment_is_awaited(host: FakeHost) -> None:
+    host.change_world(lambda world: world["app"].update(checks_before_healthy=5))
+
+    run = host.boot(host.settings(heartbeat_interval_seconds=1, health_interval_seconds=1))
+
+    assert run.returncode == 0, run.stdout + run.stderr
+    heartbeats = host.heartbeats()
+    assert len(heartbeats) >= 3, host.log()
+    assert all(argv == ["autoscaling", "record-lifecycle-action-heartbeat", "--region", "eu-west-1",
+                        "--auto-scaling-group-name", "phoenix-ryan0001-fleet",
+                        "--lifecycle-hook-name", "phoenix-ryan0001-launch", "--instance-id", host.instance_id]
+               for argv in heartbeats)
+    assert len(host.world()["autoscaling"]["heartbeats"]) == len(heartbeats), "each one reached the hook"
+    assert "[health] recorded a lifecycle heartbeat" in host.log(), "heartbeats while the deployment is awaited"
+    calls = [call["argv"] for call in host.calls("aws")]
+    last_heartbeat = max(i for i, argv in enumerate(calls) if "record-lifecycle-action-heartbeat" in argv)
+    assert "complete-lifecycle-action" in calls[-1] and last_heartbeat < len(calls) - 1
+    assert host.lifecycle_results() == ["CONTINUE"]
+
+
+def test_heartbeats_come_no_more_often_than_their_interval(host: FakeHost) -> None:
+    host.change_world(lambda world: world["app"].update(checks_before_healthy=3))
+
+    run = host.boot(host.settings(heartbeat_interval_seconds=3600, health_interval_seconds=1))
+
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert len(host.heartbeats()) == 1, "one as soon as the instance id is known, then one an hour"
+    assert "[registration key] recorded a lifecycle heartbeat" in host.log()
+
+
+def test_a_refused_heartbeat_is_logged_and_the_boot_goes_on(host: FakeHost) -> None:
+    host.change_world(lambda world: world["autoscaling"].update(deny_heartbeat=True))
+
+    run = host.boot(host.settings(heartbeat_interval_seconds=1))
+
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "WARNING: record-lifecycle-action-heartbeat failed" in host.log()
+    assert "not authorized to perform: autoscaling:RecordLifecycleActionHeartbeat" in host.log()
+    assert host.lifecycle_results() == ["CONTINUE"]
+
+
+@pytest.mark.parametrize(
+    ("codes", "answer", "result"),
+    [("200", 204, "ABANDON"), ("200-299", 204, "CONTINUE"), ("200,204", 204, "CONTINUE"), ("200-299", 302, "ABANDON"),
+     ("200,202", 200, "CONTINUE")],
+)
+def test_the_health_wait_accepts_the_load_balancers_codes_only(host: FakeHost, codes, answer, result) -> None:
+    host.change_world(lambda world: world["app"].update(deployed_status=answer))
+
+    run = host.boot(host.settings(healthy_status_codes=codes, health_timeout_seconds=3, health_interval_seconds=1))
+
+    assert host.lifecycle_results() == [result], host.log()
+    assert (run.returncode == 0) == (result == "CONTINUE")
+    assert f"for HTTP {codes} from" in host.log()
+    if result == "ABANDON":
+        assert f"no HTTP {codes} from" in host.log() and f"(last HTTP {answer})" in host.log()

@@ -148,3 +148,23 @@ def test_web_calls_use_basic_parsing_and_imds_v2_tokens() -> None:
     assert all("-UseBasicParsing" in ps.text(command) for command in commands)
     assert "-Method Put -Uri \"$Imds/api/token\"" in metadata
     assert metadata.count("-Headers $headers") == 2
+
+
+def test_heartbeats_are_sent_at_each_step_and_while_the_deployment_is_awaited() -> None:
+    heartbeat = function_body("Send-Heartbeat")
+    wait = function_body("Wait-Health")
+
+    for parameter in ("Write-ASLifecycleActionHeartbeat", "-AutoScalingGroupName $s.AsgName",
+                      "-LifecycleHookName $s.LifecycleHookName", "-InstanceId $script:InstanceId",
+                      "-Region $script:Region", "$s.HeartbeatIntervalSeconds"):
+        assert parameter in heartbeat, parameter
+    assert "catch" in heartbeat, "a failed heartbeat must not fail the boot"
+    assert "Send-Heartbeat" in function_body("Enter-Step")
+    assert wait.index("Send-Heartbeat") < wait.index("Start-Sleep"), "a heartbeat between two health checks"
+
+
+def test_the_health_wait_uses_the_load_balancers_codes() -> None:
+    wait = function_body("Wait-Health")
+
+    assert "\"$($script:Settings.HealthyStatusCodes)\".Split(',') | Where-Object {" in wait and "-ge 200" not in wait
+    assert "$bounds = $_.Split('-'); $code -ge $bounds[0] -and $code -le $bounds[-1]" in wait

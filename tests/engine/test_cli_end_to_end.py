@@ -29,6 +29,8 @@ pytestmark = pytest.mark.engine
 
 PROJECT = "Phoenix Web"
 ENVIRONMENT = "Feature"
+#: The image create would otherwise pin from EC2 (fleet.amiId names one, so EC2 is never asked).
+FIXED_IMAGE = "ami-0123456789abcdef0"
 #: Commands that take --set (and so get the emulator's URL as octopus:serverUrl).
 CONFIGURED = {"create", "preview", "destroy", "reap", "list"}
 
@@ -46,6 +48,8 @@ class Cli:
         argv = [sys.executable, "-m", "automation", command, *args, "--work-dir", str(self.work_dir)]
         if command in CONFIGURED:
             argv += ["--set", f"octopus:serverUrl={self.emulator.url}"]
+        if command in ("create", "preview"):
+            argv += ["--set", f"phoenix:fleet.amiId={FIXED_IMAGE}"]  # no AWS part: no image to look up in EC2
         if command in ("create", "preview") and not preflight:
             argv.append("--skip-preflight")  # doctor's AWS checks: this project has no AWS part
         return argv

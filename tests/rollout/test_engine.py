@@ -1,92 +1,180 @@
-"""`pulumi up` with the gate through the real engine: it succeeds only once the rollout has.
+"""Rollouts through the real engine: the CLI's own `Engine` runs `pulumi up` of the rollout resource.
 
 The engine starts the dynamic provider as a plugin with the workspace's
-environment, which points Auto Scaling at the stand-in on 127.0.0.1.
+environment, which points Auto Scaling at the stand-in on 127.0.0.1. The
+stand-in holds the group and its template as pulumi-aws would have created
+them (the AWS provider plugin cannot run here); the program owns only the
+version the group runs, exactly as the fleet's rollout resource does.
 """
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
-import pulumi
 import pytest
+from pulumi import automation as auto
 
-from automation import pulumi_cli
-from components.rollout import RolloutGate
-from tests.rollout.autoscaling_server import AutoScalingStandIn, Step
-from tests.rollout.conftest import ACCESS_KEY_ID, SECRET_ACCESS_KEY
-from tests.rollout.shapes import GROUP, REGION, fleet, group, refresh
+from automation.engine import Engine, resolve_backend
+from automation.errors import Interrupted
+from tests.engine.test_cli_end_to_end import descendants
+from tests.rollout.autoscaling_server import ABANDONS, HANGS, HEALTHY, REGION, AutoScalingStandIn, Seen
+from tests.rollout.conftest import GROUP, SECRET_ACCESS_KEY, Fleet
+from tests.rollout.project.program import config, copy_project
 
 pytestmark = pytest.mark.engine
+STACK = "ryan0001"
 
 
-def gate_program(version: str):
-    def program() -> None:
-        gate = RolloutGate(
-            "fleet-rollout", asg_name=GROUP, region=REGION, launch_template_version=version, timeout_minutes=1
-        )
-        pulumi.export("status", gate.status)
+class RolloutStack:
+    """One feature's stack of the rollout project, run by the CLI's Engine."""
 
-    return program
+    def __init__(self, engine: Engine, fleet: Fleet, log: list[str]) -> None:
+        self.engine = engine
+        self.fleet = fleet
+        self.log = log
+        self.stack, _ = engine.create_or_select(STACK)
+
+    def up(self, version: str, *, timeout_minutes: float = 1) -> Any:
+        self.stack.workspace.set_all_config_json(STACK, config(
+            asgName=GROUP, region=REGION, templateId=self.fleet.template.id, version=version,
+            timeoutMinutes=timeout_minutes))
+        with self.engine.interruptible():
+            self.engine.recover(self.stack)
+            result, _ = self.engine.up(self.stack)
+        return result
+
+    def recorded_version(self) -> str:
+        deployment = self.stack.export_stack().deployment
+        [rollout] = [r for r in deployment["resources"] if r["type"].endswith("rollout:RolloutGate")]
+        assert SECRET_ACCESS_KEY not in str(deployment)
+        return rollout["outputs"]["launch_template_version"]
 
 
-def test_up_waits_for_the_rollout_and_fails_when_aws_rolls_back(engine, tmp_path: Path) -> None:
-    from pulumi import automation as auto
+@pytest.fixture
+def rollout_stack(engine, fleet: Fleet, stand_in: AutoScalingStandIn, tmp_path: Path,
+                  monkeypatch: pytest.MonkeyPatch) -> Iterator[RolloutStack]:
+    """The CLI's Engine over a private copy of the project; the provider process finds the stand-in."""
+    for name, value in engine.env.items():
+        if name.startswith("PULUMI_"):
+            monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_AUTO_SCALING", stand_in.url)
+    work_dir = copy_project(tmp_path / "project")
+    log: list[str] = []
+    made = Engine(work_dir, resolve_backend(engine.backend_url, os.environ, work_dir), log=log.append)
+    yield RolloutStack(made, fleet, log)
 
-    work_dir = tmp_path / "project"
-    work_dir.mkdir()
-    with AutoScalingStandIn(access_key_id=ACCESS_KEY_ID) as aws:
 
-        def stack_for(version: str) -> Any:
-            return auto.create_or_select_stack(
-                stack_name="ryan0001",
-                project_name="phoenix",
-                program=gate_program(version),
-                opts=auto.LocalWorkspaceOptions(
-                    work_dir=str(work_dir),
-                    pulumi_command=pulumi_cli.pulumi_command(),
-                    env_vars={**engine.env, "AWS_ENDPOINT_URL_AUTO_SCALING": aws.url},
-                    project_settings=auto.ProjectSettings(name="phoenix", runtime="python"),
-                    secrets_provider="passphrase",
-                ),
-            )
+def when(stand_in: AutoScalingStandIn, action: str, then: Callable[[], None]) -> None:
+    """Run `then` once, on a thread of its own, right after the stand-in answers `action` the first time."""
+    fired = threading.Event()
 
-        aws.play(Step(group(version="3", instances=fleet("3", "3")), (refresh("Successful", percent=100),)))
-        first = stack_for("3").up()
-        assert first.summary.result == "succeeded"
-        assert first.outputs["status"].value.startswith("2/2 healthy in service on launch template version 3")
+    def hook(seen: Seen) -> None:
+        if seen.action == action and not fired.is_set():
+            fired.set()
+            threading.Thread(target=then, daemon=True).start()
 
-        aws.play(
-            Step(group(version="3", instances=fleet("3", "3")), (
-                refresh(
-                    "RollbackSuccessful",
-                    reason="The instance refresh was rolled back.",
-                    rollback_reason="Rollback was triggered because instances failed health checks.",
-                    refresh_id="5d8c8a4e-3f6b-4a8e-9d0c-2b7f1e6a9c31",
-                ),
-            ))
-        )
-        with pytest.raises(auto.CommandError) as caught:
-            stack_for("4").up()
-        output = str(caught.value)
-        assert f"the rollout of launch template version 4 to auto scaling group {GROUP} was rolled back" in output
-        assert "Rollback was triggered because instances failed health checks." in output
-        assert SECRET_ACCESS_KEY not in output
+    stand_in.on_call = hook
 
-        stack = stack_for("4")
-        state = stack.export_stack().deployment
-        gate = next(r for r in state["resources"] if r["type"].endswith("rollout:RolloutGate"))
-        assert gate["outputs"]["launch_template_version"] == "3", "a failed rollout keeps the last good version"
-        assert SECRET_ACCESS_KEY not in str(state)
 
-        aws.play(Step(group(version="4", instances=fleet("4", "4")), (refresh("Successful", percent=100),)))
-        fixed = stack.up()
-        assert fixed.summary.resource_changes == {"update": 1, "same": 1}
-        assert "launch template version 4" in fixed.outputs["status"].value
+def test_a_failed_rollout_leaves_the_group_and_the_state_on_the_last_good_version(rollout_stack, fleet, stand_in):
+    first = rollout_stack.up("1")
+    assert first.summary.result == "succeeded"
+    assert first.outputs["status"].value.startswith("2/2 healthy in service on launch template version 1")
+    assert "StartInstanceRefresh" not in stand_in.actions(), "the group was created on version 1"
 
-        calls = len(aws.requests)
-        destroyed = stack.destroy()
-        assert destroyed.summary.result == "succeeded"
-        assert len(aws.requests) == calls, "destroy has nothing to remove in AWS"
-        stack.workspace.remove_stack("ryan0001")
+    broken = fleet.new_version(ABANDONS)
+    with pytest.raises(auto.CommandError) as caught:
+        rollout_stack.up(broken)
+    output = str(caught.value)
+    assert f"the rollout of launch template version {broken} to auto scaling group {GROUP} was rolled back" in output
+    assert "the launch lifecycle hook was abandoned" in output, "AWS's status reason"
+    assert "in service: 2 on version 1" in output and "the group runs version 1, as before" in output
+    assert SECRET_ACCESS_KEY not in output
+    assert fleet.saved_version() == "1" and fleet.versions() == {"1": 2}
+    assert rollout_stack.recorded_version() == "1", "the state still names the version the group runs"
+
+    fixed = fleet.new_version(HEALTHY)
+    third = rollout_stack.up(fixed)
+    assert third.summary.result == "succeeded"
+    assert third.summary.resource_changes == {"update": 1, "same": 1}
+    assert f"launch template version {fixed}" in third.outputs["status"].value
+    assert fleet.saved_version() == fixed and fleet.versions() == {fixed: 2}
+    assert rollout_stack.recorded_version() == fixed
+    assert [r.status for r in fleet.refreshes()] == ["RollbackSuccessful", "Successful"]
+
+    calls = len(stand_in.requests)
+    with rollout_stack.engine.interruptible():
+        rollout_stack.engine.destroy(rollout_stack.stack)
+    assert len(stand_in.requests) == calls, "destroy has nothing to remove in AWS"
+
+
+def test_a_timeout_leaves_no_refresh_running(rollout_stack, fleet, stand_in):
+    rollout_stack.up("1")
+    stuck = fleet.new_version(HANGS)
+
+    with pytest.raises(auto.CommandError) as caught:
+        rollout_stack.up(stuck, timeout_minutes=0.05)
+
+    output = str(caught.value)
+    assert "timed out after 0.05 min" in output and "was rolled back" in output
+    assert fleet.active_refresh() is None
+    assert fleet.saved_version() == "1" and fleet.versions() == {"1": 2}
+    assert rollout_stack.recorded_version() == "1"
+
+
+def test_sigint_during_the_wait_rolls_back_before_the_run_ends(rollout_stack, fleet, stand_in):
+    rollout_stack.up("1")
+    stuck = fleet.new_version(HANGS)
+    when(stand_in, "StartInstanceRefresh", lambda: os.kill(os.getpid(), signal.SIGINT))
+
+    with pytest.raises(Interrupted):
+        rollout_stack.up(stuck, timeout_minutes=10)
+
+    assert stand_in.actions().count("RollbackInstanceRefresh") == 1
+    assert fleet.active_refresh() is None, "the run ended only once the rollback had"
+    assert fleet.saved_version() == "1" and fleet.versions() == {"1": 2}
+    assert any("SIGINT received" in line for line in rollout_stack.log)
+
+
+def test_a_run_killed_during_the_wait_is_adopted_by_the_next(rollout_stack, fleet, stand_in):
+    rollout_stack.up("1")
+    slow = fleet.new_version(HEALTHY)
+
+    def kill() -> None:
+        # The runner dies: the CLI and the provider it started go at once.
+        for process in list(rollout_stack.engine.command._running):
+            for pid in [*descendants(process.pid), process.pid]:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+
+    with stand_in.state() as aws:
+        aws.groups[GROUP].warmup = 600  # a refresh that needs many polls
+    when(stand_in, "StartInstanceRefresh", kill)
+    with pytest.raises(auto.CommandError):
+        rollout_stack.up(slow, timeout_minutes=10)
+    assert fleet.active_refresh() is not None, "the refresh outlived its run"
+    stand_in.on_call = None
+
+    rerun = rollout_stack.up(slow, timeout_minutes=10)
+
+    assert rerun.summary.result == "succeeded"
+    assert stand_in.actions().count("StartInstanceRefresh") == 1, "adopted, never duplicated"
+    assert fleet.saved_version() == slow and fleet.versions() == {slow: 2}
+    assert rerun.outputs["refresh_id"].value == fleet.refreshes()[-1].id
+    assert any("pending operations" in line for line in rollout_stack.log)
+
+
+@pytest.fixture(autouse=True)
+def _no_stray_signal() -> Iterator[None]:
+    """A SIGINT sent by a test must never outlive it."""
+    previous = signal.getsignal(signal.SIGINT)
+    yield
+    time.sleep(0)  # let a pending handler run while the test's own handler is still installed
+    signal.signal(signal.SIGINT, previous)

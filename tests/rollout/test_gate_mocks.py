@@ -1,7 +1,7 @@
-"""The gate under Pulumi mocks: placed after the group, and a new rollout when the template changes.
+"""The rollout resource under Pulumi mocks: placed after the group, and a new rollout when the template changes.
 
-The program builds a launch template, a group pinned to the template's latest
-version, and the gate, as the fleet does. The mocks play the engine: a
+The program builds a launch template, a group created on the template's
+version, and the rollout, as the fleet does. The mocks play the engine: a
 template's version goes up only when its content changes.
 """
 
@@ -95,11 +95,13 @@ def deploy(mocks: AwsMocks, user_data: str) -> RecordingMonitor:
             launch_template=aws.autoscaling.GroupLaunchTemplateArgs(
                 id=template.id, version=template.latest_version.apply(str)
             ),
+            opts=pulumi.ResourceOptions(ignore_changes=["launchTemplate"]),
         )
         gate = RolloutGate(
             "fleet-rollout",
             asg_name=group.name,
             region="eu-west-1",
+            launch_template_id=template.id,
             launch_template_version=template.latest_version,
             timeout_minutes=30,
         )
@@ -126,10 +128,13 @@ def test_the_gate_waits_on_the_group_it_follows():
     assert group_urn in gate["dependencies"]
     assert gate["property_dependencies"]["asg_name"] == [group_urn]
     assert gate["property_dependencies"]["launch_template_version"] == [template_urn]
+    assert gate["property_dependencies"]["launch_template_id"] == [template_urn]
     inputs = gate_inputs(mocks)
     assert inputs["asg_name"] == "fleet-4f2a1c9"
+    assert inputs["launch_template_id"] == "lt-0a1b2c3d4e5f60718"
     assert inputs["launch_template_version"] == "1"
     assert inputs["region"] == "eu-west-1" and inputs["timeout_minutes"] == 30
+    assert inputs["instance_warmup_seconds"] == 60
 
 
 def test_a_new_template_version_is_a_new_rollout_and_nothing_else():

@@ -1,27 +1,34 @@
-"""The gate's provider in-process: input checks, diffs, and waits against moto."""
+"""The rollout's provider in-process: input checks, diffs, and rollouts against the stand-in.
+
+The provider builds its own boto3 client from the standard chain; the
+standard AWS_ENDPOINT_URL_AUTO_SCALING variable points it at the stand-in.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
-from moto import mock_aws
 from pulumi.output import Unknown
 
 import components.rollout as rollout
-from components.rollout import RolloutError, RolloutGateProvider, RolloutTimeout
-from tests.rollout.conftest import SECRET_ACCESS_KEY
-from tests.rollout.moto_fleet import MotoFleet
-from tests.rollout.shapes import GROUP, REGION
+from components.rollout import RolloutFailed, RolloutGateProvider, RolloutInterrupted, RolloutTimeout
+from tests.rollout.autoscaling_server import ABANDONS, HANGS, HEALTHY
+from tests.rollout.conftest import GROUP, SECRET_ACCESS_KEY
 
+TEMPLATE_ID = "lt-0a1b2c3d4e5f60718"
 GOOD = {
     "asg_name": GROUP,
-    "region": REGION,
+    "region": "eu-west-1",
+    "launch_template_id": TEMPLATE_ID,
     "launch_template_version": 4,
     "timeout_minutes": 30.0,
+    "instance_warmup_seconds": 60,
     "status": None,
+    "refresh_id": None,
     "__provider": "serialized-provider",
 }
+FAST = dict(poll_seconds=0.01, max_poll_seconds=0.02)
 
 
 def props(**changes: Any) -> dict[str, Any]:
@@ -29,19 +36,9 @@ def props(**changes: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def fleet(monkeypatch: pytest.MonkeyPatch):
-    """moto's AWS, and every client the provider builds also sees the refresh history."""
-    with mock_aws():
-        fleet = MotoFleet.create()
-        build = rollout.autoscaling_client
-
-        def client_with_history(region: str) -> Any:
-            client = build(region)
-            fleet.history.attach(client)
-            return client
-
-        monkeypatch.setattr(rollout, "autoscaling_client", client_with_history)
-        yield fleet
+def aws(stand_in, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL_AUTO_SCALING", stand_in.url)
+    return stand_in
 
 
 @pytest.fixture
@@ -52,23 +49,27 @@ def no_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(rollout, "autoscaling_client", refuse)
 
 
-def test_check_normalises_the_version_and_timeout():
+def test_check_normalises_the_version_timeout_and_warmup():
     result = RolloutGateProvider().check({}, props())
 
     assert result.failures == []
     assert result.inputs == {
         "asg_name": GROUP,
-        "region": REGION,
+        "region": "eu-west-1",
+        "launch_template_id": TEMPLATE_ID,
         "launch_template_version": "4",
         "timeout_minutes": 30,
+        "instance_warmup_seconds": 60,
     }
 
 
-def test_check_defaults_a_missing_timeout():
+def test_check_defaults_a_missing_timeout_and_warmup():
     news = props()
-    del news["timeout_minutes"]
+    del news["timeout_minutes"], news["instance_warmup_seconds"]
 
-    assert RolloutGateProvider().check({}, news).inputs["timeout_minutes"] == 30
+    inputs = RolloutGateProvider().check({}, news).inputs
+
+    assert (inputs["timeout_minutes"], inputs["instance_warmup_seconds"]) == (30, 60)
 
 
 @pytest.mark.parametrize(
@@ -79,8 +80,9 @@ def test_check_defaults_a_missing_timeout():
         ("asg_name", "g" * 256),
         ("asg_name", None),
         ("region", "Ireland"),
-        ("region", "eu-west"),
         ("region", None),
+        ("launch_template_id", "phoenix-fleet"),
+        ("launch_template_id", None),
         ("launch_template_version", "$Latest"),
         ("launch_template_version", "$Default"),
         ("launch_template_version", 0),
@@ -89,10 +91,13 @@ def test_check_defaults_a_missing_timeout():
         ("launch_template_version", True),
         ("launch_template_version", None),
         ("timeout_minutes", 0),
-        ("timeout_minutes", -5),
         ("timeout_minutes", 721),
         ("timeout_minutes", "30"),
         ("timeout_minutes", False),
+        ("instance_warmup_seconds", -1),
+        ("instance_warmup_seconds", 3601),
+        ("instance_warmup_seconds", 1.5),
+        ("instance_warmup_seconds", "60"),
     ],
 )
 def test_check_names_the_bad_input(key, value):
@@ -103,7 +108,7 @@ def test_check_names_the_bad_input(key, value):
 
 
 def test_check_lets_unknown_values_through_during_preview():
-    news = props(asg_name=Unknown(), launch_template_version=Unknown())
+    news = props(asg_name=Unknown(), launch_template_id=Unknown(), launch_template_version=Unknown())
 
     assert RolloutGateProvider().check({}, news).failures == []
 
@@ -114,56 +119,93 @@ def test_check_lets_unknown_values_through_during_preview():
         ({}, False),
         ({"__provider": "another-serialization"}, False),
         ({"timeout_minutes": 45}, False),
+        ({"instance_warmup_seconds": 120}, False),
         ({"launch_template_version": "5"}, True),
+        ({"launch_template_id": "lt-0ffffffffffffffff"}, True),
         ({"asg_name": "phoenix-ryan0002-fleet"}, True),
         ({"region": "eu-central-1"}, True),
         ({"launch_template_version": Unknown()}, True),
     ],
 )
-def test_diff_waits_again_only_for_a_new_rollout_and_never_replaces(change, changes):
+def test_diff_rolls_out_again_only_for_a_new_target_and_never_replaces(change, changes):
     olds = RolloutGateProvider().check({}, props()).inputs
     news = {**olds, **change}
 
-    result = RolloutGateProvider().diff("gate-id", olds, news)
+    result = RolloutGateProvider().diff("rollout-id", olds, news)
 
     assert result.changes is changes
     assert result.replaces == [] and result.delete_before_replace is False
 
 
-def test_create_waits_and_records_what_it_saw(fleet):
-    result = RolloutGateProvider().create(props(launch_template_version=1))
+def test_a_state_from_before_the_template_id_was_an_input_rolls_out_again():
+    olds = {key: value for key, value in RolloutGateProvider().check({}, props()).inputs.items()
+            if key != "launch_template_id"}
+
+    assert RolloutGateProvider().diff("rollout-id", olds, RolloutGateProvider().check({}, props()).inputs).changes
+
+
+def test_create_on_a_group_already_on_its_version_records_it(aws, fleet):
+    result = RolloutGateProvider(**FAST).create(props(launch_template_id=fleet.template.id, launch_template_version=1))
 
     assert len(result.id) == 32 and int(result.id, 16) >= 0
     assert result.outs["launch_template_version"] == "1"
-    assert result.outs["asg_name"] == GROUP
     assert result.outs["status"].startswith("2/2 healthy in service on launch template version 1")
+    assert result.outs["refresh_id"] is None
     assert "__provider" not in result.outs
+    assert "StartInstanceRefresh" not in aws.actions()
 
 
-def test_update_waits_for_the_new_version(fleet):
-    version = fleet.new_version()
-    fleet.finish_rollout(version)
-    olds = props(launch_template_version="1")
+def test_update_rolls_out_the_new_version_and_records_its_refresh(aws, fleet):
+    version = fleet.new_version(HEALTHY)
+    olds = props(launch_template_id=fleet.template.id, launch_template_version="1")
 
-    result = RolloutGateProvider().update("gate-id", olds, props(launch_template_version=version))
+    result = RolloutGateProvider(**FAST).update("rollout-id", olds, {**olds, "launch_template_version": version})
 
-    assert result.outs["launch_template_version"] == "2"
-    assert "instance refresh 08b91cf7-8fa6-48af-b6a6-d227f40f1b9b Successful" in result.outs["status"]
-
-
-def test_update_times_out_with_a_fractional_timeout(fleet):
-    version = fleet.new_version(percent=0, to_update=2)
-    provider = RolloutGateProvider(poll_seconds=0.01, max_poll_seconds=0.02)
-
-    with pytest.raises(RolloutTimeout, match="2 on version 1"):
-        provider.update("gate-id", props(launch_template_version="1"), props(launch_template_version=version, timeout_minutes=0.003))
+    assert result.outs["launch_template_version"] == version
+    assert result.outs["refresh_id"] == fleet.refreshes()[-1].id
+    assert fleet.saved_version() == version
 
 
-def test_create_on_a_missing_group_fails_without_leaking_credentials(fleet):
-    with pytest.raises(RolloutError) as caught:
-        RolloutGateProvider().create(props(asg_name="phoenix-gone"))
+def test_update_that_aws_rolls_back_fails_and_the_group_keeps_its_version(aws, fleet):
+    version = fleet.new_version(ABANDONS)
+    olds = props(launch_template_id=fleet.template.id, launch_template_version="1")
 
-    assert "phoenix-gone does not exist in eu-west-1" in str(caught.value)
+    with pytest.raises(RolloutFailed, match="was rolled back"):
+        RolloutGateProvider(**FAST).update("rollout-id", olds, {**olds, "launch_template_version": version})
+
+    assert fleet.saved_version() == "1" and fleet.active_refresh() is None
+
+
+def test_update_that_times_out_rolls_back(aws, fleet):
+    version = fleet.new_version(HANGS)
+    olds = props(launch_template_id=fleet.template.id, launch_template_version="1")
+
+    with pytest.raises(RolloutTimeout, match="was rolled back"):
+        RolloutGateProvider(**FAST).update(
+            "rollout-id", olds, {**olds, "launch_template_version": version, "timeout_minutes": 0.03})
+
+    assert fleet.active_refresh() is None and fleet.versions() == {"1": 2}
+
+
+def test_the_interrupt_file_rolls_the_refresh_back(aws, fleet, tmp_path, monkeypatch):
+    flag = tmp_path / "interrupted"
+    monkeypatch.setenv(rollout.INTERRUPT_FILE_ENV, str(flag))
+    aws.on_call = lambda seen: flag.touch() if seen.action == "StartInstanceRefresh" else None
+    version = fleet.new_version(HANGS)
+    olds = props(launch_template_id=fleet.template.id, launch_template_version="1")
+
+    with pytest.raises(RolloutInterrupted, match=r"^interrupted \(SIGINT/SIGTERM\)"):
+        RolloutGateProvider(**FAST).update("rollout-id", olds, {**olds, "launch_template_version": version})
+
+    assert aws.actions().count("RollbackInstanceRefresh") == 1
+    assert fleet.active_refresh() is None and fleet.versions() == {"1": 2}
+
+
+def test_create_on_a_missing_group_fails_without_leaking_credentials(aws, fleet):
+    with pytest.raises(rollout.RolloutError) as caught:
+        RolloutGateProvider(**FAST).create(props(asg_name="phoenix-gone", launch_template_id=fleet.template.id))
+
+    assert "AutoScalingGroup name not found" in str(caught.value)
     assert SECRET_ACCESS_KEY not in str(caught.value)
 
 
@@ -173,9 +215,10 @@ def test_create_refuses_bad_inputs_before_calling_aws(no_aws):
 
 
 def test_delete_and_read_touch_nothing_in_aws(no_aws):
-    state = {**RolloutGateProvider().check({}, props()).inputs, "status": "done", "__provider": "p"}
+    state = {**RolloutGateProvider().check({}, props()).inputs, "status": "done", "refresh_id": None,
+             "__provider": "p"}
 
-    assert RolloutGateProvider().delete("gate-id", state) is None
-    read = RolloutGateProvider().read("gate-id", state)
-    assert read.id == "gate-id" and read.outs == state
+    assert RolloutGateProvider().delete("rollout-id", state) is None
+    read = RolloutGateProvider().read("rollout-id", state)
+    assert read.id == "rollout-id" and read.outs == state
     assert read.inputs == {key: state[key] for key in rollout.INPUT_KEYS}

@@ -65,7 +65,7 @@ def test_the_inputs_that_matter_are_shown(synthesis: synth.Synthesis) -> None:
     assert {"minSize: 1", "maxSize: 2", "desiredCapacity: 1",
             "launchTemplate.version: <LaunchTemplate:phoenix-fleet-lt.latestVersion>"} <= set(group)
     template = details(text, "LaunchTemplate phoenix-fleet-lt")
-    assert "instanceType: t3.small" in template and "imageId: <ami-id>" in template
+    assert "instanceType: t3.small" in template and f"imageId: {synth.PLACEHOLDER_IMAGE}" in template
     assert any(line.startswith("userData: ") and line.endswith(f"stamped {stamp}") for line in template)
     assert "healthCheck.path: /health" in details(text, "TargetGroup phoenix-fleet-tg")
     tenant = details(text, "Tenant phoenix-tenant")

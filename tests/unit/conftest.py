@@ -74,9 +74,11 @@ def _hex(*parts: str, length: int = 17) -> str:
 class FeatureMocks(pulumi.runtime.Mocks):
     """AWS, Octopus and the rollout gate as seen through the engine, recording every registration."""
 
-    def __init__(self, region: str = "eu-west-1", zones: int = 3) -> None:
+    def __init__(self, region: str = "eu-west-1", zones: int = 3, template_version: int = 1) -> None:
         self.region = region
         self.zones = zones
+        #: The launch template's latest version, as EC2 reports it (a stack updated N-1 times: N).
+        self.template_version = template_version
         self.registered: list[MockResourceArgs] = []
         self.calls: list[MockCallArgs] = []
 
@@ -170,7 +172,9 @@ class FeatureMocks(pulumi.runtime.Mocks):
         if user_data is not None and len(base64.b64decode(user_data, validate=True)) > USERDATA_LIMIT_BYTES:
             raise AwsRejected("InvalidParameterValue: User data is limited to 16384 bytes")
         template_id = "lt-" + _hex(name)
-        return template_id, {"arn": self._arn("ec2", f"launch-template/{template_id}"), "latestVersion": 1, "defaultVersion": 1}
+        version = self.template_version
+        return template_id, {"arn": self._arn("ec2", f"launch-template/{template_id}"), "latestVersion": version,
+                             "defaultVersion": version}
 
     def _load_balancer(self, name, inputs):
         arn = self._arn("elasticloadbalancing", f"loadbalancer/app/{inputs['name']}/{_hex(name, length=16)}")
@@ -225,6 +229,8 @@ class Registered:
     inputs: dict[str, Any]
     dependencies: frozenset[str] = frozenset()
     """URNs it waits for: explicit `depends_on` and the resources its inputs came from."""
+    ignore_changes: tuple[str, ...] = ()
+    """Properties the engine keeps from the state once the resource exists (`ignore_changes`)."""
 
     @property
     def parent_type(self) -> str:
@@ -262,10 +268,12 @@ class RecordingMonitor(MockMonitor):
     def __init__(self, mocks: FeatureMocks) -> None:
         super().__init__(mocks)
         self.dependencies: dict[str, frozenset[str]] = {}
+        self.ignore_changes: dict[str, tuple[str, ...]] = {}
 
     def RegisterResource(self, request):
         response = super().RegisterResource(request)
         self.dependencies[response.urn] = frozenset(request.dependencies)
+        self.ignore_changes[response.urn] = tuple(request.ignoreChanges)
         return response
 
 
@@ -333,6 +341,7 @@ def _registered(mocks: FeatureMocks, monitor: RecordingMonitor) -> list[Register
                 id=resource_id,
                 inputs=dict(args.inputs),
                 dependencies=monitor.dependencies.get(urn, frozenset()),
+                ignore_changes=monitor.ignore_changes.get(urn, ()),
             )
         )
     return registered

@@ -71,7 +71,7 @@ def test_fleet_alone_keeps_even_a_plain_key_secret() -> None:
 
     result = run_inline(program)
     assert result["group"].endswith("-asg")
-    assert result["version"] == 1
+    assert result["version"] == "1", "the version the rollout recorded"
     parameter = next(r for r in mocks.registered if r.typ == "aws:ssm/parameter:Parameter")
     assert parameter.inputs["value"] == {_special_sig_key: _special_secret_sig, "value": PLAIN_KEY}
     group = next(r for r in mocks.registered if r.typ == "aws:autoscaling/group:Group")

@@ -11,7 +11,7 @@ from pulumi.runtime.rpc import _special_secret_sig, _special_sig_key
 from bootstrap.render import USERDATA_LIMIT_BYTES, bash_quote, bash_variable
 from components import naming
 from components.settings import SettingsError
-from tests.unit.conftest import AMI_ID, ACCOUNT, FeatureMocks, ProgramRun, run_program
+from tests.unit.conftest import ACCOUNT, FeatureMocks, ProgramRun, run_program
 from tests.unit.sample_config import SAMPLE_API_KEY, SAMPLE_REGISTRATION_KEY, sample_config
 
 VPC = "aws:ec2/vpc:Vpc"
@@ -35,6 +35,7 @@ TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
 BALANCER = "aws:lb/loadBalancer:LoadBalancer"
 LISTENER = "aws:lb/listener:Listener"
 GROUP = "aws:autoscaling/group:Group"
+HOOK = "aws:autoscaling/lifecycleHook:LifecycleHook"
 TENANT = "pulumi-python:dynamic/octopus:Tenant"
 OVERRIDE = "pulumi-python:dynamic/octopus:AutoDeployOverride"
 GATE = "pulumi-python:dynamic/rollout:RolloutGate"
@@ -46,7 +47,7 @@ EXPECTED_SAMPLE = {
     ENVIRONMENT: 1, NETWORK: 1, FLEET: 1,
     VPC: 1, IGW: 1, SUBNET: 4, ROUTE_TABLE: 2, ASSOCIATION: 4, EIP: 1, NAT: 1,
     SG: 2, ROLE: 1, ROLE_POLICY: 1, PROFILE: 1, PARAMETER: 1, FEATURE_KEY: 1, KEY: 1, ALIAS: 1,
-    TEMPLATE: 1, TARGET_GROUP: 1, BALANCER: 1, LISTENER: 1, GROUP: 1, GATE: 1,
+    TEMPLATE: 1, TARGET_GROUP: 1, BALANCER: 1, LISTENER: 1, GROUP: 1, HOOK: 1, GATE: 1,
     TENANT: 1, OVERRIDE: 1,
 }
 
@@ -56,7 +57,7 @@ PARENTS = {
     VPC: NETWORK, IGW: NETWORK, SUBNET: NETWORK, ROUTE_TABLE: NETWORK, ASSOCIATION: NETWORK, EIP: NETWORK, NAT: NETWORK,
     SG: FLEET, ROLE: FLEET, ROLE_POLICY: FLEET, PROFILE: FLEET, PARAMETER: FLEET,
     FEATURE_KEY: FLEET, KEY: FEATURE_KEY, ALIAS: FEATURE_KEY,
-    TEMPLATE: FLEET, TARGET_GROUP: FLEET, BALANCER: FLEET, LISTENER: FLEET, GROUP: FLEET, GATE: FLEET,
+    TEMPLATE: FLEET, TARGET_GROUP: FLEET, BALANCER: FLEET, LISTENER: FLEET, GROUP: FLEET, HOOK: FLEET, GATE: FLEET,
 }
 
 
@@ -94,6 +95,7 @@ def test_outputs_are_exported(sample: ProgramRun) -> None:
         "tenant_id": "Tenants-1",
         "package_version": "1.0.0-ryan0001",
         "infrastructure_version": stamp,
+        "image_id": "ami-0a1b2c3d4e5f60718",
     }
     assert stamp.startswith("1.0.0-ryan0001+infra.")
     assert f"PHOENIX_INFRASTRUCTURE_VERSION={bash_quote(stamp)}" in decoded_userdata(sample)
@@ -284,7 +286,7 @@ def test_instance_role_is_least_privilege(sample: ProgramRun) -> None:
         "ReadRegistrationKey": (["ssm:GetParameter"], [parameter]),
         "DecryptRegistrationKey": (["kms:Decrypt"], [sample.one(KEY).inputs and key_arn(sample)]),
         "CompleteLaunchHook": (
-            ["autoscaling:CompleteLifecycleAction"],
+            ["autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"],
             [f"arn:aws:autoscaling:eu-west-1:{ACCOUNT}:autoScalingGroup:*:autoScalingGroupName/{group}"],
         ),
         "SessionManager": (
@@ -361,42 +363,74 @@ def test_the_org_may_encrypt_volumes_with_the_accounts_ebs_key() -> None:
     assert not {"AutoScalingEncryptsVolumes", "AutoScalingAttachesVolumes"} & sids
 
 
-def test_the_root_device_is_the_images_own(sample: ProgramRun) -> None:
-    lookups = [c for c in sample.mocks.calls if c.token == "aws:ec2/getAmi:getAmi"]
-    by_id = [c for c in lookups if {"name": "image-id", "values": [AMI_ID]} in c.args["filters"]]
-    assert len(by_id) == 1
-
-
 # --- rollout -------------------------------------------------------------------------------------
 
 
-def test_group_uses_the_templates_explicit_version_and_refreshes_safely(sample: ProgramRun) -> None:
-    group = sample.one(GROUP).inputs
+def test_the_group_is_created_on_the_templates_version_and_never_moved_by_the_provider(sample: ProgramRun) -> None:
+    group = sample.one(GROUP)
     template = sample.one(TEMPLATE)
-    assert group["launchTemplate"] == {"id": template.id, "version": "1"}
-    assert group["instanceRefresh"] == {
-        "strategy": "Rolling",
-        "preferences": {"minHealthyPercentage": 100, "maxHealthyPercentage": 200, "autoRollback": True},
+    assert group.inputs["launchTemplate"] == {"id": template.id, "version": "1"}
+    assert set(group.ignore_changes) == {"launchTemplate", "initialLifecycleHooks"}
+    assert "instanceRefresh" not in group.inputs, "the provider's refresh rolls back to the new version (#34189)"
+    assert group.inputs["ignoreFailedScalingActivities"] is True, "AWS retries a launch that found no capacity"
+    assert group.inputs["healthCheckType"] == "ELB"
+    assert group.inputs["targetGroupArns"] == [sample.one(TARGET_GROUP).id]
+    assert (group.inputs["minSize"], group.inputs["maxSize"], group.inputs["desiredCapacity"]) == (1, 2, 1)
+
+
+def apply_ignore_changes(state: dict, declared: dict, ignored: tuple[str, ...]) -> dict:
+    """The inputs the engine keeps for an existing resource: the state's value for each ignored property.
+
+    Pulumi's `ignoreChanges` option: "the engine uses the old value from the
+    state" for those properties (pulumi.com/docs/iac/concepts/options/ignorechanges).
+    """
+    return {key: state[key] if key in ignored and key in state else value for key, value in declared.items()}
+
+
+def test_the_group_runs_the_deployed_version_and_the_rollout_carries_the_new_one() -> None:
+    """Under mocks, an existing stack whose template is at version 3 while the group was created on 1."""
+    created = run_program(sample_config())
+    updated = run_program(sample_config({"phoenix:packageVersion": "1.0.1-ryan0001"}),
+                          mocks=FeatureMocks(template_version=3))
+
+    group = updated.one(GROUP)
+    kept = apply_ignore_changes(created.one(GROUP).inputs, group.inputs, group.ignore_changes)
+    assert kept["launchTemplate"]["version"] == "1", "the provider leaves the group on the deployed version"
+    rollout = updated.one(GATE).inputs
+    assert (rollout["launch_template_id"], rollout["launch_template_version"]) == (updated.one(TEMPLATE).id, "3")
+    assert {k: v for k, v in kept.items() if k != "tags"} == {
+        k: v for k, v in created.one(GROUP).inputs.items() if k != "tags"}, "nothing else of the group changes"
+
+
+def test_the_launch_hook_is_declared_twice_so_that_changing_it_never_replaces_the_group(sample: ProgramRun) -> None:
+    hook = {
+        "name": "phoenix-bootstrap",
+        "lifecycleTransition": "autoscaling:EC2_INSTANCE_LAUNCHING",
+        "defaultResult": "ABANDON",
+        "heartbeatTimeout": 600,
     }
-    assert group["healthCheckType"] == "ELB"
-    assert group["targetGroupArns"] == [sample.one(TARGET_GROUP).id]
-    assert (group["minSize"], group["maxSize"], group["desiredCapacity"]) == (1, 2, 1)
-    assert template.inputs["updateDefaultVersion"] is True
+    assert sample.one(GROUP).inputs["initialLifecycleHooks"] == [hook], "the first instances launch through it"
+    resource = sample.one(HOOK).inputs
+    assert {k: resource[k] for k in hook} == hook
+    assert resource["autoscalingGroupName"] == naming.group_name("ryan0001")
+    changed = run_program(sample_config({"phoenix:fleet.lifecycleHeartbeatSeconds": 900}))
+    assert changed.one(HOOK).inputs["heartbeatTimeout"] == 900
+    kept = apply_ignore_changes(sample.one(GROUP).inputs, changed.one(GROUP).inputs, changed.one(GROUP).ignore_changes)
+    assert kept == sample.one(GROUP).inputs, "the group sees no change, so nothing replaces it"
 
 
 def test_launch_hook_abandons_instances_that_never_report_healthy(sample: ProgramRun) -> None:
-    hooks = sample.one(GROUP).inputs["initialLifecycleHooks"]
-    assert hooks == [
-        {
-            "name": "phoenix-bootstrap",
-            "lifecycleTransition": "autoscaling:EC2_INSTANCE_LAUNCHING",
-            "defaultResult": "ABANDON",
-            "heartbeatTimeout": 1200,
-        }
-    ]
+    assert sample.one(HOOK).inputs["defaultResult"] == "ABANDON"
     text = decoded_userdata(sample)
     assert f"{bash_variable('lifecycle_hook_name')}={bash_quote('phoenix-bootstrap')}" in text
     assert f"{bash_variable('asg_name')}={bash_quote(naming.group_name('ryan0001'))}" in text
+    assert f"{bash_variable('heartbeat_interval_seconds')}=200" in text, "a heartbeat every third of the timeout"
+
+
+def test_one_health_rule_for_the_load_balancer_and_the_bootstrap() -> None:
+    run = run_program(sample_config({"phoenix:fleet.healthyStatusCodes": "200-299"}))
+    assert run.one(TARGET_GROUP).inputs["healthCheck"]["matcher"] == "200-299"
+    assert f"{bash_variable('healthy_status_codes')}={bash_quote('200-299')}" in decoded_userdata(run)
 
 
 def test_target_group_checks_the_configured_health_path() -> None:
@@ -409,11 +443,13 @@ def test_target_group_checks_the_configured_health_path() -> None:
 
 
 def test_rollout_gate_waits_on_the_group_and_its_version(sample: ProgramRun) -> None:
-    gate = sample.one(GATE).inputs
-    assert gate["asg_name"] == naming.group_name("ryan0001")
-    assert gate["launch_template_version"] == "1"
-    assert gate["timeout_minutes"] == 30
-    assert gate["region"] == "eu-west-1"
+    gate = sample.one(GATE)
+    assert gate.inputs["asg_name"] == naming.group_name("ryan0001")
+    assert gate.inputs["launch_template_id"] == sample.one(TEMPLATE).id
+    assert gate.inputs["launch_template_version"] == "1"
+    assert gate.inputs["timeout_minutes"] == 30 and gate.inputs["instance_warmup_seconds"] == 60
+    assert gate.inputs["region"] == "eu-west-1"
+    assert {sample.one(GROUP).urn, sample.one(HOOK).urn} <= gate.dependencies, "the hook is current before a rollout"
 
 
 # --- the version stamp ---------------------------------------------------------------------------
@@ -525,31 +561,49 @@ def test_every_aws_resource_that_takes_tags_carries_the_feature_tag(sample: Prog
 # --- images --------------------------------------------------------------------------------------
 
 
-def test_image_is_looked_up_by_the_configured_filter(sample: ProgramRun) -> None:
-    lookups = [
-        c for c in sample.mocks.calls
-        if c.token == "aws:ec2/getAmi:getAmi" and not any(f["name"] == "image-id" for f in c.args["filters"])
-    ]
-    assert len(lookups) == 1
-    args = lookups[0].args
-    assert args["owners"] == ["amazon"]
-    assert args["mostRecent"] is True
-    assert {"name": "name", "values": ["al2023-ami-2023.*-x86_64"]} in args["filters"]
-    assert sample.one(TEMPLATE).inputs["imageId"] == AMI_ID
+def test_the_pinned_image_is_used_and_nothing_looks_for_a_newer_one(sample: ProgramRun) -> None:
+    assert sample.one(TEMPLATE).inputs["imageId"] == "ami-0a1b2c3d4e5f60718"
+    lookups = [c for c in sample.mocks.calls if c.token == "aws:ec2/getAmi:getAmi"]
+    # A new AMI release in AWS must change nothing: only the pinned image's own record is read, for its root device.
+    assert [c.args["filters"] for c in lookups] == [[{"name": "image-id", "values": ["ami-0a1b2c3d4e5f60718"]}]]
 
 
-def test_a_given_image_skips_the_lookup() -> None:
+def test_another_pinned_image_moves_the_template_and_the_stamp_and_nothing_else() -> None:
+    first = run_program(sample_config())
+    second = run_program(sample_config({"phoenix:imageId": "ami-0fedcba9876543210"}))
+    assert second.one(TEMPLATE).inputs["imageId"] == "ami-0fedcba9876543210"
+    assert first.outputs["infrastructure_version"] != second.outputs["infrastructure_version"]
+    assert second.outputs["image_id"] == "ami-0fedcba9876543210"
+    before = {(r.type, r.name): r.inputs for r in first.resources}
+    changed = {r.name: sorted(k for k in r.inputs if r.inputs[k] != before[r.type, r.name].get(k))
+               for r in second.resources if r.inputs != before[r.type, r.name]}
+    assert changed == {"phoenix-fleet-lt": ["description", "imageId", "userData"]}, (
+        "the image reaches instances only through a new template version (its stamp is in the userdata)"
+    )
+
+
+def test_a_given_image_overrides_the_pinned_one() -> None:
     run = run_program(sample_config({"phoenix:fleet.amiId": "ami-0fedcba9876543210"}))
     lookups = [c for c in run.mocks.calls if c.token == "aws:ec2/getAmi:getAmi"]
     # Only the given image's own record is read, for its root device.
     assert [c.args["filters"] for c in lookups] == [[{"name": "image-id", "values": ["ami-0fedcba9876543210"]}]]
     assert run.one(TEMPLATE).inputs["imageId"] == "ami-0fedcba9876543210"
+    assert run.outputs["image_id"] == "ami-0fedcba9876543210"
+
+
+def test_without_an_image_the_program_stops_before_anything_exists() -> None:
+    mocks = FeatureMocks()
+    with pytest.raises(SettingsError) as caught:
+        run_program(sample_config({"phoenix:imageId": None}), mocks=mocks)
+    assert caught.value.key == "phoenix:imageId" and "python -m automation" in caught.value.reason
+    assert not [r for r in mocks.registered if r.typ == TEMPLATE]
 
 
 def test_windows_fleet_renders_powershell_userdata() -> None:
-    run = run_program(sample_config({"phoenix:fleet.os": "windows", "phoenix:fleet.amiNamePattern": "Windows_Server-2022-English-Full-Base-*"}))
+    run = run_program(sample_config({"phoenix:fleet.os": "windows"}))
     text = decoded_userdata(run)
     assert "<powershell>" in text
+    assert "TentaclePackageSource = 'https://octopus.com/downloads/latest/OctopusTentacle64'" in text
     assert SAMPLE_REGISTRATION_KEY not in text and SAMPLE_API_KEY not in text
 
 

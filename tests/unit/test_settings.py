@@ -99,11 +99,29 @@ def test_server_url_loses_its_trailing_slash() -> None:
         ({"phoenix:fleet.listenerCidrs": []}, "phoenix:fleet.listenerCidrs", "at least one"),
         ({"phoenix:fleet.os": "plan9"}, "phoenix:fleet.os", "not one of linux, windows"),
         ({"phoenix:fleet.amiId": "ubuntu"}, "phoenix:fleet.amiId", "not an AMI id"),
-        ({"phoenix:fleet.amiNamePattern": ""}, "phoenix:fleet.amiNamePattern", "required when amiId is empty"),
+        ({"phoenix:fleet.amiNamePattern": "Windows_Server-2022-English-Full-Base-*"}, "phoenix:fleet.amiNamePattern",
+         "an image name pattern for windows, but fleet.os is linux: use al2023-ami-2023.*-x86_64"),
+        ({"phoenix:fleet.os": "windows", "phoenix:fleet.amiNamePattern": "al2023-ami-*"}, "phoenix:fleet.amiNamePattern",
+         "for linux, but fleet.os is windows: use Windows_Server-2022-English-Full-Base-*"),
+        ({"phoenix:fleet.tentaclePackageSource": "https://octopus.com/downloads/latest/OctopusTentacle64"},
+         "phoenix:fleet.tentaclePackageSource", "a Tentacle source for windows, but fleet.os is linux: use https://rpm"),
+        ({"phoenix:fleet.tentaclePackageSource": "https://mirror.example.com/Octopus.Tentacle.8.1.msi"},
+         "phoenix:fleet.tentaclePackageSource", "for windows, but fleet.os is linux"),
+        ({"phoenix:fleet.os": "windows", "phoenix:fleet.tentaclePackageSource": "https://apt.octopus.com"},
+         "phoenix:fleet.tentaclePackageSource", "for linux, but fleet.os is windows: use https://octopus.com/downloads"),
+        ({"phoenix:imageId": "ubuntu"}, "phoenix:imageId", "not an AMI id"),
+        ({"phoenix:fleet.healthyStatusCodes": "2xx"}, "phoenix:fleet.healthyStatusCodes", "a range like 200-299"),
+        ({"phoenix:fleet.healthyStatusCodes": "200-600"}, "phoenix:fleet.healthyStatusCodes", "600 is outside 200-499"),
+        ({"phoenix:fleet.healthyStatusCodes": "299-200"}, "phoenix:fleet.healthyStatusCodes", "runs backwards"),
+        ({"phoenix:fleet.healthyStatusCodes": "200,300-399"}, "phoenix:fleet.healthyStatusCodes", "not both"),
+        ({"phoenix:fleet.instanceWarmupSeconds": -1}, "phoenix:fleet.instanceWarmupSeconds", "outside 0..3600"),
         ({"phoenix:fleet.instanceType": "big"}, "phoenix:fleet.instanceType", "not an EC2 instance type"),
         ({"phoenix:fleet.healthCheckPath": "health"}, "phoenix:fleet.healthCheckPath", "must start with /"),
         ({"phoenix:fleet.healthCheckPath": "/h'$(reboot)"}, "phoenix:fleet.healthCheckPath", "must start with /"),
-        ({"phoenix:fleet.lifecycleHeartbeatSeconds": 900}, "phoenix:fleet.lifecycleHeartbeatSeconds", "must exceed"),
+        ({"phoenix:fleet.lifecycleHeartbeatSeconds": 20}, "phoenix:fleet.lifecycleHeartbeatSeconds", "outside 30..7200"),
+        ({"phoenix:fleet.lifecycleHeartbeatSeconds": 7201}, "phoenix:fleet.lifecycleHeartbeatSeconds", "outside 30..7200"),
+        ({"phoenix:fleet.lifecycleHeartbeatSeconds": 30, "phoenix:fleet.healthTimeoutSeconds": 3000},
+         "phoenix:fleet.lifecycleHeartbeatSeconds", "at most 3000s in all"),
         ({"phoenix:fleet.rolloutTimeoutMinutes": 10}, "phoenix:fleet.rolloutTimeoutMinutes", "shorter than"),
         ({"phoenix:fleet.tentaclePackageSource": "ftp://x"}, "phoenix:fleet.tentaclePackageSource", "not an http(s) URL"),
         ({"phoenix:fleet.sshKey": "mine"}, "phoenix:fleet.sshKey", "unknown setting"),
@@ -166,6 +184,45 @@ def test_numbers_where_a_secret_belongs_are_refused() -> None:
     error = error_for({"octopus:apiKey": 12345})
     assert error.key == "octopus:apiKey"
     assert "12345" not in str(error)
+
+
+def test_health_codes_and_heartbeat_interval_have_one_source() -> None:
+    settings = parse_settings(sample_config({"phoenix:fleet.healthyStatusCodes": " 200 , 204 ",
+                                             "phoenix:fleet.lifecycleHeartbeatSeconds": 30}))
+    assert settings.fleet.healthy_status_codes == "200,204"
+    assert settings.fleet.heartbeat_interval_seconds == 10, "a third of the timeout: room for one missed heartbeat"
+    assert parse_settings(sample_config({"phoenix:fleet.healthyStatusCodes": 200})).fleet.healthy_status_codes == "200"
+
+
+def test_a_long_health_wait_fits_in_the_hooks_global_timeout_once_the_heartbeat_allows_it() -> None:
+    settings = parse_settings(sample_config({"phoenix:fleet.lifecycleHeartbeatSeconds": 31,
+                                             "phoenix:fleet.healthTimeoutSeconds": 3000,
+                                             "phoenix:fleet.rolloutTimeoutMinutes": 60}))
+    assert settings.fleet.lifecycle_heartbeat_seconds == 31
+
+
+@pytest.mark.parametrize(
+    ("platform", "pattern", "source"),
+    [("linux", "al2023-ami-2023.*-x86_64", "https://rpm.octopus.com"),
+     ("windows", "Windows_Server-2022-English-Full-Base-*", "https://octopus.com/downloads/latest/OctopusTentacle64")],
+)
+def test_each_os_gets_its_own_image_pattern_and_tentacle_source(platform, pattern, source) -> None:
+    settings = parse_settings(sample_config({"phoenix:fleet.os": platform}))
+    assert (settings.fleet.ami_name_pattern, settings.fleet.tentacle_package_source) == (pattern, source)
+
+
+def test_an_own_source_and_pattern_for_the_same_os_are_kept() -> None:
+    settings = parse_settings(sample_config({"phoenix:fleet.tentaclePackageSource": "https://apt.octopus.com",
+                                             "phoenix:fleet.amiNamePattern": "ubuntu/images/*-24.04-amd64-server-*"}))
+    assert settings.fleet.tentacle_package_source == "https://apt.octopus.com"
+    assert settings.fleet.ami_name_pattern == "ubuntu/images/*-24.04-amd64-server-*"
+
+
+def test_the_pinned_image_is_used_unless_fleet_ami_id_is_set() -> None:
+    assert parse_settings(sample_config()).fleet.image_id == "ami-0a1b2c3d4e5f60718"
+    chosen = parse_settings(sample_config({"phoenix:fleet.amiId": "ami-0123456789abcdef0"}))
+    assert chosen.fleet.image_id == "ami-0123456789abcdef0"
+    assert parse_settings(sample_config({"phoenix:imageId": None})).fleet.image_id is None
 
 
 def test_ami_id_replaces_the_lookup() -> None:

@@ -30,7 +30,8 @@ def test_version_is_the_package_version_with_a_stamp() -> None:
 
 
 def test_build_metadata_in_the_package_version_stays_valid_semver() -> None:
-    version = versioning.infrastructure_version(package_version="1.0.0-ryan0001+ci.7", rendered="s")
+    version = versioning.infrastructure_version(package_version="1.0.0-ryan0001+ci.7", rendered="s",
+                                                image_id="ami-0a1b2c3d4e5f60718")
     assert re.fullmatch(r"1\.0\.0-ryan0001\+ci\.7\.infra\.[0-9a-f]{12}", version)
 
 
@@ -70,8 +71,27 @@ def test_a_changed_userdata_wrapper_moves_the_stamp(monkeypatch: pytest.MonkeyPa
 def test_stamping_again_keeps_the_stamp() -> None:
     """The stamp is derived from the userdata without any earlier stamp in it."""
     first = stamped_for()
-    again = versioning.stamped(first, package_version="1.0.0-ryan0001", platform="linux")
+    again = versioning.stamped(first, package_version="1.0.0-ryan0001", platform="linux",
+                               image_id="ami-0a1b2c3d4e5f60718")
     assert again == first
+
+
+@pytest.mark.parametrize(
+    "config_changes",
+    [{"phoenix:imageId": "ami-0fedcba9876543210"}, {"phoenix:fleet.amiId": "ami-0fedcba9876543210"}],
+    ids=["another-pinned-image", "fleet-ami-id"],
+)
+def test_the_image_moves_the_stamp_but_not_the_rendered_settings(config_changes) -> None:
+    """What an instance boots from is part of the version, though the userdata never names it."""
+    first, second = stamped_for(), stamped_for(config_changes)
+    assert first.infrastructure_version != second.infrastructure_version
+    assert dataclasses.replace(second, infrastructure_version=first.infrastructure_version) == first
+
+
+def test_the_same_image_pinned_or_given_is_the_same_version() -> None:
+    pinned = stamped_for({"phoenix:imageId": "ami-0fedcba9876543210"})
+    given = stamped_for({"phoenix:imageId": None, "phoenix:fleet.amiId": "ami-0fedcba9876543210"})
+    assert pinned == given
 
 
 @pytest.mark.parametrize(
@@ -80,6 +100,8 @@ def test_stamping_again_keeps_the_stamp() -> None:
         {"phoenix:fleet.healthCheckPath": "/ready"},
         {"phoenix:fleet.appPort": 8080},
         {"phoenix:fleet.healthTimeoutSeconds": 600},
+        {"phoenix:fleet.healthyStatusCodes": "200-299"},
+        {"phoenix:fleet.lifecycleHeartbeatSeconds": 900},
         {"phoenix:fleet.tentaclePackageSource": "https://mirror.example.com/tentacle"},
         {"phoenix:fleet.os": "windows"},
         {"phoenix:octopus.roles": ["web", "api"]},
@@ -103,6 +125,8 @@ def test_rendered_settings_move_the_stamp(config_changes) -> None:
         {"phoenix:tags": {"team": "payments", "cost-centre": "42"}},
         {"phoenix:fleet.instanceType": "t3.large"},
         {"phoenix:fleet.listenerCidrs": ["10.0.0.0/8"]},
+        {"phoenix:fleet.instanceWarmupSeconds": 300},
+        {"phoenix:fleet.rolloutTimeoutMinutes": 60},
     ],
 )
 def test_capacity_tags_and_other_unrendered_settings_keep_the_userdata(config_changes) -> None:

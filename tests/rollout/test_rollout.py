@@ -1,0 +1,331 @@
+"""The rollout against the Auto Scaling stand-in: start or adopt a refresh, wait, roll back, say why.
+
+boto3 talks HTTP to the stand-in, which keeps the group's saved configuration
+and its refreshes; the rollout's clock is a fake that moves only when it
+sleeps, so a 30-minute timeout takes milliseconds.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import pytest
+
+from components.rollout import (
+    AwsRefused,
+    Rollout,
+    RolloutError,
+    RolloutFailed,
+    RolloutInterrupted,
+    RolloutTimeout,
+    Target,
+)
+from tests.rollout.autoscaling_server import ABANDONS, HANGS, HEALTHY, Hook
+from tests.rollout.conftest import GROUP, SECRET_ACCESS_KEY, FakeClock, Fleet
+
+
+def rollout(client: Any, fleet: Fleet, version: str, clock: FakeClock, **kwargs: Any) -> Rollout:
+    heard: list[str] = []
+    warned: list[str] = []
+    options: dict[str, Any] = dict(timeout_seconds=1800, poll_seconds=5, max_poll_seconds=30,
+                                   sleep=clock.sleep, clock=clock, report=heard.append, warn=warned.append)
+    options.update(kwargs)
+    made = Rollout(client=client, target=Target(GROUP, fleet.template.id, version, warmup_seconds=30), **options)
+    made.heard, made.warned = heard, warned  # type: ignore[attr-defined]
+    return made
+
+
+def test_a_group_already_on_its_version_needs_no_refresh(client, fleet, stand_in, clock):
+    observation = rollout(client, fleet, "1", clock).run()
+
+    assert observation.converged
+    assert observation.summary().startswith("2/2 healthy in service on launch template version 1")
+    assert stand_in.actions() == ["DescribeInstanceRefreshes", "DescribeAutoScalingGroups"]
+    assert clock.sleeps == []
+
+
+def test_a_new_version_travels_only_in_the_desired_configuration(client, fleet, stand_in, clock):
+    version = fleet.new_version(HEALTHY)
+    run = rollout(client, fleet, version, clock)
+
+    observation = run.run()
+
+    [start] = stand_in.calls("StartInstanceRefresh")
+    assert start.params == {
+        "AutoScalingGroupName": GROUP,
+        "Strategy": "Rolling",
+        "DesiredConfiguration": {"LaunchTemplate": {"LaunchTemplateId": fleet.template.id, "Version": "2"}},
+        "Preferences": {"MinHealthyPercentage": 100, "MaxHealthyPercentage": 200, "AutoRollback": True,
+                        "SkipMatching": True, "InstanceWarmup": 30},
+    }
+    assert "UpdateAutoScalingGroup" not in stand_in.actions()
+    assert observation.converged and observation.in_service == {"version 2": 2}
+    assert fleet.saved_version() == "2", "AWS saved the version on success"
+    assert run.refresh_id == fleet.refreshes()[-1].id
+    assert any(line.startswith(f"started instance refresh {run.refresh_id}") for line in run.heard)
+
+
+def test_a_failed_refresh_rolls_back_and_says_why(client, fleet, stand_in, clock):
+    version = fleet.new_version(ABANDONS)
+    run = rollout(client, fleet, version, clock)
+
+    with pytest.raises(RolloutFailed) as caught:
+        run.run()
+
+    message = str(caught.value)
+    assert message.startswith(f"the rollout of launch template version 2 to auto scaling group {GROUP} was rolled back")
+    assert "RollbackSuccessful" in message and "the launch lifecycle hook was abandoned" in message
+    assert "in service: 2 on version 1" in message
+    assert "the group runs version 1, as before" in message
+    assert "Lifecycle Action Completed with ABANDON Result" in message, "the failed activities are the error too"
+    assert caught.value.status == "RollbackSuccessful"
+    assert fleet.saved_version() == "1" and fleet.versions() == {"1": 2}
+    assert fleet.active_refresh() is None
+    assert run.warned and all("a scaling activity failed" in line for line in run.warned)
+    assert len(stand_in.calls("StartInstanceRefresh")) == 1
+    assert stand_in.calls("RollbackInstanceRefresh") == [], "AWS rolled back by itself"
+
+
+def test_a_timeout_rolls_the_refresh_back_and_waits_for_it(client, fleet, stand_in, clock):
+    version = fleet.new_version(HANGS)
+    run = rollout(client, fleet, version, clock, timeout_seconds=600)
+
+    with pytest.raises(RolloutTimeout) as caught:
+        run.run()
+
+    message = str(caught.value)
+    assert message.startswith(f"timed out after 10 min waiting for auto scaling group {GROUP} to run launch "
+                              "template version 2; instance refresh")
+    assert "was rolled back;" in message and "RollbackSuccessful" in message
+    assert "in service: 2 on version 1" in message
+    assert len(stand_in.calls("RollbackInstanceRefresh")) == 1
+    assert fleet.active_refresh() is None, "no refresh is left running"
+    assert fleet.saved_version() == "1" and fleet.versions() == {"1": 2}
+
+
+def test_the_timeout_fires_within_one_poll_of_the_deadline(client, fleet, stand_in, clock):
+    version = fleet.new_version(HANGS)
+    rolled_back_at: list[float] = []
+    stand_in.on_call = lambda seen: rolled_back_at.append(clock.now) if seen.action == "RollbackInstanceRefresh" \
+        else None
+
+    with pytest.raises(RolloutTimeout):
+        rollout(client, fleet, version, clock, timeout_seconds=100, poll_seconds=8, max_poll_seconds=8).run()
+
+    assert rolled_back_at == [1100.0], "no pause runs past the deadline"
+
+
+def test_an_interruption_rolls_back_at_once(client, fleet, stand_in, clock):
+    version = fleet.new_version(HANGS)
+    started: list[str] = []
+    stand_in.on_call = lambda seen: started.append(seen.action) if seen.action == "StartInstanceRefresh" else None
+
+    def interrupted() -> Optional[str]:
+        return "interrupted (SIGINT/SIGTERM)" if started and clock.now >= 1012 else None
+
+    with pytest.raises(RolloutInterrupted) as caught:
+        rollout(client, fleet, version, clock, interrupted=interrupted).run()
+
+    assert str(caught.value).startswith("interrupted (SIGINT/SIGTERM) waiting for auto scaling group")
+    assert len(stand_in.calls("RollbackInstanceRefresh")) == 1
+    assert fleet.active_refresh() is None and fleet.versions() == {"1": 2}
+    assert clock.now < 1012 + 5 + 1800, "it stopped waiting for the new version at once"
+
+
+def test_an_interruption_before_any_refresh_has_nothing_to_roll_back(client, stand_in, clock):
+    with stand_in.state() as aws:
+        template = aws.add_template("booting", boots=HANGS)
+        aws.create_group(GROUP, template, "1", desired=1, wait=False)
+    fleet = Fleet(stand_in, template)
+
+    with pytest.raises(RolloutInterrupted, match="no instance refresh to roll back"):
+        rollout(client, fleet, "1", clock, interrupted=lambda: "interrupted (SIGINT/SIGTERM)").run()
+
+    assert "StartInstanceRefresh" not in stand_in.actions() and "RollbackInstanceRefresh" not in stand_in.actions()
+
+
+def test_a_refresh_left_running_is_adopted_not_duplicated(client, fleet, stand_in, clock):
+    version = fleet.new_version(HEALTHY)
+    killed_run = rollout(client, fleet, version, clock)
+    killed_run.start()  # the run that started it died here
+
+    run = rollout(client, fleet, version, clock)
+    observation = run.run()
+
+    assert observation.converged and fleet.saved_version() == version
+    assert len(stand_in.calls("StartInstanceRefresh")) == 1
+    assert run.refresh_id == killed_run.refresh_id
+    assert any(line.startswith(f"adopting instance refresh {run.refresh_id} (") for line in run.heard)
+
+
+def test_a_refresh_to_another_version_is_waited_out_then_ours_starts(client, fleet, stand_in, clock):
+    older = fleet.new_version(HEALTHY)
+    ours = fleet.new_version(HEALTHY)
+    rollout(client, fleet, older, clock).start()
+
+    observation = rollout(client, fleet, ours, clock).run()
+
+    assert observation.converged and fleet.saved_version() == ours
+    assert [r.desired["Version"] for r in fleet.refreshes()] == [older, ours]
+    assert [r.status for r in fleet.refreshes()] == ["Successful", "Successful"]
+
+
+def test_a_refresh_that_starts_meanwhile_is_adopted(client, fleet, stand_in, clock):
+    version = fleet.new_version(HEALTHY)
+
+    def race(seen: Any) -> None:
+        if seen.action == "DescribeAutoScalingGroups" and not stand_in.calls("StartInstanceRefresh"):
+            stand_in.aws.start_instance_refresh({
+                "AutoScalingGroupName": GROUP, "Preferences": {"AutoRollback": True},
+                "DesiredConfiguration": {"LaunchTemplate": {"LaunchTemplateId": fleet.template.id,
+                                                            "Version": version}}})
+
+    stand_in.on_call = race
+    run = rollout(client, fleet, version, clock)
+
+    observation = run.run()
+
+    assert observation.converged
+    assert [r.status for r in fleet.refreshes()] == ["Successful"]
+    assert "an instance refresh started on auto scaling group" in " ".join(run.heard)
+
+
+def test_a_refresh_aws_cannot_roll_back_is_cancelled(client, fleet, stand_in, clock):
+    stuck = fleet.new_version(HANGS)
+    with stand_in.state() as aws:  # an old-style refresh: no desired configuration
+        aws.update_auto_scaling_group({"AutoScalingGroupName": GROUP,
+                                       "LaunchTemplate": {"LaunchTemplateId": fleet.template.id, "Version": stuck}})
+        aws.start_instance_refresh({"AutoScalingGroupName": GROUP, "Preferences": {"MinHealthyPercentage": 100}})
+
+    with pytest.raises(RolloutTimeout) as caught:
+        rollout(client, fleet, stuck, clock, timeout_seconds=60).run()
+
+    assert "was cancelled (AWS refused a rollback)" in str(caught.value)
+    assert stand_in.actions().count("RollbackInstanceRefresh") == 1
+    assert stand_in.actions().count("CancelInstanceRefresh") == 1
+    assert fleet.active_refresh() is None and fleet.refreshes()[-1].status == "Cancelled"
+
+
+def test_failed_launches_are_warnings_while_the_rollout_succeeds(client, fleet, stand_in, clock):
+    version = fleet.new_version(HEALTHY)
+    with stand_in.state() as aws:
+        aws.fail_launches(1)
+    run = rollout(client, fleet, version, clock)
+
+    assert run.run().converged
+
+    [warning] = run.warned
+    assert warning.startswith(f"auto scaling group {GROUP}: a scaling activity failed: Launching a new EC2 instance")
+    assert "We currently do not have sufficient t3.small capacity" in warning
+
+
+def test_an_empty_group_moves_to_the_version_without_instances(client, stand_in, clock):
+    with stand_in.state() as aws:
+        template = aws.add_template("asleep")
+        aws.create_group(GROUP, template, "1", desired=0, min_size=0)
+    fleet = Fleet(stand_in, template)
+    version = fleet.new_version(ABANDONS)  # nothing launches, so nothing can fail
+
+    observation = rollout(client, fleet, version, clock).run()
+
+    assert observation.converged and observation.summary().startswith("0/0 healthy")
+    assert fleet.saved_version() == version
+
+
+def test_instances_left_on_another_version_are_refreshed_to_the_saved_one(client, fleet, stand_in, clock):
+    version = fleet.new_version(HEALTHY)
+    with stand_in.state() as aws:  # someone moved the group by hand; its instances still run version 1
+        aws.update_auto_scaling_group({"AutoScalingGroupName": GROUP,
+                                       "LaunchTemplate": {"LaunchTemplateId": fleet.template.id, "Version": version}})
+
+    observation = rollout(client, fleet, version, clock).run()
+
+    assert observation.converged and fleet.versions() == {version: 2}
+    assert len(stand_in.calls("StartInstanceRefresh")) == 1
+
+
+def test_a_new_group_still_launching_is_waited_for(client, stand_in, clock):
+    with stand_in.state() as aws:
+        template = aws.add_template("fresh")
+        aws.create_group(GROUP, template, "1", desired=2, wait=False,
+                         hook=Hook("h", 300))
+    fleet = Fleet(stand_in, template)
+    run = rollout(client, fleet, "1", clock)
+
+    observation = run.run()
+
+    assert observation.converged and "StartInstanceRefresh" not in stand_in.actions()
+    assert stand_in.actions().count("DescribeAutoScalingGroups") >= 2, "it looked again once they were in service"
+
+
+def test_a_new_group_whose_instances_never_start_times_out_naming_the_activities(client, stand_in, clock):
+    with stand_in.state() as aws:
+        template = aws.add_template("broken", boots=ABANDONS)
+        aws.create_group(GROUP, template, "1", desired=1, wait=False,
+                         hook=Hook("h", 300))
+    fleet = Fleet(stand_in, template)
+
+    with pytest.raises(RolloutTimeout) as caught:
+        rollout(client, fleet, "1", clock, timeout_seconds=300).run()
+
+    message = str(caught.value)
+    assert "(no instance refresh to roll back)" in message
+    assert "failed scaling activities: Launching a new EC2 instance" in message
+    assert "ABANDON Result" in message
+
+
+def test_progress_is_reported_once_per_new_state(client, fleet, stand_in, clock):
+    version = fleet.new_version(HEALTHY)
+    run = rollout(client, fleet, version, clock)
+
+    run.run()
+
+    waiting = [line for line in run.heard if line.startswith("waiting for auto scaling group")]
+    assert waiting and len(waiting) == len(set(waiting))
+    assert any("InProgress" in line for line in waiting)
+
+
+def test_a_missing_group_fails_at_once(client, stand_in, clock):
+    with stand_in.state() as aws:
+        template = aws.add_template("orphan")
+    fleet = Fleet(stand_in, template, name="phoenix-gone")
+
+    with pytest.raises(RolloutError, match="AutoScalingGroup name not found"):
+        Rollout(client=client, target=Target("phoenix-gone", template.id, "1"), timeout_seconds=60,
+                sleep=clock.sleep, clock=clock).run()
+    assert clock.sleeps == []
+
+
+def test_refused_credentials_are_a_clear_error_without_the_secret(client, fleet, stand_in, clock):
+    stand_in.access_key_id = "AKIASOMEONEELSE00000"
+
+    with pytest.raises(AwsRefused) as caught:
+        rollout(client, fleet, "1", clock).run()
+
+    message = str(caught.value)
+    assert message.startswith(f"AWS refused DescribeInstanceRefreshes for auto scaling group {GROUP}: "
+                              "InvalidClientTokenId")
+    assert SECRET_ACCESS_KEY not in message and SECRET_ACCESS_KEY not in repr(caught.value)
+    assert caught.value.code == "InvalidClientTokenId"
+
+
+def test_a_rollback_already_running_at_the_deadline_is_waited_on_not_repeated(client, fleet, stand_in, clock):
+    slow = fleet.new_version(HEALTHY)
+    with stand_in.state() as aws:  # a killed run's refresh with an hour's warm-up, rolled back by hand
+        aws.start_instance_refresh({
+            "AutoScalingGroupName": GROUP,
+            "Preferences": {"MinHealthyPercentage": 100, "MaxHealthyPercentage": 200, "AutoRollback": True,
+                            "InstanceWarmup": 3600},
+            "DesiredConfiguration": {"LaunchTemplate": {"LaunchTemplateId": fleet.template.id, "Version": slow}}})
+        for _ in range(4):
+            aws.advance()
+        assert aws.versions(GROUP) == {"1": 2, slow: 2}, "the new instances serve, still warming up"
+        aws.rollback_instance_refresh({"AutoScalingGroupName": GROUP})
+
+    with pytest.raises(RolloutTimeout) as caught:
+        rollout(client, fleet, slow, clock, timeout_seconds=60).run()
+
+    message = str(caught.value)
+    assert "was already RollbackInProgress and is still running (the next run waits for it)" in message
+    assert stand_in.actions().count("RollbackInstanceRefresh") == 0, "one rollback at a time"
+    assert "StartInstanceRefresh" not in stand_in.actions()
