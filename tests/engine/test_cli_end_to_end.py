@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -213,23 +214,31 @@ def wait_for(predicate, timeout: float = 120, what: str = "condition") -> None:
 def test_two_creates_of_one_feature_at_once(cli: Cli) -> None:
     emulator = cli.emulator
     emulator.seed_release(PROJECT, "1.0.0-ryan0001")
-    emulator.latency = 1.0  # keep the first update running while the others arrive
+    # The first update stays running while the gate is shut: each Octopus answer waits
+    # (less than the client's 30 s read timeout, so nothing is retried), however slow the machine.
+    gate = threading.Event()
+    emulator.after_next("*", "", lambda: gate.wait(20), count=10_000)
     first = cli.start("create", "1.0.0-ryan0001")
-    wait_for(lambda: emulator.count("*", r"/tenants") > 0 or first.poll() is not None, what="the first update")
+    wait_for(lambda: any(cli.state_dir.rglob("locks/**/*.json")) or first.poll() is not None, what="the first lock")
     assert first.poll() is None, "the first create ended before the second could start"
     waiting = cli.start("create", "1.0.0-ryan0001", "--wait-lock", "180")
+    waited: list[str] = []
+    reader = threading.Thread(target=lambda: waited.extend(iter(waiting.stderr.readline, "")), daemon=True)
+    reader.start()
 
     second = cli.run("create", "1.0.0-ryan0001")
     assert second.returncode == 4, second.stderr[-3000:]
     assert "'ryan0001' is locked" in second.stderr
-    emulator.latency = 0.0
+    wait_for(lambda: any("locked by another update; retrying" in line for line in waited) or waiting.poll() is not None,
+             what="the waiting create to meet the lock")
+    gate.set()
 
     out, err = first.communicate(timeout=240)
     assert first.returncode == 0, err[-3000:]
-    out, err = waiting.communicate(timeout=240)
-    assert waiting.returncode == 0, err[-3000:]
-    assert "locked by another update; retrying" in err
-    assert "3 unchanged" in out
+    assert waiting.wait(timeout=240) == 0, "".join(waited)[-3000:]
+    reader.join(timeout=30)
+    assert "locked by another update; retrying" in "".join(waited)
+    assert "3 unchanged" in waiting.stdout.read()
     assert [t["Name"] for t in emulator.tenants()] == ["ryan0001"]
     assert len(overrides(emulator)) == 1
 
