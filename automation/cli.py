@@ -12,16 +12,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import sys
 import threading
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 from automation.errors import EXIT_CODES_HELP, ExitCode, InputError, classify
 
-PROG = "python -m automation"
+PROG = "phoenix"
 
 WORKFLOW = """workflow (CI):
   export OCTOPUS_API_KEY=API-...            # never stored in the repository
@@ -35,6 +36,9 @@ WORKFLOW = """workflow (CI):
 FEATURE is a feature id (ryan0001) or a package version whose pre-release tag
 names it (1.0.0-ryan0001). Every stack's config is rebuilt from
 stacks/defaults.yaml, --set overrides and the environment on every run.
+`phoenix` is scripts/phoenix, the console script of `pip install -e .`, or
+`python -m automation`; paths on the command line and in the environment are
+read from the folder you run it in.
 """
 
 #: Variables whose values are secrets: never printed, whatever prints them.
@@ -77,90 +81,144 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _version_help(offline: bool) -> str:
+    if offline:
+        return ("package version to render (default: FEATURE when it is a version, else the stand-in "
+                "0.0.0-FEATURE; synth never asks Octopus)")
+    return ("package version to deploy (default: FEATURE when it is a version, else the newest "
+            "release of the Octopus project whose pre-release tag names the feature)")
+
+
 def _shared_parsers() -> dict[str, argparse.ArgumentParser]:
-    """Each shared option, defined once; subcommands pick the groups they use."""
-    where = argparse.ArgumentParser(add_help=False)
-    group = where.add_argument_group("project and state")
-    group.add_argument(
+    """Each shared option, defined once, in a named group; a subcommand lists the groups it honours."""
+    groups: dict[str, argparse.ArgumentParser] = {}
+
+    def group(name: str, title: Optional[str] = None):
+        parser = argparse.ArgumentParser(add_help=False)
+        groups[name] = parser
+        return parser.add_argument_group(title) if title else parser
+
+    group("workdir", "project and state").add_argument(
         "--work-dir", metavar="DIR", default=_env_default("PHOENIX_WORK_DIR"),
         help="the Pulumi project to run (env PHOENIX_WORK_DIR; default: this repository's root)",
     )
-    group.add_argument(
+    group("backend", "project and state").add_argument(
         "--backend", metavar="URL",
         help="state backend, e.g. s3://bucket/phoenix or file:///path (default: PULUMI_BACKEND_URL, "
         "else a git-ignored .state/ folder in the work dir)",
     )
-
-    output = argparse.ArgumentParser(add_help=False)
-    group = output.add_argument_group("output")
-    group.add_argument(
-        "--json", action="store_true",
-        help="machine output (JSON) on stdout; progress stays on stderr",
-    )
-    group.add_argument(
-        "-q", "--quiet", action="store_true",
-        help="do not stream the engine's output; print only results, warnings and errors",
-    )
-    group.add_argument(
-        "-y", "--yes", action="store_true",
-        help="accepted for CI scripts; phoenix never prompts",
-    )
-
-    config = argparse.ArgumentParser(add_help=False)
-    group = config.add_argument_group("stack config")
-    group.add_argument(
+    config = group("config", "stack config")
+    config.add_argument(
         "--defaults", metavar="FILE", default=_env_default("PHOENIX_DEFAULTS"),
         help="org-wide settings (env PHOENIX_DEFAULTS; default: stacks/defaults.yaml of the work dir, "
         "else of this repository)",
     )
-    group.add_argument(
+    config.add_argument(
         "--set", dest="overrides", metavar="KEY=VALUE", action="append", default=[],
         help="override one stack-config value, e.g. --set phoenix:fleet.minSize=2 (repeatable; "
         "secrets only come from the environment)",
     )
-
-    running = argparse.ArgumentParser(add_help=False)
-    group = running.add_argument_group("running")
-    group.add_argument(
+    group("output", "output").add_argument(
+        "--json", action="store_true",
+        help="machine output (JSON) on stdout; progress and errors stay on stderr",
+    )
+    progress = group("progress", "engine output")
+    loudness = progress.add_mutually_exclusive_group()
+    loudness.add_argument(
+        "-q", "--quiet", action="store_true",
+        help="do not stream the engine's output; print only results, warnings and errors",
+    )
+    loudness.add_argument(
+        "-v", "--verbose", action="store_true",
+        help="stream all of the engine's output, errors and tracebacks included (always in the run log)",
+    )
+    running = group("running", "running")
+    running.add_argument(
         "--wait-lock", metavar="SECONDS", type=_non_negative_seconds, default=0.0,
         help="when another update holds the stack, retry for this long before exiting 4 (default 0)",
     )
-    group.add_argument(
+    running.add_argument(
         "--summary", metavar="FILE",
         help="append a Markdown change summary to FILE (also to GITHUB_STEP_SUMMARY when set)",
     )
-
-    feature = argparse.ArgumentParser(add_help=False)
-    feature.add_argument(
+    group("confirm", "confirmation").add_argument(
+        "-y", "--yes", action="store_true",
+        help="do not ask before destroying (phoenix asks only when stdin is a terminal and CI is not set)",
+    )
+    # Commands that never ask still accept --yes, so a CI script that passes it everywhere keeps working.
+    group("accept-yes").add_argument("-y", "--yes", action="store_true", help=argparse.SUPPRESS)
+    group("feature").add_argument(
         "feature", metavar="FEATURE",
         help="feature id (ryan0001) or package version naming it (1.0.0-ryan0001)",
     )
-
-    version = argparse.ArgumentParser(add_help=False)
-    version.add_argument(
-        "--version", dest="package_version", metavar="V",
-        help="package version to deploy (default: FEATURE when it is a version, else the newest "
-        "release of the Octopus project whose pre-release tag names the feature)",
-    )
-    image = argparse.ArgumentParser(add_help=False)
-    image.add_argument(
+    for name, offline in (("version", False), ("synth-version", True)):
+        group(name).add_argument(
+            "--version", dest="package_version", metavar="V", help=_version_help(offline),
+        )
+    group("image").add_argument(
         "--refresh-image", action="store_true",
         help="look up the newest image matching fleet.amiNamePattern instead of keeping the one pinned in the "
         "stack (the change rolls out like any other)",
     )
-    preflight = argparse.ArgumentParser(add_help=False)
-    preflight.add_argument(
+    group("preflight").add_argument(
         "--skip-preflight", action="store_true",
-        help="do not run doctor's checks first (they stop, with exit 2, a run that would fail)",
+        help="do not run doctor's checks first (they stop, with exit 2, a run that would fail); "
+        "this run's API key is still checked",
     )
-    return {
-        "where": where, "output": output, "config": config, "running": running,
-        "feature": feature, "version": version, "preflight": preflight, "image": image,
-    }
+    return groups
+
+
+#: The option groups each subcommand honours, and nothing else (so its --help shows only those).
+COMMAND_GROUPS: dict[str, tuple[str, ...]] = {
+    "create": ("feature", "version", "image", "preflight", "workdir", "backend", "config", "running", "progress",
+               "output", "accept-yes"),
+    "preview": ("feature", "version", "image", "preflight", "workdir", "backend", "config", "running", "progress",
+                "output", "accept-yes"),
+    "destroy": ("feature", "workdir", "backend", "config", "running", "progress", "output", "confirm"),
+    "list": ("workdir", "backend", "config", "output", "accept-yes"),
+    "outputs": ("feature", "workdir", "backend", "output", "accept-yes"),
+    "reap": ("workdir", "backend", "config", "running", "progress", "output", "confirm"),
+    "unlock": ("feature", "workdir", "backend", "config", "output", "accept-yes"),
+    "doctor": ("workdir", "backend", "config", "output", "accept-yes"),
+    "synth": ("feature", "synth-version", "workdir", "config", "output", "accept-yes"),
+}
 
 
 def _example(text: str) -> str:
     return f"example:\n  {PROG} {text}\n\n{EXIT_CODES_HELP}"
+
+
+class _ToolVersion(argparse.Action):
+    """`phoenix --version`: the tool's version, the Pulumi CLI's and the SDK's."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest=dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: Any, values: Any, option_string: Any = None):
+        print(tool_versions())
+        parser.exit()
+
+
+def tool_versions() -> str:
+    import subprocess
+    from importlib import metadata
+
+    from automation import __version__
+    from automation import pulumi_cli
+
+    cli = pulumi_cli.find_cli()
+    if cli is None:
+        cli_text = f"not found ({pulumi_cli.INSTALL_HINT})"
+    else:
+        try:
+            cli_text = f"{pulumi_cli.cli_version(cli) or '?'} ({cli})"
+        except (OSError, subprocess.SubprocessError) as error:
+            cli_text = f"unusable at {cli}: {error}"
+    try:
+        sdk = metadata.version("pulumi")
+    except metadata.PackageNotFoundError:
+        sdk = "not installed"
+    return f"phoenix {__version__}\nPulumi CLI {cli_text}\nPulumi SDK {sdk}"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -170,48 +228,33 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=WORKFLOW % {"prog": PROG} + "\n" + EXIT_CODES_HELP,
         formatter_class=_Formatter,
     )
+    parser.add_argument("--version", action=_ToolVersion, help="print the versions of phoenix, the Pulumi CLI and SDK")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     shared = _shared_parsers()
-    stack_parents = [shared["feature"], shared["where"], shared["config"], shared["running"], shared["output"]]
 
-    def add(name: str, summary: str, parents: Sequence[argparse.ArgumentParser], example: str):
+    def add(name: str, summary: str, example: str):
         return commands.add_parser(
-            name, help=summary, description=summary, parents=list(parents),
+            name, help=summary, description=summary,
+            parents=[shared[group] for group in COMMAND_GROUPS[name]],
             epilog=_example(example), formatter_class=_Formatter,
         )
 
-    add(
-        "create", "create or update the feature's stack, then print its outputs (idempotent)",
-        [shared["version"], shared["image"], shared["preflight"], *stack_parents],
-        "create 1.0.0-ryan0001 --summary summary.md",
-    )
-    preview = add(
-        "preview", "show what create would change; nothing changes",
-        [shared["version"], shared["image"], shared["preflight"], *stack_parents],
-        "preview ryan0001 --diff --expect-no-changes",
-    )
+    add("create", "create or update the feature's stack, then print its outputs (idempotent)",
+        "create 1.0.0-ryan0001 --summary summary.md")
+    preview = add("preview", "show what create would change; nothing changes",
+                  "preview ryan0001 --diff --expect-no-changes")
     preview.add_argument("--diff", action="store_true", help="show a rich diff of every property that changes")
     preview.add_argument(
         "--expect-no-changes", action="store_true",
         help="exit 3 when the preview finds any change (drift or an unapplied commit)",
     )
-    add(
-        "destroy", "destroy everything the feature holds, then remove its stack (absent: not an error)",
-        stack_parents, "destroy ryan0001",
-    )
-    add(
-        "list", "every feature stack: feature, package version, URL, last update, expiry",
-        [shared["where"], shared["config"], shared["output"]], "list --json",
-    )
-    add(
-        "outputs", "the feature stack's outputs (secret ones masked)",
-        [shared["feature"], shared["where"], shared["output"]], "outputs ryan0001 --json",
-    )
-    reap = add(
-        "reap", "destroy every feature whose last update is older than its TTL, except kept ones",
-        [shared["where"], shared["config"], shared["running"], shared["output"]],
-        "reap --keep-file live-branches.txt --parallel 4",
-    )
+    add("destroy", "destroy everything the feature holds, then remove its stack (absent: not an error)",
+        "destroy ryan0001 --yes")
+    add("list", "every feature stack: its package version, last operation and result, URL, expiry",
+        "list --json")
+    add("outputs", "the feature stack's outputs (secret ones masked)", "outputs ryan0001 --json")
+    reap = add("reap", "destroy every feature whose last update is older than its TTL, except kept ones",
+               "reap --keep-file live-branches.txt --parallel 4 --yes")
     reap.add_argument(
         "--older-than", metavar="DURATION",
         help="expire features older than this (e.g. 72h, 0s) instead of each stack's own phoenix:ttl",
@@ -223,45 +266,55 @@ def build_parser() -> argparse.ArgumentParser:
     reap.add_argument("--dry-run", action="store_true", help="report what would be destroyed; destroy nothing")
     reap.add_argument("--parallel", metavar="N", type=_positive_int, default=1,
                       help="run up to N destroys at once (default 1)")
-    unlock = add(
-        "unlock", "remove a lock a dead runner left on the feature's stack: only an old one whose update is not running",
-        [shared["feature"], shared["where"], shared["config"], shared["output"]], "unlock ryan0001 --older-than 8h",
-    )
+    unlock = add("unlock", "remove a lock a dead runner left on the feature's stack: only an old one whose update "
+                 "is not running", "unlock ryan0001 --older-than 8h")
     unlock.add_argument(
         "--older-than", metavar="DURATION",
         help="remove only a lock older than this (default 6h, or 4 times fleet.rolloutTimeoutMinutes when longer)",
     )
-    doctor = add(
-        "doctor", "check that Pulumi, AWS and Octopus are ready, before anything is created",
-        [shared["where"], shared["config"], shared["output"]], "doctor ryan0001",
-    )
+    doctor = add("doctor", "check that Pulumi, AWS and Octopus are ready, before anything is created",
+                 "doctor ryan0001")
     doctor.add_argument("feature", metavar="FEATURE", nargs="?",
                         help="feature id or package version to check for (optional)")
     doctor.add_argument("--version", dest="package_version", metavar="V",
                         help="package version whose Octopus release must exist")
-    synth = add(
-        "synth", "the feature's resources and a diagram, offline, without credentials",
-        [shared["feature"], shared["version"], shared["where"], shared["config"]],
-        "synth ryan0001 --format mermaid",
-    )
-    synth.add_argument("--format", choices=("tree", "json", "mermaid"), default="tree",
-                       help="tree (default), json (stable, for golden files) or mermaid (a diagram)")
-    synth.add_argument("--output", metavar="FILE", help="write to FILE instead of stdout")
+    synth = add("synth", "the feature's resources and a diagram, offline, without credentials",
+                "synth ryan0001 --format mermaid")
+    synth.add_argument("--format", choices=("tree", "json", "mermaid"),
+                       help="tree (default), json (stable, for golden files; also --json) or mermaid (a diagram)")
+    synth.add_argument("--output", metavar="FILE", help="write to FILE instead of stdout (its folder must exist)")
     return parser
 
 
 # --- output -----------------------------------------------------------------------------------
 
 
-class Console:
-    """stdout for results, stderr for progress; secrets masked on both."""
+#: `error:`, `warning:` and `hint:` at the start of a line (after a `[feature] ` prefix), painted on a terminal.
+_LABEL = re.compile(r"^((?:\[[^\]]+\] )?)(error|warning|hint|log):")
+_COLOURS = {"error": "\x1b[1;31m", "warning": "\x1b[33m", "hint": "\x1b[36m", "log": "\x1b[2m"}
 
-    def __init__(self, *, json_mode: bool, environ: Optional[dict] = None) -> None:
+
+def colour_wanted(stream: Any, environ: Mapping[str, str]) -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set (no-color.org) or TERM is dumb."""
+    if environ.get("NO_COLOR") or environ.get("TERM") == "dumb":
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+class Console:
+    """stdout for results, stderr for progress; secrets masked on both (and in the run log)."""
+
+    def __init__(self, *, json_mode: bool, environ: Optional[Mapping[str, str]] = None,
+                 color: Optional[bool] = None) -> None:
         self.json_mode = json_mode
         environ = os.environ if environ is None else environ
         values = [environ.get(name, "") for name in SECRET_VARIABLES]
         # Too short a value would mask ordinary words; real keys and passphrases are longer.
         self.secrets = sorted({v for v in values if len(v) >= 8}, key=len, reverse=True)
+        self.color = colour_wanted(sys.stderr, environ) if color is None else color
+        #: The engine's full output for this command (automation/run_log.py), when it ran the engine.
+        self.run_log: Any = None
         self._lock = threading.Lock()
 
     def redact(self, text: str) -> str:
@@ -269,9 +322,14 @@ class Console:
             text = text.replace(secret, "[secret]")
         return text
 
+    def paint(self, line: str) -> str:
+        if not self.color:
+            return line
+        return _LABEL.sub(lambda m: f"{m.group(1)}{_COLOURS[m.group(2)]}{m.group(2)}:\x1b[0m", line, count=1)
+
     def log(self, line: str) -> None:
         with self._lock:
-            print(self.redact(line), file=sys.stderr, flush=True)
+            print(self.paint(self.redact(line)), file=sys.stderr, flush=True)
 
     def out(self, line: str = "") -> None:
         with self._lock:
@@ -279,6 +337,20 @@ class Console:
 
     def emit_json(self, document: Any) -> None:
         self.out(json.dumps(document, indent=2, sort_keys=False, default=str))
+
+    def ask(self, question: str) -> bool:
+        """A yes/no question on the terminal; anything but y or yes is no."""
+        with self._lock:
+            print(f"{self.redact(question)} [y/N] ", end="", file=sys.stderr, flush=True)
+        answer = sys.stdin.readline()
+        return answer.strip().lower() in ("y", "yes")
+
+    def log_path(self) -> Optional[Path]:
+        return getattr(self.run_log, "path", None)
+
+    def close(self) -> None:
+        if self.run_log is not None:
+            self.run_log.close()
 
 
 def _output_value(output: Any) -> Any:
@@ -332,10 +404,9 @@ def _print_report(console: Console, report: Any) -> None:
 def _write_summary(args: argparse.Namespace, markdown: str, console: Console) -> None:
     from automation.summary import append
 
-    try:
-        append(console.redact(markdown), getattr(args, "summary", None))
-    except OSError as error:
-        console.log(f"warning: could not write the summary: {error}")
+    _, failed = append(console.redact(markdown), getattr(args, "summary", None))
+    for failure in failed:
+        console.log(failure.warning())
 
 
 def _when(moment: Optional[datetime], now: datetime) -> str:
@@ -353,17 +424,42 @@ def _expires(moment: Optional[datetime], now: datetime) -> str:
     delta = moment - now
     if delta.total_seconds() <= 0:
         return f"{_when(moment, now)} (expired)"
-    return f"{_when(moment, now)} (in {format_duration(delta)})"
+    minutes = timedelta(minutes=max(1, round(delta.total_seconds() / 60)))
+    return f"{_when(moment, now)} (in {format_duration(minutes)})"
 
 
 # --- commands ---------------------------------------------------------------------------------
 
+#: Commands that run the engine, and so keep a run log.
+ENGINE_COMMANDS = ("create", "preview", "destroy", "reap")
+#: Path options, read from the folder the command runs in (once, before anything else).
+PATH_OPTIONS = ("work_dir", "defaults", "summary", "output", "keep_file")
 
-def _session(args: argparse.Namespace, console: Console):
+
+def absolute_paths(args: argparse.Namespace, cwd: Optional[Path] = None) -> argparse.Namespace:
+    """Make every path option absolute from the caller's folder, so no later step reads it elsewhere."""
+    base = Path.cwd() if cwd is None else cwd
+
+    def absolute(text: str) -> str:
+        if text == "-":
+            return text
+        path = Path(text).expanduser()
+        return str(path if path.is_absolute() else base / path)
+
+    for name in PATH_OPTIONS:
+        value = getattr(args, name, None)
+        if isinstance(value, str) and value:
+            setattr(args, name, absolute(value))
+        elif isinstance(value, list):
+            setattr(args, name, [absolute(item) for item in value])
+    return args
+
+
+def _session(args: argparse.Namespace, console: Console, *, needs_passphrase: bool = True):
     from automation.pulumi_cli import PROJECT_ROOT
     from automation.stacks import Options, Session
 
-    work_dir = Path(args.work_dir).expanduser().resolve() if args.work_dir else PROJECT_ROOT
+    work_dir = Path(args.work_dir).resolve() if args.work_dir else PROJECT_ROOT
     options = Options(
         work_dir=work_dir,
         backend=getattr(args, "backend", None),
@@ -371,10 +467,32 @@ def _session(args: argparse.Namespace, console: Console):
         overrides=tuple(getattr(args, "overrides", ()) or ()),
         wait_lock=getattr(args, "wait_lock", 0.0) or 0.0,
         quiet=getattr(args, "quiet", False),
+        verbose=getattr(args, "verbose", False),
+        color=console.color,
         skip_preflight=getattr(args, "skip_preflight", False),
+        needs_passphrase=needs_passphrase,
         refresh_image=getattr(args, "refresh_image", False),
     )
-    return Session(options, log=console.log)
+    if args.command in ENGINE_COMMANDS and console.run_log is None:
+        from automation.run_log import RunLog, log_dir, log_name
+
+        console.run_log = RunLog(
+            log_dir(work_dir, os.environ),
+            log_name(args.command, _stack_label(args), datetime.now(timezone.utc), os.getpid()),
+            redact=console.redact,
+        )
+    return Session(options, log=console.log, run_log=console.run_log)
+
+
+def _confirmer(args: argparse.Namespace, console: Console) -> Callable[[str], bool]:
+    """Ask before destroying, only of a person: stdin a terminal, CI unset, no --yes."""
+
+    def confirm(question: str) -> bool:
+        if getattr(args, "yes", False) or os.environ.get("CI") or not sys.stdin.isatty():
+            return True
+        return console.ask(question)
+
+    return confirm
 
 
 def _feature(args: argparse.Namespace):
@@ -432,7 +550,8 @@ def cmd_destroy(args: argparse.Namespace, console: Console) -> int:
 
     feature = _feature(args)
     session = _session(args, console)
-    report = _run_reported(args, console, "destroy", lambda: stacks.destroy(session, feature))
+    confirm = _confirmer(args, console)
+    report = _run_reported(args, console, "destroy", lambda: stacks.destroy(session, feature, confirm=confirm))
     _print_report(console, report)
     return ExitCode.OK
 
@@ -441,7 +560,7 @@ def cmd_outputs(args: argparse.Namespace, console: Console) -> int:
     from automation import stacks
 
     feature = _feature(args)
-    outputs = stacks.outputs(_session(args, console), feature)
+    outputs = stacks.outputs(_session(args, console, needs_passphrase=False), feature)
     if console.json_mode:
         console.emit_json({name: _output_value(o) for name, o in sorted(outputs.items())})
     else:
@@ -452,7 +571,7 @@ def cmd_outputs(args: argparse.Namespace, console: Console) -> int:
 def cmd_list(args: argparse.Namespace, console: Console) -> int:
     from automation import stacks
 
-    rows = stacks.list_features(_session(args, console))
+    rows = stacks.list_features(_session(args, console, needs_passphrase=False))
     if console.json_mode:
         console.emit_json([row.as_json() for row in rows])
         return ExitCode.OK
@@ -460,13 +579,15 @@ def cmd_list(args: argparse.Namespace, console: Console) -> int:
         console.out("no feature stacks")
         return ExitCode.OK
     now = datetime.now(timezone.utc)
-    table = [("FEATURE", "VERSION", "URL", "LAST UPDATE", "EXPIRES")]
+    table = [("FEATURE", "STATUS", "VERSION", "LAST OPERATION", "URL", "EXPIRES")]
     for row in rows:
+        last = row.last_operation
         table.append((
-            row.feature + (" (updating)" if row.updating else ""),
+            row.feature,
+            row.status,
             row.package_version or "-",
+            f"{last.command} {last.result} {_when(last.at, now)}" if last else "-",
             row.url or "-",
-            _when(row.last_update, now),
             _expires(row.expires, now),
         ))
     widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
@@ -486,7 +607,7 @@ def cmd_reap(args: argparse.Namespace, console: Console) -> int:
         except ValueError as error:
             raise InputError(f"--older-than: {error}") from None
     keep = reap.keep_set(args.keep, args.keep_file)
-    session = _session(args, console)
+    session = _session(args, console, needs_passphrase=not args.dry_run)
     session.sources  # validate defaults.yaml and --set before touching anything
     decisions = stacks.reap_plan(session, keep=keep, older_than=older_than)
 
@@ -494,7 +615,10 @@ def cmd_reap(args: argparse.Namespace, console: Console) -> int:
         if not console.json_mode:
             console.out(f"{outcome.feature}: {outcome.action} - {outcome.reason}")
 
-    outcomes = stacks.reap(session, decisions, parallel=args.parallel, dry_run=args.dry_run, report=report)
+    outcomes = stacks.reap(
+        session, decisions, parallel=args.parallel, dry_run=args.dry_run, report=report,
+        confirm=_confirmer(args, console),
+    )
     if console.json_mode:
         console.emit_json([
             {"feature": o.feature, "action": o.action, "reason": o.reason, "exitCode": o.code}
@@ -506,14 +630,17 @@ def cmd_reap(args: argparse.Namespace, console: Console) -> int:
     code = reap.exit_code(outcomes)
     failed = [o.feature for o in outcomes if o.action == "failed"]
     if failed:
-        console.log(f"error: reap failed for {', '.join(failed)}")
+        from automation.errors import Failure, RERUN_ADVICE
+
+        report_failure(console, Failure(code, f"reap failed for {', '.join(failed)}", RERUN_ADVICE), json_document=False)
     return code
 
 
 def cmd_unlock(args: argparse.Namespace, console: Console) -> int:
     from automation import unlock
 
-    done = unlock.run(_session(args, console), _feature(args), older_than=args.older_than)
+    # It reads and deletes lock objects only: no passphrase.
+    done = unlock.run(_session(args, console, needs_passphrase=False), _feature(args), older_than=args.older_than)
     if console.json_mode:
         console.emit_json(done.as_json())
     else:
@@ -525,12 +652,24 @@ def cmd_unlock(args: argparse.Namespace, console: Console) -> int:
 def cmd_doctor(args: argparse.Namespace, console: Console) -> int:
     from automation import doctor
 
-    return doctor.run_cli(args, console=console, session=_session(args, console))
+    # Doctor reports a missing passphrase as a finding; reading the stack's tenants needs none.
+    return doctor.run_cli(args, console=console, session=_session(args, console, needs_passphrase=False))
 
 
 def cmd_synth(args: argparse.Namespace, console: Console) -> int:
     from automation import synth
 
+    if args.json:
+        if args.format not in (None, "json"):
+            raise InputError(f"--json and --format {args.format} ask for two formats: pass one of them")
+        args.format = "json"
+    args.format = args.format or "tree"
+    if args.output and args.output != "-":
+        target = Path(args.output)
+        if target.is_dir():
+            raise InputError(f"--output {args.output} is a folder: name the file to write")
+        if not target.parent.is_dir():
+            raise InputError(f"--output {args.output}: the folder {target.parent} does not exist")
     return synth.run_cli(args, console=console, session=_session(args, console))
 
 
@@ -564,9 +703,28 @@ def _terminate_as_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
+def report_failure(console: Console, failure: Any, *, json_document: bool = True) -> None:
+    """One failure, as a person and CI read it: the cause, what to do, and where the full text is."""
+    lines = [f"error: {failure.message}"]
+    if failure.advice:
+        lines.append(f"hint: {failure.advice}")
+    log = console.log_path()
+    if log is not None:
+        lines.append(f"log: {log}")
+    for line in lines:
+        console.log(line)
+        if log is not None:  # a run refused before the engine ran leaves no log
+            console.run_log.write(line)
+    if console.json_mode and json_document:
+        console.emit_json({
+            "error": failure.message, "exitCode": int(failure.code),
+            "advice": failure.advice or None, "log": str(log) if log else None,
+        })
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = absolute_paths(parser.parse_args(argv))
     console = Console(json_mode=getattr(args, "json", False))
     previous = None
     if threading.current_thread() is threading.main_thread():
@@ -578,14 +736,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if isinstance(error, SystemExit):
             raise
         failure = classify(error, stack=_stack_label(args))
-        console.log(f"error: {failure.message}")
-        if console.json_mode:
-            console.emit_json({"error": failure.message, "exitCode": int(failure.code)})
+        report_failure(console, failure)
         if os.environ.get("PHOENIX_DEBUG"):
             import traceback
 
             console.log(traceback.format_exc())
         return int(failure.code)
     finally:
+        console.close()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def run() -> None:
+    """The `phoenix` console script (pyproject.toml)."""
+    sys.exit(main())

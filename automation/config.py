@@ -10,6 +10,7 @@ Secrets come only from the environment and are kept out of reprs.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
@@ -24,6 +25,9 @@ SECRET_ENV = {
     "octopus:registrationApiKey": "OCTOPUS_REGISTRATION_API_KEY",
 }
 REQUIRED_SECRETS = ("octopus:apiKey",)
+#: The sensitive tenant variable values (JSON), read from the variables that
+#: defaults.yaml names under octopus.tenantVariables.sensitive.
+TENANT_VARIABLE_SECRETS = "phoenix:tenantVariableSecrets"
 
 #: defaults.yaml section -> (stack-config key for the whole section as an
 #: object, {file key -> stack-config key} for keys lifted out of it).
@@ -112,6 +116,7 @@ class StackConfig:
         merged: dict[str, Any] = dict(self.values)
         for key in SECRET_ENV:
             merged[key] = self.secrets.get(key)
+        merged.update({key: value for key, value in self.secrets.items() if key not in SECRET_ENV})
         return merged
 
     def plain_json(self) -> str:
@@ -154,27 +159,100 @@ def _display(path: Path) -> str:
 
 
 def read_defaults(path: Path) -> dict[str, Any]:
-    import yaml
-
     shown = _display(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(shown, "", "file not found (pass --defaults FILE)") from None
+    except IsADirectoryError:
+        raise ConfigError(shown, "", "is a folder, not a file (pass --defaults FILE)") from None
     except OSError as error:
         raise ConfigError(shown, "", f"cannot be read: {error.strerror or error}") from None
     try:
-        document = yaml.safe_load(text)
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise ConfigError(
+            shown, f"line {line}",
+            f"is not UTF-8 text (byte 0x{data[error.start]:02x} at offset {error.start}); save the file as UTF-8",
+        ) from None
+    import yaml
+
+    try:
+        document = load_yaml(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else ""
         problem = getattr(error, "problem", None) or "invalid YAML"
         raise ConfigError(shown, where, problem) from None
     if document is None:
-        document = {}
+        raise ConfigError(
+            shown, "", f"is empty: it holds the sections {', '.join(_SECTIONS)} "
+            "(copy stacks/defaults.yaml of this repository and edit it)",
+        )
     if not isinstance(document, dict):
         raise ConfigError(shown, "", "must be a mapping of sections (aws, octopus, feature, ...)")
     return document
+
+
+_DECIMAL_INT = re.compile(r"^[-+]?(0|[1-9][0-9]*)$")
+_DECIMAL_FLOAT = re.compile(r"^[-+]?(\d+\.\d*|\.\d+|\d+)([eE][-+]?\d+)?$|^[-+]?\.(inf|Inf|INF)$|^\.(nan|NaN|NAN)$")
+
+
+def load_yaml(text: str) -> Any:
+    """YAML as phoenix reads settings: a key given twice is an error naming both lines, and a
+    number must be written in decimal (YAML 1.1 would read 0x10 as 16, 010 as 8 and 1:20 as 80)."""
+    import yaml
+
+    class Refused(yaml.MarkedYAMLError):
+        pass
+
+    class StrictLoader(yaml.SafeLoader):
+        pass
+
+    def mapping(loader: Any, node: Any, deep: bool = False) -> Any:
+        loader.flatten_mapping(node)
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            try:
+                first = seen.get(key)
+                seen.setdefault(key, line)
+            except TypeError:
+                continue  # an unhashable key: the base constructor says so
+            if first is not None:
+                raise Refused(
+                    None, None,
+                    f"duplicate key {key!r} (also on line {first}): a later value would silently replace "
+                    "the earlier one",
+                    key_node.start_mark,
+                )
+        return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+    def number(kind: str, pattern: re.Pattern, base: Any) -> Any:
+        def construct(loader: Any, node: Any) -> Any:
+            text = loader.construct_scalar(node)
+            if not pattern.match(text):
+                read = base(loader, node)
+                raise Refused(
+                    None, None,
+                    f"{text!r} is not a decimal {kind} (YAML would read it as {read!r}); write it in decimal, "
+                    "or quote it if it is text",
+                    node.start_mark,
+                )
+            return base(loader, node)
+
+        return construct
+
+    StrictLoader.add_constructor("tag:yaml.org,2002:map", mapping)
+    StrictLoader.add_constructor(
+        "tag:yaml.org,2002:int", number("number", _DECIMAL_INT, yaml.SafeLoader.construct_yaml_int)
+    )
+    StrictLoader.add_constructor(
+        "tag:yaml.org,2002:float", number("number", _DECIMAL_FLOAT, yaml.SafeLoader.construct_yaml_float)
+    )
+    return yaml.load(text, Loader=StrictLoader)  # noqa: S506 - a SafeLoader subclass
 
 
 def _from_defaults(document: Mapping[str, Any], path: Path) -> tuple[dict[str, Any], dict[str, Origin]]:
@@ -210,19 +288,26 @@ def _from_defaults(document: Mapping[str, Any], path: Path) -> tuple[dict[str, A
     return values, origins
 
 
-def _override_value(raw: str, current: Any) -> Any:
+def _override_value(raw: str, current: Any, key: str = "") -> Any:
     """A --set value, typed like the value it replaces.
 
     Replacing text keeps the text; replacing a number, flag, list or object
-    reads YAML. A key the defaults do not hold is text unless it is plainly a
-    flag or a YAML list/object: `007` stays `007`, as a tag value must.
+    reads YAML, with numbers in decimal only and no key twice. A key the
+    defaults do not hold is text unless it is plainly a flag or a YAML
+    list/object: `007` stays `007`, as a tag value must.
     """
     if isinstance(current, str):
         return raw
     import yaml
 
     try:
-        parsed = yaml.safe_load(raw) if raw.strip() else ""
+        parsed = load_yaml(raw) if raw.strip() else ""
+    except yaml.MarkedYAMLError as error:
+        if current is None or not getattr(error, "problem", None):
+            return raw
+        if "duplicate key" not in error.problem and "decimal" not in error.problem:
+            return raw
+        raise ConfigError("--set", key, error.problem) from None
     except yaml.YAMLError:
         return raw
     if current is None:
@@ -249,6 +334,11 @@ def parse_override(item: str) -> tuple[str, list[str], str]:
             "--set", key,
             f"a secret is never taken from the command line; set {SECRET_ENV[top]} instead",
         )
+    if top == TENANT_VARIABLE_SECRETS:
+        raise ConfigError(
+            "--set", key, "a secret is never taken from the command line; name its environment "
+            "variable in octopus.tenantVariables.sensitive",
+        )
     if top in _FEATURE_KEYS:
         raise ConfigError("--set", key, "comes from FEATURE and --version, not --set")
     from components.settings import IMAGE_KEY
@@ -262,8 +352,12 @@ def parse_override(item: str) -> tuple[str, list[str], str]:
 def _apply_override(values: dict[str, Any], origins: dict[str, Origin], item: str) -> None:
     top, path, raw = parse_override(item)
     full = ".".join([top, *path])
+    # What the value replaces no longer comes from where it came from: a key missing below it
+    # now is the --set's doing, not the defaults file's.
+    for key in [key for key in origins if key.startswith((full + ".", full + "["))]:
+        del origins[key]
     if not path:
-        values[top] = _override_value(raw, values.get(top))
+        values[top] = _override_value(raw, values.get(top), full)
         origins[top] = ("--set", full)
         return
     node = values.setdefault(top, {})
@@ -274,7 +368,7 @@ def _apply_override(values: dict[str, Any], origins: dict[str, Origin], item: st
         if not isinstance(child, dict):
             raise ConfigError("--set", full, f"{part} is not an object")
         node = child
-    node[path[-1]] = _override_value(raw, node.get(path[-1]))
+    node[path[-1]] = _override_value(raw, node.get(path[-1]), full)
     origins[full] = ("--set", full)
 
 
@@ -299,6 +393,29 @@ def read_secrets(environ: Mapping[str, str], *, require: bool) -> dict[str, str]
                 f"is not set; it holds the Octopus API key written to the stack as the secret {key}",
             )
     return secrets
+
+
+def tenant_variable_secrets(
+    values: Mapping[str, Any], environ: Mapping[str, str], *, stand_in: Optional[str] = None
+) -> Optional[str]:
+    """The sensitive tenant variable values as the secret config holds them (JSON), or None.
+
+    Only those whose variable is set: a missing one is the settings' error to
+    report, with the template and the variable it names. With `stand_in`, every
+    template gets that text instead: what a command that never runs the
+    program (destroy, reap) validates, so it needs none of the variables.
+    """
+    octopus = values.get("phoenix:octopus")
+    section = octopus.get("tenantVariables") if isinstance(octopus, dict) else None
+    sensitive = section.get("sensitive") if isinstance(section, dict) else None
+    if not isinstance(sensitive, dict) or not sensitive:
+        return None
+    found = {
+        str(name): stand_in or environ[variable]
+        for name, variable in sensitive.items()
+        if isinstance(variable, str) and (stand_in or environ.get(variable))
+    }
+    return json.dumps(found, sort_keys=True)
 
 
 def _validate(flat: Mapping[str, Any], sources: Sources) -> Any:
@@ -345,9 +462,13 @@ def collect(
 
         values[IMAGE_KEY] = image_id  # pinned by automation/image.py, never by --set
     origins = {**_FIXED_ORIGINS, **sources.origins}
+    secrets = read_secrets(environ, require=require_api_key)
+    sensitive = tenant_variable_secrets(values, environ)
+    if sensitive is not None:
+        secrets[TENANT_VARIABLE_SECRETS] = sensitive
     return StackConfig(
         values=values,
-        secrets=read_secrets(environ, require=require_api_key),
+        secrets=secrets,
         sources={key: describe(origin) for key, origin in origins.items()},
     )
 
@@ -378,6 +499,9 @@ def build(
     flat.setdefault("phoenix:packageVersion", f"0.0.0-{feature.id}")
     if not runs_program:
         flat["octopus:registrationApiKey"] = REGISTRATION_STAND_IN
+        stand_ins = tenant_variable_secrets(config.values, {}, stand_in=REGISTRATION_STAND_IN)
+        if stand_ins is not None:
+            flat[TENANT_VARIABLE_SECRETS] = stand_ins
     return replace(config, settings=_validate(flat, sources))
 
 

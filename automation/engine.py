@@ -35,7 +35,7 @@ from pulumi.automation._cmd import CommandResult, OnOutput, PulumiCommand
 from pulumi.automation.errors import create_command_error
 
 from automation import locks, pulumi_cli
-from automation.config import StackConfig
+from automation.config import SECRET_ENV, StackConfig
 from automation.errors import InputError, Interrupted, PhoenixError, StackLocked, lock_holder
 from automation.summary import Output, Step
 
@@ -43,6 +43,9 @@ from automation.summary import Output, Step
 LOCAL_STATE_DIR = ".state"
 #: How often a locked stack is retried under --wait-lock.
 LOCK_POLL_SECONDS = 2.0
+#: The variable the Octopus providers take this run's API key from (components/octopus/provider.py).
+API_KEY_VARIABLE = SECRET_ENV["octopus:apiKey"]
+PASSPHRASE_FILE_VARIABLE = "PULUMI_CONFIG_PASSPHRASE_FILE"
 
 Log = Callable[[str], None]
 
@@ -56,15 +59,30 @@ class Backend:
     local_default: bool
 
 
+#: URL schemes the Pulumi CLI logs in to (`pulumi login`); anything else it takes for a Pulumi Cloud URL.
+BACKEND_SCHEMES = ("file", "s3", "gs", "azblob", "postgres", "http", "https")
+
+
 def resolve_backend(explicit: Optional[str], environ: Mapping[str, str], work_dir: Path) -> Backend:
-    """--backend, else PULUMI_BACKEND_URL, else a file backend in the work dir's .state/."""
+    """--backend, else PULUMI_BACKEND_URL, else a file backend in the work dir's .state/.
+
+    A relative `file://` folder is read from the folder the command runs in, like any path
+    given on the command line or in the environment.
+    """
+    source = "--backend" if explicit else "PULUMI_BACKEND_URL"
     url = (explicit or environ.get("PULUMI_BACKEND_URL") or "").strip()
     if url:
+        scheme, sep, _ = url.partition("://")
+        if not sep or scheme.lower() not in BACKEND_SCHEMES:
+            raise InputError(
+                f"{source} {url!r} is not a state backend URL: use file:///path/to/state, "
+                "s3://bucket/prefix, gs://bucket, azblob://container, postgres://... or "
+                "https://api.pulumi.com (with PULUMI_ACCESS_TOKEN)"
+            )
         if url.startswith("file://") and not url.startswith("file:///"):
-            # A relative folder is relative to the work dir, where the engine runs.
             relative, query_mark, query = url[len("file://"):].partition("?")
-            folder = Path(relative).expanduser() if relative.startswith("~") else Path(work_dir) / relative
-            url = f"file://{folder.resolve()}{query_mark}{query}"
+            folder = Path(relative).expanduser().absolute()
+            url = f"file://{folder}{query_mark}{query}"
         return Backend(url=url, local_default=False)
     state = Path(work_dir).resolve() / LOCAL_STATE_DIR
     return Backend(url=f"file://{state}", local_default=True)
@@ -120,12 +138,15 @@ def program_for(work_dir: Path, project: auto.ProjectSettings) -> Callable[[], N
     if not main.is_file():
         raise InputError(f"the Pulumi project in {work_dir} has no program at {main}")
     root = str(Path(work_dir).resolve())
+    paths = [root] + ([str(pulumi_cli.PROJECT_ROOT)] if root != str(pulumi_cli.PROJECT_ROOT) else [])
 
     def program() -> None:
         import runpy
 
-        if root not in sys.path:
-            sys.path.insert(0, root)
+        # As for the providers (pulumi_cli.engine_env): the work dir, then this repository.
+        for path in reversed(paths):
+            if path not in sys.path:
+                sys.path.insert(0, path)
         runpy.run_path(str(main), run_name="__main__")
 
     program.__name__ = f"run_{Path(root).name}"
@@ -401,6 +422,65 @@ def outputs_of(output_map: Mapping[str, Any]) -> dict[str, Output]:
     }
 
 
+#: The type of the Octopus tenant resource ends so (components/octopus/tenant.py).
+TENANT_TYPE_SUFFIX = "/octopus:Tenant"
+#: Pulumi's operation kinds in phoenix's words: `create` runs an update.
+_COMMAND_OF_KIND = {"update": "create"}
+
+
+@dataclass(frozen=True)
+class LastOperation:
+    """The stack's most recent operation as the backend recorded it."""
+
+    command: str
+    """create, destroy, refresh, ... (Pulumi's `update` is phoenix's `create`)"""
+    result: str
+    """succeeded, failed or in-progress"""
+    at: Optional[datetime]
+
+    @classmethod
+    def of(cls, entry: Mapping[str, Any]) -> "LastOperation":
+        kind = str(entry.get("kind") or "?")
+        return cls(
+            command=_COMMAND_OF_KIND.get(kind, kind),
+            result=str(entry.get("result") or "?"),
+            at=_moment(entry.get("endTime") or entry.get("startTime")),
+        )
+
+
+def _moment(text: Any) -> Optional[datetime]:
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _deployed(entry: Mapping[str, Any]) -> bool:
+    return entry.get("kind") == "update" and entry.get("result") == "succeeded"
+
+
+def plain_config(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """The plain config a history entry recorded (secrets stay out)."""
+    plain: dict[str, Any] = {}
+    for key, value in (entry.get("config") or {}).items():
+        if not isinstance(value, dict) or value.get("secret"):
+            continue
+        plain[key] = value.get("objectValue", value.get("value"))
+    return plain
+
+
+@dataclass(frozen=True)
+class StackRecord:
+    last_operation: Optional[LastOperation]
+    last_config: dict[str, Any]
+    """The plain config of the last operation (what reap reads the TTL from)."""
+    deployed_config: dict[str, Any]
+    """The plain config of the last update that succeeded: what is deployed."""
+
+
 @dataclass(frozen=True)
 class StackInfo:
     """What `list` and `reap` know about one feature's stack."""
@@ -411,6 +491,8 @@ class StackInfo:
     resource_count: Optional[int]
     config: dict[str, Any]
     outputs: dict[str, Output]
+    last_operation: Optional[LastOperation] = None
+    deployed_config: dict[str, Any] = field(default_factory=dict)
 
 
 # --- the engine ---------------------------------------------------------------------------------
@@ -427,27 +509,40 @@ class Engine:
         log: Log,
         environ: Optional[Mapping[str, str]] = None,
         quiet: bool = False,
+        verbose: bool = False,
+        color: bool = False,
+        run_log: Optional[Any] = None,
+        needs_passphrase: bool = True,
     ) -> None:
         self.work_dir = Path(work_dir).resolve()
         self.backend = backend
         self.log = log
         self.quiet = quiet
+        self.verbose = verbose
+        self.color = "always" if color else "never"
+        #: Where every line of the engine's output goes (automation/run_log.py), shown or not.
+        self.run_log = run_log
         environ = os.environ if environ is None else environ
-        check_passphrase(environ)
+        if needs_passphrase:
+            check_passphrase(environ)
         self.project = read_project(self.work_dir)
         self.command = TrackedCommand(pulumi_cli.require_cli())
         from components.rollout import INTERRUPT_FILE_ENV
 
         interrupt_file = Path(tempfile.gettempdir()) / f"phoenix-interrupt-{os.getpid()}-{uuid.uuid4().hex[:12]}"
-        self.env = pulumi_cli.engine_env(
-            self.work_dir,
-            extra={
-                "PULUMI_BACKEND_URL": backend.url,
-                # A fresh CI workspace has no Pulumi.<stack>.yaml: take the salt from the state.
-                "PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER": "true",
-                INTERRUPT_FILE_ENV: str(interrupt_file),
-            },
-        )
+        extra = {
+            "PULUMI_BACKEND_URL": backend.url,
+            # A fresh CI workspace has no Pulumi.<stack>.yaml: take the salt from the state.
+            "PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER": "true",
+            INTERRUPT_FILE_ENV: str(interrupt_file),
+        }
+        if environ.get(API_KEY_VARIABLE):
+            # The providers use this run's key, never the one recorded in the state.
+            extra[API_KEY_VARIABLE] = environ[API_KEY_VARIABLE]
+        if environ.get(PASSPHRASE_FILE_VARIABLE):
+            # Read from the caller's folder, not from the work dir the CLI runs in.
+            extra[PASSPHRASE_FILE_VARIABLE] = str(Path(environ[PASSPHRASE_FILE_VARIABLE]).expanduser().absolute())
+        self.env = pulumi_cli.engine_env(self.work_dir, extra=extra)
         self._program: Optional[Callable[[], None]] = None
         self.interruption = Interruption(self.command, log, flag=interrupt_file)
         self.heartbeat_seconds = locks.heartbeat_seconds(dict(environ))
@@ -490,9 +585,11 @@ class Engine:
         except auto.StackAlreadyExistsError:
             return auto.Stack.select(name, workspace), False
 
-    def remove(self, stack: auto.Stack, *, wait_seconds: float = 0.0) -> None:
+    def remove(self, stack: auto.Stack, *, force: bool = False, wait_seconds: float = 0.0) -> None:
         """Remove the stack (it takes the lock too: a runner finishing its own destroy may hold it)."""
-        self.with_lock(stack, lambda: stack.workspace.remove_stack(stack.name), wait_seconds=wait_seconds)
+        self.with_lock(
+            stack, lambda: stack.workspace.remove_stack(stack.name, force=force), wait_seconds=wait_seconds,
+        )
 
     # config
 
@@ -500,12 +597,13 @@ class Engine:
         """Make the stack's config exactly the derived one: set all, drop the rest."""
         workspace = stack.workspace
         current = set(self._config_keys(stack))
-        workspace.set_all_config_json(stack.name, config.plain_json())
+        # Secrets first: a passphrase that does not open the stack stops here, before anything is written.
         for key, value in config.secrets.items():
             self.command.run(
                 ["config", "set", key, "--secret", "--stack", stack.name],
                 str(self.work_dir), self.env, input_text=value,
             )
+        workspace.set_all_config_json(stack.name, config.plain_json())
         stale = sorted(current - config.keys())
         if stale:
             workspace.remove_all_config(stack.name, stale)
@@ -518,23 +616,35 @@ class Engine:
 
     # reading
 
+    def history(self, name: str, *, until: Callable[[dict], bool], page_size: int = 10,
+                max_pages: int = 5) -> list[dict]:
+        """The stack's operations, newest first, read a page at a time until one satisfies `until`."""
+        entries: list[dict] = []
+        for page in range(1, max_pages + 1):
+            result = self.command.run(
+                ["stack", "history", "--json", "--page-size", str(page_size), "--page", str(page),
+                 "--stack", name],
+                str(self.work_dir), self.env,
+            )
+            batch = json.loads(result.stdout or "[]") or []
+            entries.extend(batch)
+            if len(batch) < page_size or any(until(entry) for entry in batch):
+                break
+        return entries
+
     def recorded_config(self, name: str) -> dict[str, Any]:
         """The plain config of the stack's last operation (secrets stay masked)."""
-        result = self.command.run(
-            ["stack", "history", "--json", "--page-size", "1", "--page", "1", "--stack", name],
-            str(self.work_dir), self.env,
+        return self.record(name).last_config
+
+    def record(self, name: str) -> "StackRecord":
+        """The stack's last operation, and the config of the last update that succeeded."""
+        entries = self.history(name, until=_deployed)
+        deployed = next((entry for entry in entries if _deployed(entry)), None)
+        return StackRecord(
+            last_operation=LastOperation.of(entries[0]) if entries else None,
+            last_config=plain_config(entries[0]) if entries else {},
+            deployed_config=plain_config(deployed) if deployed else {},
         )
-        history = json.loads(result.stdout or "[]")
-        if not history:
-            return {}
-        config = history[0].get("config") or {}
-        plain: dict[str, Any] = {}
-        for key, entry in config.items():
-            if not isinstance(entry, dict) or entry.get("secret"):
-                continue
-            value = entry.get("objectValue", entry.get("value"))
-            plain[key] = value
-        return plain
 
     def outputs(self, name: str) -> dict[str, Output]:
         """The stack's outputs; secret ones keep only their secrecy, never their value."""
@@ -557,13 +667,16 @@ class Engine:
             last = summary.last_update
             if last is not None and last.tzinfo is None:
                 last = last.replace(tzinfo=timezone.utc)
+            record = self.record(summary.name)
             return StackInfo(
                 name=summary.name,
                 last_update=last,
                 update_in_progress=bool(summary.update_in_progress),
                 resource_count=summary.resource_count,
-                config=self.recorded_config(summary.name),
+                config=record.last_config,
                 outputs=self.outputs(summary.name) if with_outputs else {},
+                last_operation=record.last_operation,
+                deployed_config=record.deployed_config,
             )
 
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
@@ -571,15 +684,26 @@ class Engine:
 
     # running
 
-    def _stream(self, prefix: str) -> Optional[OnOutput]:
-        if self.quiet:
-            return None
+    def _streams(self, prefix: str) -> tuple[OnOutput, OnOutput]:
+        """Callbacks for the engine's stdout and stderr: every line to the run log, what a
+        person needs to the terminal (everything with --verbose, nothing with --quiet)."""
+        from automation.engine_view import TerminalView
 
-        def emit(line: str) -> None:
-            if line.strip():
-                self.log(f"[{prefix}] {line}")
+        def stream(*, stderr: bool) -> OnOutput:
+            view = TerminalView()
 
-        return emit
+            def emit(line: str) -> None:
+                if self.run_log is not None and line.strip():
+                    self.run_log.write(f"[{prefix}] {line}")
+                if self.quiet:
+                    return
+                shown = line if self.verbose and line.strip() else view.show(line, stderr=stderr)
+                if shown is not None:
+                    self.log(f"[{prefix}] {shown}")
+
+            return emit
+
+        return stream(stderr=False), stream(stderr=True)
 
     def interruptible(self):
         """Context for engine work: signals cancel it cleanly and end in exit 130."""
@@ -678,11 +802,58 @@ class Engine:
             f"this host removes it; on another host, run `unlock {stack.name}`"
         )
 
+    def holds_no_stack(self) -> bool:
+        """Whether the backend is a file backend not made yet (so it holds no stack at all)."""
+        if not self.backend.url.startswith("file://"):
+            return False
+        folder = Path(self.backend.url[len("file://"):].partition("?")[0])
+        return not (folder / ".pulumi").is_dir()
+
+    def deployment(self, name: str) -> dict:
+        """The stack's state as `pulumi stack export` writes it (secrets stay encrypted)."""
+        result = self.command.run(["stack", "export", "--stack", name], str(self.work_dir), self.env)
+        return json.loads(result.stdout or "{}").get("deployment") or {}
+
     def pending_operations(self, stack: auto.Stack) -> list[dict]:
         """Operations an interrupted update left unfinished (read without decrypting secrets)."""
-        result = self.command.run(["stack", "export", "--stack", stack.name], str(self.work_dir), self.env)
-        deployment = json.loads(result.stdout or "{}").get("deployment") or {}
-        return list(deployment.get("pending_operations") or [])
+        return list(self.deployment(stack.name).get("pending_operations") or [])
+
+    def holds_nothing(self, stack: auto.Stack) -> bool:
+        """Whether the stack's state holds no resource but the stack itself and its providers."""
+        deployment = self.deployment(stack.name)
+        if deployment.get("pending_operations"):
+            return False
+        return all(
+            resource.get("type") == "pulumi:pulumi:Stack"
+            or str(resource.get("type", "")).startswith("pulumi:providers:")
+            for resource in deployment.get("resources") or ()
+        )
+
+    def stack_tenants(self, name: str) -> tuple[Optional[frozenset[str]], frozenset[str]]:
+        """(ids of the Octopus tenants in the stack's state, names of tenants an interrupted
+        update was creating); both empty when the stack does not exist, the ids None when its
+        state cannot be read. Reads only: a file backend not made yet is not made here."""
+        nothing: tuple[Optional[frozenset[str]], frozenset[str]] = (frozenset(), frozenset())
+        if self.holds_no_stack():
+            return nothing
+        try:
+            deployment = self.deployment(name)
+        except auto.StackNotFoundError:
+            return nothing
+        except auto.CommandError:
+            return None, frozenset()
+        ids = {
+            str((resource.get("outputs") or {}).get("tenant_id") or resource.get("id"))
+            for resource in deployment.get("resources") or ()
+            if str(resource.get("type", "")).endswith(TENANT_TYPE_SUFFIX) and resource.get("id")
+        }
+        creating = {
+            str(((op.get("resource") or {}).get("inputs") or {}).get("tenant_name"))
+            for op in deployment.get("pending_operations") or ()
+            if op.get("type") == "creating"
+            and str((op.get("resource") or {}).get("type", "")).endswith(TENANT_TYPE_SUFFIX)
+        }
+        return frozenset(ids), frozenset(creating - {"None"})
 
     def recover(self, stack: auto.Stack, *, wait_seconds: float = 0.0) -> list[dict]:
         """Clear what an interrupted update left behind: pending operations, then refresh.
@@ -700,11 +871,11 @@ class Engine:
             f"[{stack.name}] warning: the stack has pending operations ({names}): an update was "
             "interrupted (or is running); clearing them and refreshing"
         )
+        on_output, on_error = self._streams(stack.name)
         self.with_lock(
             stack,
             lambda: stack.refresh(
-                clear_pending_creates=True, color="never",
-                on_output=self._stream(stack.name), on_error=self._stream(stack.name),
+                clear_pending_creates=True, color=self.color, on_output=on_output, on_error=on_error,
             ),
             wait_seconds=wait_seconds,
         )
@@ -724,10 +895,12 @@ class Engine:
     ) -> tuple[Any, list[Step]]:
         """Run one engine operation under the stack's lock, streaming its output and recording its steps."""
         recorder = StepRecorder()
-        stream = self._stream(stack.name)
+        on_output, on_error = self._streams(stack.name)
         result = self.with_lock(
             stack,
-            lambda: operation(color="never", on_output=stream, on_error=stream, on_event=recorder, **options),
+            lambda: operation(
+                color=self.color, on_output=on_output, on_error=on_error, on_event=recorder, **options
+            ),
             wait_seconds=wait_seconds,
         )
         return result, recorder.steps

@@ -77,8 +77,26 @@ class Interrupted(PhoenixError):
 
 @dataclass(frozen=True)
 class Failure:
+    """What the command line prints for a failure: one line of cause, one of advice."""
+
     code: ExitCode
     message: str
+    advice: str = ""
+
+
+#: Longest line a message keeps; a 5,000-character value is cut in the middle, not echoed whole.
+MAX_LINE = 300
+
+
+def shorten(text: str, limit: int = MAX_LINE) -> str:
+    """Each line cut to `limit` characters, keeping its start and its end (where the reason is)."""
+    lines = []
+    for line in text.splitlines() or [""]:
+        if len(line) > limit:
+            head, tail = line[: limit * 2 // 3], line[-(limit // 4):]
+            line = f"{head} ... {tail} ({len(line)} characters)"
+        lines.append(line)
+    return "\n".join(lines)
 
 
 _ERROR_LINE = re.compile(r"^\s*error:\s*(?P<text>.+)$", re.IGNORECASE)
@@ -94,14 +112,27 @@ _NOISE = (
 )
 
 
-def engine_message(stdout: str, stderr: str, limit: int = 40) -> str:
-    """The engine's own explanation of a failure, without its progress noise.
+#: Error lines that say only that something failed; the cause is in another one.
+_GENERIC_ERRORS = re.compile(
+    r"^(update|preview|destroy|refresh|import) failed$|^an unhandled error occurred|"
+    r"^an error occurred while advancing the preview"
+)
 
-    Prefer the `error:` lines (what `pulumi` itself prints last); a Python
-    traceback there (a dynamic provider's exception) is reduced to its last
-    line. Fall back to the tail of stderr, then stdout.
+
+def engine_message(stdout: str, stderr: str, limit: int = 40) -> str:
+    """The engine's cause of a failure, on one line, without its progress noise.
+
+    Prefer the `error:` lines of the Diagnostics section (complete, where the
+    progress lines cut them), else any `error:` line; a Python traceback there
+    (a dynamic provider's exception) is reduced to its last line; errors that
+    only say "update failed" give way to the one that says why. Fall back to
+    the tail of stderr, then stdout.
     """
-    lines = [line.rstrip() for line in (stderr or "").splitlines() + (stdout or "").splitlines()]
+    out = [line.rstrip() for line in (stdout or "").splitlines()]
+    diagnostics = next((i for i, line in enumerate(out) if line.strip() == "Diagnostics:"), None)
+    if diagnostics is not None:
+        out = out[diagnostics:]
+    lines = [line.rstrip() for line in (stderr or "").splitlines()] + out
     errors: list[str] = []
     for index, line in enumerate(lines):
         match = _ERROR_LINE.match(line)
@@ -113,8 +144,10 @@ def engine_message(stdout: str, stderr: str, limit: int = 40) -> str:
             text = _exception_line(lines[index + 1:], indent) or text
         if text not in errors:
             errors.append(text)
-    if errors:
-        return "\n".join(errors[-limit:])
+    specific = [text for text in errors if not _GENERIC_ERRORS.search(text)] or errors
+    if specific:
+        more = len(specific) - 1
+        return specific[0] + (f" (and {more} more error{'s' if more > 1 else ''})" if more else "")
     for text in (stderr, stdout):
         tail = [
             line for line in (text or "").splitlines()
@@ -149,10 +182,47 @@ def lock_holder(stderr: str) -> Optional[str]:
     return holders_text(stderr)
 
 
+#: Advice for an engine failure, by what its cause says: (pattern, exit code, advice).
+_ENGINE_ADVICE: tuple[tuple[re.Pattern, ExitCode, str], ...] = (
+    (re.compile(r"incorrect passphrase|failed to decrypt", re.I), ExitCode.BAD_INPUT,
+     "use the passphrase this feature's stack was created with (PULUMI_CONFIG_PASSPHRASE or "
+     "PULUMI_CONFIG_PASSPHRASE_FILE); nothing was changed"),
+    (re.compile(r"OctopusAuthError|-> 401\b"), ExitCode.FAILED,
+     "check OCTOPUS_API_KEY: Octopus refused it; export the current key and run the same command again"),
+    (re.compile(r"-> 403\b"), ExitCode.FAILED,
+     "the user of OCTOPUS_API_KEY lacks a permission this needs: grant it (or use another key) "
+     "and run the same command again"),
+    (re.compile(r"TenantNameTaken|tenant named .* already exists"), ExitCode.FAILED,
+     "set octopus.adoptExistingTenant: true in the defaults (or --set phoenix:octopus.adoptExistingTenant=true) "
+     "to manage that tenant from this stack, or delete it in Octopus; then run the same command again"),
+    (re.compile(r"has no release"), ExitCode.FAILED,
+     "publish the package and create its release in Octopus (or pass --version), then run create again"),
+    (re.compile(r"no resource plugin|plugin .* not found|could not find plugin", re.I), ExitCode.FAILED,
+     "install the provider plugin this project needs (README: 'The Pulumi engine, offline') "
+     "and run the same command again"),
+    (re.compile(r"OctopusUnavailable|no response from the Octopus server"), ExitCode.FAILED,
+     "Octopus did not answer: run the same command again when it does (the state records what was done)"),
+)
+#: Advice for any other engine failure.
+RERUN_ADVICE = "run the same command again to continue: the state records what was done"
+
+
+def _engine_failure(cause: str, prefix: str) -> Failure:
+    for pattern, code, advice in _ENGINE_ADVICE:
+        if pattern.search(cause):
+            return Failure(code, prefix + cause, advice)
+    return Failure(ExitCode.FAILED, prefix + cause, RERUN_ADVICE)
+
+
 def classify(error: BaseException, *, stack: Optional[str] = None) -> Failure:
-    """Map any exception to (exit code, message); the only such mapping."""
+    """Map any exception to (exit code, message, advice); the only such mapping."""
+    failure = _classify(error, stack)
+    return Failure(failure.code, shorten(failure.message), shorten(failure.advice))
+
+
+def _classify(error: BaseException, stack: Optional[str]) -> Failure:
     if isinstance(error, PhoenixError):
-        return Failure(error.code, str(error))
+        return Failure(error.code, str(error), getattr(error, "advice", ""))
     if isinstance(error, KeyboardInterrupt):
         return Failure(ExitCode.INTERRUPTED, "interrupted")
     names = {cls.__name__ for cls in type(error).__mro__}
@@ -170,7 +240,7 @@ def classify(error: BaseException, *, stack: Optional[str] = None) -> Failure:
                 f"stack {stack!r} does not exist" if stack else engine_message(stdout, stderr),
             )
         prefix = f"{stack}: " if stack else ""
-        return Failure(ExitCode.FAILED, prefix + engine_message(stdout, stderr))
+        return _engine_failure(engine_message(stdout, stderr), prefix)
     if "PulumiCliMissing" in names:
         return Failure(ExitCode.BAD_INPUT, str(error))
     if "InvalidVersionError" in names:
@@ -179,8 +249,11 @@ def classify(error: BaseException, *, stack: Optional[str] = None) -> Failure:
         return Failure(ExitCode.BAD_INPUT, str(error))
     if "OctopusError" in names:
         if "OctopusAuthError" in names:
-            return Failure(ExitCode.BAD_INPUT, f"Octopus refused the API key: {error}")
-        return Failure(ExitCode.FAILED, f"Octopus: {error}")
+            return Failure(
+                ExitCode.BAD_INPUT, f"Octopus refused the API key: {error}",
+                "check OCTOPUS_API_KEY: export a key Octopus accepts",
+            )
+        return Failure(ExitCode.FAILED, f"Octopus: {error}", RERUN_ADVICE)
     if isinstance(error, OSError):
         return Failure(ExitCode.FAILED, f"{type(error).__name__}: {error}")
     return Failure(ExitCode.FAILED, f"unexpected error: {type(error).__name__}: {error}")

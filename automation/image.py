@@ -85,7 +85,7 @@ def choose_for(session: Any, feature: Any, settings: Any, *, refresh: bool) -> I
     """The choice for one feature: its stack's pinned image, EC2 asked only when needed."""
     fleet = settings.fleet
     pinned = None
-    if not fleet.ami_id:
+    if not fleet.ami_id and not session.engine.holds_no_stack():  # a new local backend holds no stack yet
         try:
             pinned = pinned_image(session.engine.outputs(feature.stack_name))
         except Exception as error:  # a feature without a stack has nothing pinned yet

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from pathlib import Path
@@ -39,17 +39,25 @@ class Options:
     overrides: tuple[str, ...] = ()
     wait_lock: float = 0.0
     quiet: bool = False
+    verbose: bool = False
+    color: bool = False
     skip_preflight: bool = False
+    needs_passphrase: bool = True
+    """list and outputs read no secret, so they need no passphrase."""
     refresh_image: bool = False
 
 
 class Session:
     """One command's context: its options, environment and (lazily) its engine."""
 
-    def __init__(self, options: Options, *, environ: Optional[Mapping[str, str]] = None, log: Log) -> None:
+    def __init__(
+        self, options: Options, *, environ: Optional[Mapping[str, str]] = None, log: Log,
+        run_log: Optional[Any] = None,
+    ) -> None:
         self.options = options
         self.environ = dict(os.environ if environ is None else environ)
         self.log = log
+        self.run_log = run_log
         self._engine: Any = None
         self._engine_lock = threading.Lock()
 
@@ -75,7 +83,9 @@ class Session:
                     self.log(warning)
                 self._engine = Engine(
                     self.options.work_dir, self.backend, log=self.log,
-                    environ=self.environ, quiet=self.options.quiet,
+                    environ=self.environ, quiet=self.options.quiet, verbose=self.options.verbose,
+                    color=self.options.color, run_log=self.run_log,
+                    needs_passphrase=self.options.needs_passphrase,
                 )
             return self._engine
 
@@ -155,6 +165,28 @@ def _removed_meanwhile(engine: Any, name: str, error: BaseException) -> bool:
 # --- create / preview / destroy ----------------------------------------------------------------
 
 
+#: The doctor check that asks Octopus who this run's key belongs to.
+KEY_CHECK = "octopus.user"
+
+
+def require_accepted_key(ctx: Any, command: str) -> None:
+    """Ask Octopus whether it accepts this run's OCTOPUS_API_KEY, before any stack is touched.
+
+    Every Octopus operation, destroy and reap included, uses the key of this
+    run (never one recorded in the state), so a refused key stops the command
+    here with exit 2 naming the variable, and the stack stays as it was.
+    """
+    from automation import doctor
+
+    failed = [check for check in doctor.run_checks(ctx, "all", only=(KEY_CHECK,)) if check.status == doctor.FAIL]
+    if failed:
+        check = failed[0]
+        raise InputError(
+            f"{command} stopped before touching anything: {check.name}: {check.found}"
+            + (f"\n  fix: {check.fix}" if check.fix else "")
+        )
+
+
 def _prepare(session: Session, feature: Feature, command: str):
     """Everything `create` and `preview` check before touching a stack, cheapest first.
 
@@ -164,14 +196,21 @@ def _prepare(session: Session, feature: Feature, command: str):
     """
     config = session.stack_config(feature, feature.package_version)  # config, flags and secrets
     engine = session.engine  # passphrase, project, Pulumi CLI
-    if not session.options.skip_preflight:
-        from automation import doctor
+    from automation import doctor
 
-        ctx = doctor.context_for_stack(session, config, feature.package_version)
+    ctx = doctor.context_for_stack(session, config, feature.package_version)
+    if session.options.skip_preflight:
+        require_accepted_key(ctx, command)
+    else:
+        if command == "create":
+            ids, creating = engine.stack_tenants(feature.stack_name)
+            ctx = replace(ctx, stack_tenant_ids=ids, stack_creating_tenants=creating)
         checks = doctor.preflight(ctx, command)
         for check in checks:
             if check.status == doctor.WARN:
                 session.log(f"[{feature.id}] warning: {check.name}: {check.found}")
+        if not any(check.name == KEY_CHECK for check in checks):  # preview's scope has no Octopus checks
+            require_accepted_key(ctx, command)
     version = session.package_version(feature)  # Octopus, when no version was given
     from automation import image
 
@@ -191,15 +230,22 @@ def create(session: Session, feature: Feature) -> Report:
         stack, created = engine.create_or_select(feature.stack_name)
         if created:
             session.log(f"[{feature.id}] created stack {feature.stack_name}")
-        engine.write_config(stack, config)
-        pending = engine.recover(stack, wait_seconds=wait)
-        if interrupted_tenant_create(pending):
-            session.log(
-                f"[{feature.id}] the interrupted update was creating tenant {feature.tenant_name!r}: "
-                "this run adopts it if Octopus has it"
-            )
-            engine.write_config(stack, session.stack_config(feature, version, extra=(ADOPT_TENANT,), image_id=image_id))
-        result, steps = engine.up(stack, wait_seconds=wait)
+        try:
+            engine.write_config(stack, config)
+            pending = engine.recover(stack, wait_seconds=wait)
+            if interrupted_tenant_create(pending):
+                session.log(
+                    f"[{feature.id}] the interrupted update was creating tenant {feature.tenant_name!r}: "
+                    "this run adopts it if Octopus has it"
+                )
+                engine.write_config(
+                    stack, session.stack_config(feature, version, extra=(ADOPT_TENANT,), image_id=image_id)
+                )
+            result, steps = engine.up(stack, wait_seconds=wait)
+        except BaseException:
+            if created:
+                _remove_if_empty(session, engine, stack, feature)
+            raise
     from automation.engine import outputs_of
 
     return Report(
@@ -239,9 +285,22 @@ def preview(session: Session, feature: Feature, *, diff: bool = False) -> Report
     )
 
 
+def _remove_if_empty(session: Session, engine: Any, stack: Any, feature: Feature) -> None:
+    """After a failed first create: a stack that holds nothing is removed, so no environment
+    that never existed is listed. One that holds anything stays, for the next run to continue."""
+    try:
+        if not engine.holds_nothing(stack):
+            return
+        engine.remove(stack, force=True)
+    except Exception as error:  # noqa: BLE001 - the create's own failure is what to report
+        session.log(f"[{feature.id}] warning: could not remove the empty stack this create made: {error}")
+        return
+    session.log(f"[{feature.id}] the create failed before anything was created: removed its stack")
+
+
 def _recorded_version(session: Session, feature: Feature) -> Optional[str]:
-    """The package version the stack last ran with, if it still names this feature."""
-    recorded = session.engine.recorded_config(feature.stack_name).get("phoenix:packageVersion")
+    """The package version deployed (the last update that succeeded), if it names this feature."""
+    recorded = session.engine.record(feature.stack_name).deployed_config.get("phoenix:packageVersion")
     if not isinstance(recorded, str):
         return None
     try:
@@ -250,10 +309,15 @@ def _recorded_version(session: Session, feature: Feature) -> Optional[str]:
         return None
 
 
-def destroy(session: Session, feature: Feature) -> Report:
+class NotConfirmed(OperationFailed):
+    """The person at the terminal did not confirm a destroy."""
+
+
+def destroy(session: Session, feature: Feature, *, confirm: Optional[Callable[[str], bool]] = None) -> Report:
     """Destroy everything the feature's stack holds, then remove the stack.
 
-    A feature without a stack is reported, not an error.
+    A feature without a stack is reported, not an error. `confirm` is asked
+    once the stack is found and this run's key accepted, before anything changes.
     """
     # Validate before looking at any stack; the recorded version may refine it below.
     # Destroy never runs the program: it needs no registration key.
@@ -275,6 +339,16 @@ def destroy(session: Session, feature: Feature) -> Report:
             version = feature.package_version or _recorded_version(session, feature)
             if version and version != feature.package_version:
                 config = session.stack_config(feature, version, runs_program=False)
+            from automation import doctor
+
+            require_accepted_key(doctor.context_for_stack(session, config, version), "destroy")
+            if confirm is not None:
+                deployed = f", package {version}" if version else ""
+                if not confirm(
+                    f"Destroy feature {feature.id!r} (stack {stack.name}{deployed}): its AWS resources, "
+                    "Octopus tenant and override?"
+                ):
+                    raise NotConfirmed(f"destroy of {feature.id!r} was not confirmed: nothing was changed")
             engine.write_config(stack, config)
             engine.recover(stack, wait_seconds=wait)
             result, steps = engine.destroy(stack, wait_seconds=wait)
@@ -306,33 +380,58 @@ def destroy(session: Session, feature: Feature) -> Report:
 
 
 def outputs(session: Session, feature: Feature) -> dict[str, Output]:
+    missing = InputError(f"feature {feature.id!r} has no stack (`phoenix list` shows those that do)")
+    if session.engine.holds_no_stack():
+        raise missing
     try:
         return session.engine.outputs(feature.stack_name)
     except Exception as error:
         if _stack_missing(error):
-            raise OperationFailed(f"feature {feature.id!r} has no stack") from None
+            raise missing from None
         raise
 
 
 @dataclass(frozen=True)
 class FeatureRow:
-    """One line of `list`."""
+    """One line of `list`: what is deployed, and what the last operation did."""
 
     feature: str
     package_version: Optional[str]
+    """The version of the last update that succeeded (None: nothing was ever deployed)."""
     url: Optional[str]
     last_update: Optional[datetime]
     ttl: str
     expires: Optional[datetime]
     resources: Optional[int]
     updating: bool
+    last_operation: Optional[Any] = None
+    """`automation.engine.LastOperation`: command, result, when."""
+
+    @property
+    def status(self) -> str:
+        """live, updating, `<command> failed` (e.g. create failed), or never deployed."""
+        last = self.last_operation
+        if self.updating or (last is not None and last.result == "in-progress"):
+            return "updating"
+        if last is not None and last.result == "failed":
+            return f"{last.command} failed"
+        if self.package_version is None:
+            return "never deployed"
+        return "live"
 
     def as_json(self) -> dict[str, Any]:
+        last = self.last_operation
         return {
             "feature": self.feature,
+            "status": self.status,
             "packageVersion": self.package_version,
             "url": self.url,
             "lastUpdate": self.last_update.isoformat() if self.last_update else None,
+            "lastOperation": {
+                "command": last.command,
+                "result": last.result,
+                "at": last.at.isoformat() if last.at else None,
+            } if last else None,
             "ttl": self.ttl,
             "expires": self.expires.isoformat() if self.expires else None,
             "resources": self.resources,
@@ -361,7 +460,7 @@ def list_features(session: Session) -> list[FeatureRow]:
     rows = []
     for info in session.engine.infos(with_outputs=True):
         ttl_text, ttl = _ttl_text(info.config.get("phoenix:ttl"), default_ttl)
-        version = _plain_output(info.outputs, "package_version") or info.config.get("phoenix:packageVersion")
+        version = info.deployed_config.get("phoenix:packageVersion")
         rows.append(
             FeatureRow(
                 feature=info.name,
@@ -372,6 +471,7 @@ def list_features(session: Session) -> list[FeatureRow]:
                 expires=info.last_update + ttl if info.last_update else None,
                 resources=info.resource_count,
                 updating=info.update_in_progress,
+                last_operation=info.last_operation,
             )
         )
     return rows
@@ -402,12 +502,21 @@ def reap(
     parallel: int,
     dry_run: bool,
     report: Callable[[Outcome], None],
+    confirm: Optional[Callable[[str], bool]] = None,
 ) -> list[Outcome]:
-    """Destroy the expired features with the same flow `destroy` uses."""
+    """Destroy the expired features with the same flow `destroy` uses; `confirm` is asked once."""
     from automation import reap as reaping
 
-    if not dry_run and any(d.action == reaping.DESTROY for d in decisions):
+    doomed = [d.feature for d in decisions if d.action == reaping.DESTROY]
+    if not dry_run and doomed:
+        from automation import doctor
+
         stack_config.read_secrets(session.environ, require=True)
+        require_accepted_key(doctor.context_for_doctor(session, None, None), "reap")
+        if confirm is not None and not confirm(
+            f"Destroy {len(doomed)} expired feature{'s' if len(doomed) > 1 else ''} ({', '.join(doomed)})?"
+        ):
+            raise NotConfirmed("reap was not confirmed: nothing was destroyed")
 
     def destroy_one(name: str) -> None:
         with session.engine.interruptible():

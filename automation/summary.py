@@ -121,25 +121,55 @@ def render(report: Report) -> str:
     return "\n".join(lines) + "\n\n"
 
 
+#: Where each summary target comes from, as warnings name it.
+SUMMARY_FLAG = "--summary"
+STEP_SUMMARY_VARIABLE = "GITHUB_STEP_SUMMARY"
+
+
 def summary_targets(path: Optional[str], environ: Mapping[str, str]) -> list[Path]:
     """Where to write: --summary FILE and GITHUB_STEP_SUMMARY, each once."""
-    targets: list[Path] = []
-    for candidate in (path, environ.get("GITHUB_STEP_SUMMARY")):
+    return [target for target, _ in _sourced_targets(path, environ)]
+
+
+def _sourced_targets(path: Optional[str], environ: Mapping[str, str]) -> list[tuple[Path, str]]:
+    targets: list[tuple[Path, str]] = []
+    for candidate, source in ((path, SUMMARY_FLAG), (environ.get(STEP_SUMMARY_VARIABLE), STEP_SUMMARY_VARIABLE)):
         if candidate:
-            resolved = Path(candidate).expanduser()
-            if resolved not in targets:
-                targets.append(resolved)
+            resolved = Path(candidate).expanduser().absolute()
+            if resolved not in [target for target, _ in targets]:
+                targets.append((resolved, source))
     return targets
 
 
-def append(markdown: str, path: Optional[str], environ: Optional[Mapping[str, str]] = None) -> list[Path]:
-    """Append the Markdown to every target; returns the files written."""
-    targets = summary_targets(path, os.environ if environ is None else environ)
-    for target in targets:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with target.open("a", encoding="utf-8") as handle:
-            handle.write(markdown)
-    return targets
+@dataclass(frozen=True)
+class SummaryFailure:
+    """A summary target that could not be written, and where it was named."""
+
+    path: Path
+    source: str
+    error: OSError
+
+    def warning(self) -> str:
+        reason = self.error.strerror or str(self.error)
+        return f"warning: could not write the summary to {self.path} ({self.source}): {reason}"
+
+
+def append(
+    markdown: str, path: Optional[str], environ: Optional[Mapping[str, str]] = None
+) -> tuple[list[Path], list[SummaryFailure]]:
+    """Append the Markdown to every target, each tried on its own; (written, failed)."""
+    written: list[Path] = []
+    failed: list[SummaryFailure] = []
+    for target, source in _sourced_targets(path, os.environ if environ is None else environ):
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with target.open("a", encoding="utf-8") as handle:
+                handle.write(markdown)
+        except OSError as error:
+            failed.append(SummaryFailure(target, source, error))
+        else:
+            written.append(target)
+    return written, failed
 
 
 def render_reap(outcomes: Sequence[Any], *, dry_run: bool = False) -> str:

@@ -36,8 +36,13 @@ WITH_MOTO = (
     "sys.exit(mock_aws(main)(sys.argv[1:]))"
 )
 WRONG_KEY = "API-WRONGKEY0000000000000000001"
+WRONG_PASSPHRASE = "not-the-passphrase-0001"
 WRONG_REGISTRATION_KEY = "API-WRONGREGISTRATION000000001"
 GOOD_VERSION = "1.0.0-ryan0001"
+#: A feature created before the rows run: the rows that need an existing stack use it.
+EXISTING = "keep0001"
+#: A tenant no stack manages, whose name a feature would take.
+TAKEN = "taken0001"
 
 
 @dataclass(frozen=True)
@@ -121,7 +126,7 @@ def cli(
     command: str,
     *args: str,
     defaults: Optional[Callable[[dict], Any]] = None,
-    defaults_text: Optional[str] = None,
+    defaults_text: Optional[str | bytes] = None,
     env: Optional[Mapping[str, Optional[str]]] = None,
     preflight: bool = False,
 ) -> Callable[[Any], Outcome]:
@@ -139,7 +144,7 @@ def cli(
             text = yaml.safe_dump(defaults(document) or document, sort_keys=False, allow_unicode=True)
         if text is not None:
             path = box.root / "hostile-defaults.yaml"
-            path.write_text(text, encoding="utf-8")
+            path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
             environ["PHOENIX_DEFAULTS"] = str(path)
         for name, value in (env or {}).items():
             if value is None:
@@ -151,7 +156,8 @@ def cli(
             argv = [sys.executable, "-c", WITH_MOTO, command, *args, *extra, "--work-dir", str(box.work_dir)]
         else:
             argv = box.cli_argv(command, *args, *extra)
-        done = subprocess.run(argv, env=environ, cwd=box.work_dir.parent, capture_output=True, text=True, timeout=300)
+        done = subprocess.run(argv, env=environ, cwd=box.work_dir.parent, stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True, timeout=300)
         return Outcome(code=done.returncode, output=done.stderr + done.stdout)
 
     return run
@@ -215,10 +221,20 @@ LONG_ID = "r" + "a" * 199
 LONG_NAME = "t" * 201
 
 
+def _repository_defaults(edit: Callable[[str], str] = lambda text: text) -> str:
+    """The repository's defaults file as text, edited by hand (for mistakes YAML tools would tidy away)."""
+    from automation.config import DEFAULTS_FILE
+    from automation.pulumi_cli import PROJECT_ROOT
+
+    return edit((PROJECT_ROOT / DEFAULTS_FILE).read_text(encoding="utf-8"))
+
+
 def cases() -> list[Case]:
     from bench.sandbox import API_KEY as SANDBOX_API_KEY
 
     dead = f"http://127.0.0.1:{_closed_port()}"
+    duplicated = _repository_defaults(lambda text: text.replace("  nat: single", "  nat: single\n  nat: per_az", 1))
+    hex_size = _repository_defaults(lambda text: text.replace("  minSize: 1", "  minSize: 0x10", 1))
 
     def create(*args: str, **options: Any) -> Callable[[Any], Outcome]:
         return cli("create", *args, **options)
@@ -258,6 +274,26 @@ def cases() -> list[Case]:
         Case("argument", "destroy 'ryan/0001'", "ryan/0001", cli("destroy", "ryan/0001")),
         Case("argument", "no OCTOPUS_API_KEY in the environment", "OCTOPUS_API_KEY",
              create(GOOD_VERSION, env={"OCTOPUS_API_KEY": None})),
+        Case("argument", "FEATURE 'ryan_0001' (underscore)", "did you mean 'ryan-0001'", create("ryan_0001")),
+        Case("argument", "--backend foo", "--backend 'foo'", create(GOOD_VERSION, "--backend", "foo")),
+        Case("argument", "PULUMI_BACKEND_URL=bucket/phoenix", "PULUMI_BACKEND_URL",
+             cli("list", env={"PULUMI_BACKEND_URL": "bucket/phoenix"})),
+        Case("argument", "--set phoenix:fleet.minSize=0x10 (hex)", "'0x10' is not a decimal",
+             create(GOOD_VERSION, "--set", "phoenix:fleet.minSize=0x10")),
+        Case("argument", "--set phoenix:fleet={} (blames --set)", "--set: phoenix:fleet.",
+             create(GOOD_VERSION, "--set", "phoenix:fleet={}")),
+        Case("argument", "--set of 5,000 characters (cut short)", " characters)",
+             create(GOOD_VERSION, "--set", "phoenix:fleet.os=" + "x" * 5000)),
+        Case("argument", "--set tag with a newline", "holds '\\n'",
+             create(GOOD_VERSION, "--set", "phoenix:tags.owner=ryan\nroot")),
+        Case("argument", "--set tag '$(id)'", "holds '$'", create(GOOD_VERSION, "--set", "phoenix:tags.owner=$(id)")),
+        Case("argument", "synth --output into a missing folder", "no-such-folder",
+             cli("synth", "ryan0001", "--output", "no-such-folder/ryan0001.json")),
+        Case("argument", "synth --json --format mermaid", "--json and --format mermaid",
+             cli("synth", "ryan0001", "--json", "--format", "mermaid")),
+        Case("argument", "outputs nosuch0001 (no stack)", "nosuch0001", cli("outputs", "nosuch0001")),
+        Case("argument", "wrong passphrase for an existing stack", "PULUMI_CONFIG_PASSPHRASE",
+             cli("destroy", EXISTING, env={"PULUMI_CONFIG_PASSPHRASE": WRONG_PASSPHRASE})),
         # the key instances register with: never the deploy key, unless the org opts in
         Case("registration key", "no OCTOPUS_REGISTRATION_API_KEY (create)", "OCTOPUS_REGISTRATION_API_KEY",
              create(GOOD_VERSION, env={"OCTOPUS_REGISTRATION_API_KEY": None})),
@@ -289,6 +325,13 @@ def cases() -> list[Case]:
              create(GOOD_VERSION, defaults_text="aws:\n  region: eu-west-1\nnetwork: a: b\n")),
         Case("defaults.yaml", "PHOENIX_DEFAULTS names no file", "no-such-defaults.yaml",
              create(GOOD_VERSION, env={"PHOENIX_DEFAULTS": "/nonexistent/no-such-defaults.yaml"})),
+        Case("defaults.yaml", "network.nat given twice", "duplicate key 'nat'", create(GOOD_VERSION, defaults_text=duplicated)),
+        Case("defaults.yaml", "fleet.minSize: 0x10 (hex)", "'0x10' is not a decimal", create(GOOD_VERSION, defaults_text=hex_size)),
+        Case("defaults.yaml", "the file is not UTF-8", "not UTF-8",
+             create(GOOD_VERSION, defaults_text=b"aws:\n  region: eu-west-1  # r\xe9gion\n")),
+        Case("defaults.yaml", "the file is empty", "is empty", create(GOOD_VERSION, defaults_text="# nothing yet\n")),
+        Case("defaults.yaml", "tags: {owner: 'a;b'} (AWS tag rules)", "holds ';'",
+             create(GOOD_VERSION, defaults=_set("tags", {"owner": "a;b"}))),
         # Octopus, through create's preflight
         Case("Octopus (preflight)", "control: good input (doctor)", "0 fail", cli("doctor", GOOD_VERSION, preflight=True), expect_code=0),
         Case("Octopus (preflight)", "serverUrl unreachable", dead, cli(*version, "--set", f"octopus:serverUrl={dead}", preflight=True)),
@@ -299,6 +342,12 @@ def cases() -> list[Case]:
              cli(*version, "--set", "phoenix:octopus.environment=Featrue", preflight=True)),
         Case("Octopus (preflight)", "release 1.0.7-ryan0001 (not published)", "1.0.7-ryan0001",
              cli("create", "1.0.7-ryan0001", preflight=True)),
+        Case("Octopus (preflight)", f"tenant name {TAKEN!r} taken, not managed", "octopus.tenant",
+             cli("create", f"1.0.0-{TAKEN}", preflight=True)),
+        Case("Octopus (preflight)", "destroy with a key Octopus refuses", "OCTOPUS_API_KEY",
+             cli("destroy", EXISTING, env={"OCTOPUS_API_KEY": WRONG_KEY})),
+        Case("Octopus (preflight)", "reap with a key Octopus refuses", "OCTOPUS_API_KEY",
+             cli("reap", "--older-than", "0s", env={"OCTOPUS_API_KEY": WRONG_KEY})),
         # provider inputs, through check()
         Case("provider check()", "Tenant tenant_name 'ryan/0001'", "ryan/0001", check("tenant", tenant_name="ryan/0001"), expect_property="tenant_name"),
         Case("provider check()", "Tenant tenant_name of 201 characters", "200 characters", check("tenant", tenant_name=LONG_NAME), expect_property="tenant_name"),
@@ -352,7 +401,7 @@ def leaked(text: str, secrets: Sequence[str]) -> list[str]:
 def run_cases(box: Any, selected: Sequence[Case]) -> list[Row]:
     from bench.sandbox import PASSPHRASE, REGISTRATION_KEY
 
-    secrets = [box.emulator.api_key, WRONG_KEY, PASSPHRASE, REGISTRATION_KEY, WRONG_REGISTRATION_KEY]
+    secrets = [box.emulator.api_key, WRONG_KEY, PASSPHRASE, WRONG_PASSPHRASE, REGISTRATION_KEY, WRONG_REGISTRATION_KEY]
     rows = []
     for case in selected:
         before = snapshot(box)
@@ -363,14 +412,20 @@ def run_cases(box: Any, selected: Sequence[Case]) -> list[Row]:
     return rows
 
 
+def prepare(box: Any) -> None:
+    """What exists before any row: releases, a feature's stack (the rows about an existing
+    stack use it; its tenant is the one a good override names) and a tenant no stack manages."""
+    box.seed_releases(GOOD_VERSION, f"1.0.0-{EXISTING}", f"1.0.0-{TAKEN}")
+    box.cli("create", f"1.0.0-{EXISTING}", "--skip-preflight", "--quiet")
+    box.emulator.seed_tenant(TAKEN, projects=[box.names.project], environments=[box.names.environment])
+
+
 def run(*, quick: bool = False) -> Report:
     from bench.sandbox import sandbox
 
     with sandbox() as box:
         box.ready_for_preflight()
-        box.seed_releases(GOOD_VERSION)
-        # The tenant a good override names; it exists before any row runs.
-        box.emulator.seed_tenant("ryan0001", projects=[box.names.project], environments=[box.names.environment])
+        prepare(box)
         rows = run_cases(box, cases())
     table_rows = [
         (n, row.case.area, row.case.label, row.outcome.summary, row.message()[:76], "ok" if row.ok else "FAIL: " + "; ".join(row.problems()))

@@ -47,7 +47,14 @@ PURPOSES: tuple[Purpose, ...] = (
     Purpose("PUT project", "PUT", r"/projects/Projects-\d+$"),
     Purpose("tenant's machines", "GET", r"/machines$"),
     Purpose("DELETE machine", "DELETE", r"/machines/[^/]+$"),
+    Purpose("feature toggles", "GET", r"^/api/configuration/feature-toggles$"),
+    # One purpose per meaning on both tenant variable APIs: the per-project list and the whole document.
+    Purpose("tenant's variables", "GET", r"/tenants/Tenants-\d+/(project)?variables$"),
+    Purpose("PUT tenant's variables", "PUT", r"/tenants/Tenants-\d+/(project)?variables$"),
 )
+
+#: The tenant variable API a server has; rows for the older one carry this suffix.
+DOCUMENT_API = ", document API"
 
 
 def purpose_of(method: str, path: str) -> str:
@@ -119,6 +126,9 @@ class Verdict:
 
 
 SPACE = "the space is configured by name; ids are per server"
+TOGGLES = ("which tenant variable API the server has (its feature toggles), asked once per client: "
+           "the provider holds no client between operations")
+RECORDED_SPACE = "the recorded space id is confirmed to exist"
 
 OPERATIONS: dict[str, Operation] = {
     op.name: op
@@ -166,6 +176,58 @@ OPERATIONS: dict[str, Operation] = {
                 "tenant's machines": "machines registered for this tenant alone are deleted with it",
                 "project": "an override still naming the tenant is removed, so none points at a deleted tenant",
             },
+        ),
+        Operation(
+            "tenant variables check",
+            {},
+            "0: checking inputs needs no server",
+            {
+                "space": SPACE,
+                "project by name": "the templates are on the project: a missing one, or one of the wrong "
+                                   "sensitivity, becomes a CheckFailure at preview",
+                "environment by name": "an unknown environment becomes a CheckFailure at preview",
+            },
+        ),
+        Operation(
+            "tenant variables create",
+            {"space": 1, "project by name": 1, "environment by name": 1, "tenant's variables": 1,
+             "PUT tenant's variables": 1},
+            "5: space, project (its template ids) and environment ids; the tenant's variables, then one "
+            "write: both APIs replace the whole set, so every other value is sent back as read",
+            {"feature toggles": TOGGLES},
+        ),
+        Operation(
+            "tenant variables read",
+            {"tenant's variables": 1},
+            "1: the tenant's variables (template ids are in the state)",
+            {"space": RECORDED_SPACE, "feature toggles": TOGGLES},
+        ),
+        Operation(
+            "tenant variables diff",
+            {},
+            "0: comparing inputs needs no server",
+            {
+                "tenant's variables": "a value edited in Octopus is drift: read back on every diff, so "
+                                      "preview shows it without a refresh",
+                "space": RECORDED_SPACE,
+                "feature toggles": TOGGLES,
+            },
+        ),
+        Operation(
+            "tenant variables update",
+            {"tenant's variables": 1, "PUT tenant's variables": 1},
+            "2: read the whole set, write it back with the changed values",
+            {
+                "space": RECORDED_SPACE,
+                "feature toggles": TOGGLES,
+                "project": "template names are resolved again: one renamed or recreated in Octopus gets its new id",
+            },
+        ),
+        Operation(
+            "tenant variables delete",
+            {"tenant's variables": 1, "PUT tenant's variables": 1},
+            "2: read the whole set, write it back without this resource's values",
+            {"space": RECORDED_SPACE, "feature toggles": TOGGLES},
         ),
         Operation(
             "override check",
@@ -235,6 +297,7 @@ def provider_counts(box: Any) -> dict[str, Counter]:
 
     from components.octopus.override import AutoDeployOverrideProvider
     from components.octopus.tenant import TenantProvider
+    from components.octopus.tenant_variables import TenantVariablesProvider
 
     emulator = box.emulator
     feature, version, next_version = "calls0001", "1.0.0-calls0001", "1.0.1-calls0001"
@@ -276,9 +339,30 @@ def provider_counts(box: Any) -> dict[str, Counter]:
     bumped = _checked(overrides.check(override_outs, {**override_news, "release_version": next_version}))
     override_outs = {**override_outs, **measure("override update", lambda: overrides.update(override_id, override_outs, bumped)).outs}
     measure("override delete", lambda: overrides.delete(override_id, override_outs))
+
+    templates = list(box.template_names().values())
+    for suffix, per_project in (("", True), (DOCUMENT_API, False)):
+        emulator.project_variables = per_project
+        variables = configured(TenantVariablesProvider())
+        variable_news = {
+            "tenant_id": tenant_id, "project": box.names.project, "environment": box.names.environment,
+            "values": {name: f"{feature}-value" for name in templates}, "sensitive": {}, "space": None,
+        }
+        variable_inputs = _checked(measure("tenant variables check" + suffix, lambda: variables.check({}, variable_news)))
+        made = measure("tenant variables create" + suffix, lambda: variables.create(variable_inputs))
+        variables_id, variables_outs = made.id, made.outs
+        measure("tenant variables read" + suffix, lambda: variables.read(variables_id, variables_outs))
+        measure("tenant variables diff" + suffix, lambda: variables.diff(variables_id, variables_outs, variable_inputs))
+        changed_values = {**variable_news, "values": {name: "changed" for name in templates}}
+        changed_inputs = _checked(variables.check(variables_outs, changed_values))
+        variables_outs = {**variables_outs, **measure(
+            "tenant variables update" + suffix, lambda: variables.update(variables_id, variables_outs, changed_inputs)
+        ).outs}
+        measure("tenant variables delete" + suffix, lambda: variables.delete(variables_id, variables_outs))
+    emulator.project_variables = True
     measure("tenant delete", lambda: tenants.delete(tenant_id, tenant_outs))
-    if emulator.tenants() or box.overrides():
-        raise RuntimeError("the measured operations left a tenant or an override behind")
+    if emulator.tenants() or box.overrides() or emulator.state.tenant_values:
+        raise RuntimeError("the measured operations left a tenant, an override or a tenant variable behind")
     return counts
 
 
@@ -300,7 +384,7 @@ def engine_counts(box: Any) -> list[tuple[str, Counter, str]]:
         changes = dict(summary.resource_changes or {}) if summary else {}
         rows.append((name, tally(emulator.request_log), ", ".join(f"{k} {v}" for k, v in sorted(changes.items()))))
 
-    record("up: create both", lambda: up(box.work_dir, env, feature, box.stack_config(feature, version)))
+    record("up: create all", lambda: up(box.work_dir, env, feature, box.stack_config(feature, version)))
     record("up: no change", lambda: up(box.work_dir, env, feature, box.stack_config(feature, version)))
     record("up: new release", lambda: up(box.work_dir, env, feature, box.stack_config(feature, next_version)))
     stack = feature_stack(box.work_dir, env, feature)
@@ -308,6 +392,11 @@ def engine_counts(box: Any) -> list[tuple[str, Counter, str]]:
     record("destroy", lambda: stack.destroy(color="never"))
     stack.workspace.remove_stack(feature)
     return rows
+
+
+def verdict_for(name: str, counts: Counter) -> Verdict:
+    """A measured row against its operation; rows on the document API share the operation's minimum."""
+    return Verdict(OPERATIONS[name.removesuffix(DOCUMENT_API)], counts)
 
 
 def _counts_text(counts: Counter) -> str:
@@ -320,11 +409,11 @@ def run(*, quick: bool = False) -> Report:
     with sandbox() as box:
         measured = provider_counts(box)
         engine_rows = engine_counts(box)
-    verdicts = [Verdict(OPERATIONS[name], counts) for name, counts in measured.items()]
-    unexplained = [v.operation.name for v in verdicts if v.unexplained() or v.missing()]
+    verdicts = [(name, verdict_for(name, counts)) for name, counts in measured.items()]
+    unexplained = [name for name, v in verdicts if v.unexplained() or v.missing()]
     rows = [
-        (v.operation.name, v.requests, v.minimum, v.operation.why_minimum, v.explanation())
-        for v in verdicts
+        (name, v.requests, v.minimum, v.operation.why_minimum, v.explanation())
+        for name, v in verdicts
     ]
     tables = [
         render(
@@ -340,11 +429,12 @@ def run(*, quick: bool = False) -> Report:
             ),
         ),
         render(
-            "2b. Octopus requests per engine operation (tenant + override, the test project)",
+            "2b. Octopus requests per engine operation (tenant, its variables and override: the test project)",
             ["engine operation", "resource changes", "requests", "by purpose"],
             [(name, changes, sum(counts.values()), _counts_text(counts)) for name, counts, changes in engine_rows],
             wrap=60,
-            note="An `up` runs check() for both resources, then create/update only where something changed.",
+            note="An `up` runs check() for every resource, and diff() (which reads the tenant's variables back),\n"
+                 "then create/update only where something changed.",
         ),
     ]
     return Report("\n".join(tables), ok=not unexplained)

@@ -12,6 +12,7 @@ with PULUMI_BACKEND_URL, PULUMI_CONFIG_PASSPHRASE and OCTOPUS_API_KEY in the env
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -54,6 +55,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--server-url", required=True)
     parser.add_argument("--project", required=True)
     parser.add_argument("--environment", required=True)
+    parser.add_argument("--tenant-variables", default="{}", help="the tenantVariables section, as JSON")
     parser.add_argument("features", nargs="+", metavar="FEATURE=VERSION")
     args = parser.parse_args(argv)
     api_key = os.environ["OCTOPUS_API_KEY"]
@@ -62,6 +64,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         config = stack_config(
             server_url=args.server_url, api_key=api_key, feature=feature, package_version=version,
             project=args.project, environment=args.environment,
+            tenant_variables=json.loads(args.tenant_variables),
         )
         up(args.work_dir, os.environ, feature, config)
     return 0
@@ -72,7 +75,7 @@ def argv_for(box: Any, features: Mapping[str, str]) -> list[str]:
     return [
         sys.executable, "-m", "bench.raw_up", "--work-dir", str(box.work_dir),
         "--server-url", box.emulator.url, "--project", box.names.project,
-        "--environment", box.names.environment,
+        "--environment", box.names.environment, "--tenant-variables", json.dumps(box.template_names()),
         *(f"{feature}={version}" for feature, version in features.items()),
     ]
 

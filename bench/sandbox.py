@@ -27,6 +27,7 @@ from automation.config import DEFAULTS_FILE
 from bench.timing import CommandFailed
 from tests.engine.projects.octopus.program import copy_project
 from tests.octopus_emulator import OctopusEmulator
+from tests.octopus_emulator.ready import octopus_names
 from tests.octopus_emulator.fixtures import REGISTRATION_ONLY
 from tests.s3_emulator import FaultProxy, Identity, S3Emulator, backend_url, readme_policy
 
@@ -38,16 +39,6 @@ REGISTRATION_KEY = "API-BENCHMARKREGISTRATION00001"
 #: Variables of the caller's shell that would steer the command line elsewhere.
 _OUTSIDE = ("GITHUB_STEP_SUMMARY", "PHOENIX_WORK_DIR", "PHOENIX_DEFAULTS", "CI", "PHOENIX_DEBUG",
             "PULUMI_CONFIG_PASSPHRASE_FILE", "OCTOPUS_REGISTRATION_API_KEY", "OCTOPUS_URL")
-
-
-@dataclass(frozen=True)
-class OctopusNames:
-    """The Octopus names the defaults file points a feature at."""
-
-    project: str
-    environment: str
-    roles: tuple[str, ...]
-    machine_policy: str
 
 
 @dataclass(frozen=True)
@@ -78,13 +69,7 @@ class Sandbox:
         document["octopus"]["serverUrl"] = emulator.url
         document["fleet"]["amiId"] = "ami-0123456789abcdef0"  # no AWS part: create asks EC2 for no image
         self.defaults.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
-        octopus = document["octopus"]
-        self.names = OctopusNames(
-            project=octopus["project"],
-            environment=octopus["environment"],
-            roles=tuple(octopus["roles"]),
-            machine_policy=octopus["machinePolicy"],
-        )
+        self.names = octopus_names(document)
 
     @property
     def backend_url(self) -> str:
@@ -117,7 +102,7 @@ class Sandbox:
     def cli(self, command: str, *args: str, check: bool = True, timeout: float = 600,
             env: Optional[dict[str, str]] = None) -> subprocess.CompletedProcess:
         done = subprocess.run(
-            self.cli_argv(command, *args), env=env or self.env, cwd=pulumi_cli.PROJECT_ROOT,
+            self.cli_argv(command, *args), env=env or self.env, cwd=pulumi_cli.PROJECT_ROOT, stdin=subprocess.DEVNULL,
             capture_output=True, text=True, timeout=timeout,
         )
         if check and done.returncode != 0:
@@ -147,14 +132,26 @@ class Sandbox:
             self.emulator.seed_release(self.names.project, version)
 
     def ready_for_preflight(self) -> None:
-        """What doctor's Octopus checks look for: the policy and the auto-deploy trigger."""
+        """What doctor's Octopus checks look for: the policy and the auto-deploy trigger (templates are seeded)."""
         self.emulator.seed_machine_policy(self.names.machine_policy, delete_unavailable_after=timedelta(minutes=20))
         self.emulator.seed_trigger(self.names.project, environments=[self.names.environment], roles=list(self.names.roles))
+
+    def template_names(self) -> dict[str, str]:
+        """builtin -> template name, as the defaults file names them ({"url": "Phoenix.Url", ...})."""
+        document = yaml.safe_load(self.defaults.read_text(encoding="utf-8"))
+        section = document["octopus"].get("tenantVariables") or {}
+        return {key: section[key] for key in ("url", "feature", "packageVersion") if section.get(key)}
+
+    def seed_templates(self) -> None:
+        """The project variable templates the defaults file gives the feature tenant values for."""
+        for name in self.template_names().values():
+            self.emulator.seed_project_template(self.names.project, name)
 
     def stack_config(self, feature: str, version: str, **extra: Any) -> dict[str, Any]:
         """The Automation API config of the test project for a raw (CLI-less) run."""
         from tests.engine.projects.octopus.program import stack_config
 
+        extra.setdefault("tenant_variables", self.template_names())  # as the defaults file gives them
         return stack_config(
             server_url=self.emulator.url, api_key=self.emulator.api_key, feature=feature,
             package_version=version, project=self.names.project, environment=self.names.environment,
@@ -183,6 +180,7 @@ def sandbox(*, s3: bool = False) -> Iterator[Sandbox]:
             box = Sandbox(root, emulator, state)
             emulator.seed_project(box.names.project)
             emulator.seed_environment(box.names.environment)
+            box.seed_templates()
             yield box
     finally:
         shutil.rmtree(root, ignore_errors=True)

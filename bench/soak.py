@@ -16,12 +16,14 @@ proxy: the faults (same shares, 0-20 ms latency) hit the state backend, not
 Octopus, so what fails is the CLI's talk to S3.
 
 Pulumi's state is the truth. After every operation the worker re-reads
-Octopus: the tenant and the one override the stack now records (with its
-release), or after a destroy neither; an override another writer dropped in
-between shows here even when a later destroy would hide it. At the end every
-tenant and override any stack records must exist in Octopus exactly once, and
-Octopus must hold nothing else (no orphans, no lost overrides, no
-duplicates), and no stack may hold pending operations.
+Octopus: the tenant, the one override the stack now records (with its
+release) and the tenant's variables (the feature's URL, id and package
+version), or after a destroy none of them; an override another writer
+dropped in between shows here even when a later destroy would hide it. At the
+end every tenant, override and tenant variable any stack records must exist
+in Octopus exactly once, and Octopus must hold nothing else (no orphans, no
+lost overrides or values, no duplicates), and no stack may hold pending
+operations.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ S3_RATES = FaultRates(unavailable=0.05, dropped=0.01, latency=(0.0, 0.02))
 
 TENANT_TYPE = "pulumi-python:dynamic/octopus:Tenant"
 OVERRIDE_TYPE = "pulumi-python:dynamic/octopus:AutoDeployOverride"
+VARIABLES_TYPE = "pulumi-python:dynamic/octopus:TenantVariables"
 
 
 def feature_of(worker: int) -> str:
@@ -80,7 +83,10 @@ class WorkerSpec:
     defaults: str
     server_url: str
     project: str
-    env: dict = field(repr=False)
+    environment: str
+    templates: dict = field(default_factory=dict)
+    """builtin ("url", "feature", "packageVersion") -> template name, as the defaults file names them"""
+    env: dict = field(repr=False, default_factory=dict)
     deadline: float = 0.0
     """time.time() after which no lifecycle starts; 0 for none"""
 
@@ -101,16 +107,19 @@ class WorkerReport:
 
 
 def octopus_mismatch(client: Any, project: str, feature: str, tenant_id: Optional[str],
-                     release_id: Optional[str]) -> Optional[str]:
+                     release_id: Optional[str], variables: Optional[Mapping[str, str]] = None,
+                     environment: Optional[str] = None) -> Optional[str]:
     """How Octopus differs from what the operation just recorded for the feature, or None.
 
-    After an up: the tenant `tenant_id` named for the feature, and exactly one
-    override for it, naming `release_id`. After a destroy (`release_id` None):
-    no tenant of that name and no override left for the old tenant.
+    After an up: the tenant `tenant_id` named for the feature, exactly one
+    override for it naming `release_id`, and the tenant's `variables` (template
+    name -> value) in `environment`. After a destroy (`release_id` None): no
+    tenant of that name and no override left for the old tenant.
     """
     tenant = client.find_tenant(feature)
+    found_project = client.find_project(project)
     entries = [
-        entry for entry in client.find_project(project).get("AutoDeployReleaseOverrides") or ()
+        entry for entry in found_project.get("AutoDeployReleaseOverrides") or ()
         if tenant_id and entry.get("TenantId") == tenant_id
     ]
     if release_id is None:
@@ -122,6 +131,14 @@ def octopus_mismatch(client: Any, project: str, feature: str, tenant_id: Optiona
     releases = [entry.get("ReleaseId") for entry in entries]
     if releases != [release_id]:
         return f"the state records override -> {release_id}, Octopus has {releases or 'none'} for {tenant_id}"
+    if variables:
+        names = {t.get("Id"): t.get("Name") for t in found_project.get("Templates") or ()}
+        environment_id = client.find_environment(environment)["Id"]
+        live = client.tenant_variable_values(tenant_id, found_project["Id"], environment_id)
+        held = {names.get(template_id): value for template_id, value in live.items()}
+        wrong = {name: held.get(name) for name, value in variables.items() if held.get(name) != value}
+        if wrong:
+            return f"the state records tenant variables {dict(variables)}, Octopus has {wrong} for {tenant_id}"
     return None
 
 
@@ -132,6 +149,7 @@ def run_worker(spec: WorkerSpec) -> WorkerReport:
     from automation.feature import parse_feature
     from components.octopus.client import OctopusClient
     from components.octopus.errors import OctopusError
+    from tests.engine.projects.octopus.program import feature_url
 
     os.environ.update(spec.env)
     rng = random.Random(spec.seed * 7919 + spec.index)
@@ -167,11 +185,13 @@ def run_worker(spec: WorkerSpec) -> WorkerReport:
             return result
         return None
 
-    def verify(name: str, lifecycle: int, tenant_id: Optional[str], release_id: Optional[str]) -> None:
+    def verify(name: str, lifecycle: int, tenant_id: Optional[str], release_id: Optional[str],
+               variables: Optional[Mapping[str, str]] = None) -> None:
         """Octopus right after the operation; the faults stay on, so the client retries through them."""
         try:
             with OctopusClient(spec.server_url, os.environ["OCTOPUS_API_KEY"], retries=8, backoff_factor=0.1) as client:
-                mismatch = octopus_mismatch(client, spec.project, feature_id, tenant_id, release_id)
+                mismatch = octopus_mismatch(client, spec.project, feature_id, tenant_id, release_id,
+                                            variables, spec.environment)
         except OctopusError:
             report.unchecked += 1
             return
@@ -185,7 +205,9 @@ def run_worker(spec: WorkerSpec) -> WorkerReport:
         if done is None:
             return None
         tenant_id, release_id = (done.outputs[key].value for key in ("tenant_id", "release_id"))
-        verify(name, lifecycle, tenant_id, release_id)
+        known = {"url": feature_url(feature_id), "feature": feature_id, "packageVersion": version}
+        verify(name, lifecycle, tenant_id, release_id,
+               {template: known[key] for key, template in spec.templates.items()})
         return tenant_id
 
     revision = 0
@@ -225,6 +247,8 @@ class Census:
     """(tenant id, name)"""
     overrides: tuple[tuple[OverrideKey, str], ...]
     """(identity, release id)"""
+    variables: tuple[tuple[tuple[str, str], str], ...] = ()
+    """((tenant id, template name), value)"""
     pending: int = 0
     """operations a stack left unfinished (state side only)"""
 
@@ -286,6 +310,30 @@ class Reconciliation:
         )
 
     @property
+    def matched_variables(self) -> int:
+        live = dict(self.octopus.variables)
+        return sum(1 for key, value in set(self.state.variables) if live.get(key) == value)
+
+    @property
+    def lost_variables(self) -> list[str]:
+        """Recorded in a stack, absent from the tenant or holding another value."""
+        live = dict(self.octopus.variables)
+        return sorted(f"{'/'.join(key)} = {value!r} (Octopus: {live.get(key)!r})"
+                      for key, value in set(self.state.variables) if live.get(key) != value)
+
+    @property
+    def orphan_variables(self) -> list[str]:
+        recorded = {key for key, _ in self.state.variables}
+        return sorted(f"{'/'.join(key)} = {value!r}" for key, value in self.octopus.variables if key not in recorded)
+
+    @property
+    def duplicate_variables(self) -> list[str]:
+        return sorted(
+            [f"{'/'.join(k)} x{c} in Octopus" for k, c in Counter(k for k, _ in self.octopus.variables).items() if c > 1]
+            + [f"{'/'.join(k)} x{c} in state" for k, c in Counter(k for k, _ in self.state.variables).items() if c > 1]
+        )
+
+    @property
     def problems(self) -> dict[str, list[str]]:
         found = {
             "orphan tenants": self.orphan_tenants,
@@ -294,6 +342,9 @@ class Reconciliation:
             "lost overrides": self.lost_overrides,
             "orphan overrides": self.orphan_overrides,
             "duplicate overrides": self.duplicate_overrides,
+            "lost tenant variables": self.lost_variables,
+            "orphan tenant variables": self.orphan_variables,
+            "duplicate tenant variables": self.duplicate_variables,
         }
         if self.state.pending:
             found["pending operations"] = [f"{self.state.pending} in the state"]
@@ -306,7 +357,7 @@ class Reconciliation:
 
 def census_of_state(deployments: Iterable[Mapping[str, Any]]) -> Census:
     """What the stacks' exported deployments record."""
-    tenants, overrides, pending = [], [], 0
+    tenants, overrides, variables, pending = [], [], [], 0
     for deployment in deployments:
         pending += len(deployment.get("pending_operations") or ())
         for resource in deployment.get("resources") or ():
@@ -316,17 +367,26 @@ def census_of_state(deployments: Iterable[Mapping[str, Any]]) -> Census:
             elif resource.get("type") == OVERRIDE_TYPE:
                 key = (outputs.get("project_id"), outputs.get("environment_id"), outputs.get("tenant_id"))
                 overrides.append((key, outputs.get("release_id")))
-    return Census(tuple(tenants), tuple(overrides), pending)
+            elif resource.get("type") == VARIABLES_TYPE:
+                variables += [((outputs.get("tenant_id"), name), value)
+                              for name, value in (outputs.get("values") or {}).items()]
+    return Census(tuple(tenants), tuple(overrides), tuple(variables), pending)
 
 
-def census_of_octopus(tenants: Sequence[Mapping[str, Any]], projects: Sequence[Mapping[str, Any]]) -> Census:
-    """What Octopus holds: every tenant, and every override on every project."""
+def census_of_octopus(tenants: Sequence[Mapping[str, Any]], projects: Sequence[Mapping[str, Any]],
+                      values: Sequence[tuple[str, Mapping[str, Any]]] = ()) -> Census:
+    """What Octopus holds: every tenant, every override on every project, every tenant variable.
+
+    `values` pairs a tenant id with one of its values as the server holds it
+    (`OctopusEmulator.tenant_values`: template name and value).
+    """
     overrides = [
         ((project["Id"], entry.get("EnvironmentId"), entry.get("TenantId")), entry.get("ReleaseId"))
         for project in projects
         for entry in project.get("AutoDeployReleaseOverrides") or ()
     ]
-    return Census(tuple((t["Id"], t["Name"]) for t in tenants), tuple(overrides))
+    variables = [((tenant_id, value["Template"]), value["Value"]) for tenant_id, value in values]
+    return Census(tuple((t["Id"], t["Name"]) for t in tenants), tuple(overrides), tuple(variables))
 
 
 def exported_deployments(work_dir: Any, env: Mapping[str, str]) -> list[dict]:
@@ -373,7 +433,7 @@ def run(*, quick: bool = False, lifecycles: Optional[int] = None, workers: Optio
         deadline = time.time() + max_minutes * 60
         specs = [
             WorkerSpec(index, shares[index], seed, str(box.work_dir), str(box.defaults), box.emulator.url,
-                       box.names.project, env, deadline)
+                       box.names.project, box.names.environment, box.template_names(), env, deadline)
             for index in range(workers) if shares[index]
         ]
         started = time.monotonic()
@@ -382,9 +442,11 @@ def run(*, quick: bool = False, lifecycles: Optional[int] = None, workers: Optio
         elapsed = time.monotonic() - started
         faulty.faults = FaultPlan()
         log = faulty.log.records() if s3 else box.emulator.request_log
+        tenants = box.emulator.tenants()
         reconciliation = Reconciliation(
             census_of_state(exported_deployments(box.work_dir, box.env)),
-            census_of_octopus(box.emulator.tenants(), box.emulator.projects()),
+            census_of_octopus(tenants, box.emulator.projects(),
+                              [(t["Id"], v) for t in tenants for v in box.emulator.tenant_values(t["Id"])]),
         )
         live_stacks = len(box.stacks())
     return Report(_report(reports, reconciliation, plan, log, elapsed, workers, lifecycles, live_stacks,
@@ -422,6 +484,8 @@ def _report(reports: Sequence[WorkerReport], rec: Reconciliation, plan: RandomFa
          len(rec.orphan_tenants), len(rec.missing_tenants), len(rec.duplicate_tenants)),
         ("overrides", len(state.overrides), len(octopus.overrides), rec.matched_overrides,
          len(rec.orphan_overrides), len(rec.lost_overrides), len(rec.duplicate_overrides)),
+        ("tenant variables", len(state.variables), len(octopus.variables), rec.matched_variables,
+         len(rec.orphan_variables), len(rec.lost_variables), len(rec.duplicate_variables)),
     ]
     ok = rec.ok and not mismatches and not unrecovered
     verdict = "PASS: Octopus holds exactly what Pulumi's state records" if ok else "FAIL"

@@ -43,7 +43,7 @@ def run_command(
     timeout: float = 600,
 ) -> subprocess.CompletedProcess:
     done = subprocess.run(
-        list(argv), env=dict(env) if env is not None else None, cwd=cwd,
+        list(argv), env=dict(env) if env is not None else None, cwd=cwd, stdin=subprocess.DEVNULL,
         capture_output=True, text=True, timeout=timeout,
     )
     if done.returncode != 0:

@@ -12,6 +12,7 @@ from components.naming import resource_tags
 from components.network import Network, NetworkArgs
 from components.octopus.override import AutoDeployOverride
 from components.octopus.tenant import Tenant
+from components.octopus.tenant_variables import TenantVariables, tenant_values
 from components.settings import FeatureSettings
 from components.versioning import bootstrap_for
 
@@ -32,11 +33,12 @@ class FeatureEnvironmentArgs:
 
 
 class FeatureEnvironment(pulumi.ComponentResource):
-    """Network and fleet in AWS, tenant and auto-deploy override in Octopus.
+    """Network and fleet in AWS, tenant, its variables and auto-deploy override in Octopus.
 
     The instances register with exactly the tenant and environment the
     Octopus resources were created with, and the group launches only once the
-    override points the tenant at this feature's release.
+    override points the tenant at this feature's release and the tenant's
+    variables carry the feature's URL (the same value as the `url` output).
     """
 
     url: pulumi.Output[str]
@@ -90,6 +92,27 @@ class FeatureEnvironment(pulumi.ComponentResource):
             space=bootstrap.space,
             opts=child,
         )
+        def tenant_variables(url: pulumi.Output[str]) -> list[pulumi.Resource]:
+            """The tenant's template values; the instances launch only once they are set."""
+            variables = settings.octopus.tenant_variables
+            if not variables.templates:
+                return []
+            values = tenant_values(
+                variables, url=url, feature=settings.feature, package_version=settings.package_version
+            )
+            return [
+                TenantVariables(
+                    f"{name}-tenant-variables",
+                    tenant_id=tenant.tenant_id,
+                    project=settings.octopus.project,
+                    environment=bootstrap.environment,
+                    values=values,
+                    sensitive=pulumi.Output.secret(dict(variables.sensitive_values)),
+                    space=bootstrap.space,
+                    opts=child,
+                )
+            ]
+
         fleet = Fleet(
             f"{name}-fleet",
             FleetArgs(
@@ -104,6 +127,7 @@ class FeatureEnvironment(pulumi.ComponentResource):
                 assign_public_ip=network.assign_public_ip,
                 octopus_tenant_id=tenant.tenant_id,
                 octopus_release_id=override.release_id,
+                before_launch=tenant_variables,
                 tags=tags,
             ),
             opts=child,

@@ -105,10 +105,19 @@ def validate_feature_id(text: str) -> str:
     if not _FEATURE_RE.match(text):
         raise FeatureError(
             f"feature id {text!r} is invalid: it must start with a letter and hold only "
-            "lower-case letters, digits and hyphens (e.g. ryan0001)"
+            "lower-case letters, digits and hyphens (e.g. ryan0001)" + _did_you_mean(text)
         )
     if text.endswith("-") or "--" in text:
         raise FeatureError(
-            f"feature id {text!r} is invalid: no trailing or doubled hyphens"
+            f"feature id {text!r} is invalid: no trailing or doubled hyphens" + _did_you_mean(text)
         )
     return text
+
+
+def _did_you_mean(text: str) -> str:
+    """`; did you mean 'ryan-0001'?` when swapping separators for hyphens makes a valid id."""
+    guess = re.sub(r"[\s_.]+", "-", text.strip().lower())
+    guess = re.sub(r"-{2,}", "-", guess).strip("-")
+    if guess != text and _FEATURE_RE.match(guess) and len(guess) <= MAX_FEATURE_LENGTH:
+        return f"; did you mean {guess!r}?"
+    return ""

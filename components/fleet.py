@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Mapping, Optional, Sequence
+from typing import Callable, Mapping, Optional, Sequence
 
 import pulumi
 import pulumi_aws as aws
@@ -64,6 +64,9 @@ class FleetArgs:
     """Recorded on the group; also holds the group back until the tenant exists."""
     octopus_release_id: Optional[pulumi.Input[str]] = None
     """Recorded on the group; also holds it back until the override points at the release."""
+    before_launch: Optional[Callable[[pulumi.Output[str]], Sequence[pulumi.Resource]]] = None
+    """Given the feature's URL (known once the load balancer exists), the resources the group
+    waits for: what a first deployment reads, such as the tenant variables that carry the URL."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags on every resource, instances and volumes included (`naming.resource_tags`)."""
 
@@ -366,6 +369,11 @@ class Fleet(pulumi.ComponentResource):
             opts=child,
         )
 
+        # The feature's URL, one value: the group waits on what is built from it, and
+        # `url` reports it once the rollout is done.
+        address = balancer.dns_name.apply(lambda dns_name: service_url(dns_name, settings.listener_port))
+        launch_after = list(args.before_launch(address)) if args.before_launch else []
+
         # The group is created on the template's current version; after that only the rollout moves it.
         version = template.latest_version.apply(str)
         asg = aws.autoscaling.Group(
@@ -394,7 +402,7 @@ class Fleet(pulumi.ComponentResource):
             tags=self._group_tags(tags(group), args),
             opts=pulumi.ResourceOptions(
                 parent=self,
-                depends_on=[permissions, listener],
+                depends_on=[permissions, listener, *launch_after],
                 ignore_changes=list(CREATE_ONLY_GROUP_PROPERTIES),
             ),
         )
@@ -420,9 +428,7 @@ class Fleet(pulumi.ComponentResource):
 
         self.rollout_status = gate.status
         self.group_name = gate.asg_name
-        self.url = pulumi.Output.all(balancer.dns_name, gate.status).apply(
-            lambda values: service_url(values[0], settings.listener_port)
-        )
+        self.url = pulumi.Output.all(address, gate.status).apply(lambda values: values[0])
         self.launch_template_id = template.id
         # The version the group runs: the rollout records it only once it got there.
         self.launch_template_version = gate.launch_template_version

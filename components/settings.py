@@ -50,7 +50,10 @@ TEXT_KEYS = (
     "phoenix:ttl",
     IMAGE_KEY,
 )
-SECRET_KEYS = ("octopus:apiKey", "octopus:registrationApiKey")
+#: The sensitive tenant variable values: a JSON object (template name -> value) that
+#: `automation` builds from the environment variables `octopus.tenantVariables.sensitive` names.
+TENANT_VARIABLE_SECRETS_KEY = "phoenix:tenantVariableSecrets"
+SECRET_KEYS = ("octopus:apiKey", "octopus:registrationApiKey", TENANT_VARIABLE_SECRETS_KEY)
 OBJECT_KEYS = ("phoenix:octopus", "phoenix:network", "phoenix:fleet", "phoenix:tags")
 CONFIG_KEYS = TEXT_KEYS + SECRET_KEYS + OBJECT_KEYS
 #: Namespaces this project owns: any other key in them is a mistake.
@@ -137,6 +140,35 @@ class SettingsError(ValueError):
 
 
 @dataclass(frozen=True, kw_only=True)
+class TenantVariableSettings:
+    """The feature tenant's values for the project's variable templates (reference §15)."""
+
+    url: Optional[str] = None
+    """Template that gets the feature's URL; None leaves it out."""
+    feature: Optional[str] = None
+    """Template that gets the feature id."""
+    package_version: Optional[str] = None
+    """Template that gets the package version being deployed."""
+    values: Mapping[str, str] = field(default_factory=dict)
+    """Org-defined values: template name -> text."""
+    sensitive: Mapping[str, str] = field(default_factory=dict)
+    """Sensitive values: template name -> the environment variable that holds it."""
+    sensitive_values: Mapping[str, str] = field(default_factory=dict, repr=False)
+    """Template name -> the value read from that variable; never printed."""
+
+    @property
+    def builtins(self) -> dict[str, str]:
+        """Which template each value phoenix knows goes to: {"url": "Phoenix.Url", ...}."""
+        named = {"url": self.url, "feature": self.feature, "packageVersion": self.package_version}
+        return {key: name for key, name in named.items() if name}
+
+    @property
+    def templates(self) -> tuple[str, ...]:
+        """Every template name the tenant fills in."""
+        return (*self.builtins.values(), *self.values, *self.sensitive)
+
+
+@dataclass(frozen=True, kw_only=True)
 class OctopusSettings:
     """Where the feature's tenant lives and how its Tentacles register."""
 
@@ -148,6 +180,7 @@ class OctopusSettings:
     machine_policy: str
     tenant_tags: tuple[str, ...]
     adopt_existing_tenant: bool
+    tenant_variables: TenantVariableSettings = field(default_factory=TenantVariableSettings)
     api_key: str = field(repr=False)
     registration_api_key: Optional[str] = field(default=None, repr=False)
     share_deploy_key_with_instances: bool = False
@@ -402,12 +435,92 @@ def _octopus(top: _Section) -> OctopusSettings:
         machine_policy=wiring.text("machinePolicy"),
         tenant_tags=tenant_tags,
         adopt_existing_tenant=wiring.typed("adoptExistingTenant", bool, False),
+        tenant_variables=_tenant_variables(
+            wiring.section("tenantVariables", {}), top.raw(TENANT_VARIABLE_SECRETS_KEY, None)
+        ),
         api_key=api_key,
         registration_api_key=registration,
         share_deploy_key_with_instances=wiring.typed("shareDeployKeyWithInstances", bool, False),
     )
     wiring.done()
     return settings
+
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_BUILTIN_TEMPLATES = {"url": "url", "feature": "feature", "packageVersion": "package_version"}
+
+
+def _tenant_variables(section: _Section, secrets: Any) -> TenantVariableSettings:
+    """Template names (each once), org values as text, sensitive ones only by variable name."""
+    builtins = {
+        field_name: section.typed(key, str, "") or None for key, field_name in _BUILTIN_TEMPLATES.items()
+    }
+    values = _text_map(section, "values")
+    sensitive = _text_map(section, "sensitive")
+    section.done()
+    seen: dict[str, str] = {}
+    named = [(key, name) for key, name in zip(_BUILTIN_TEMPLATES, builtins.values()) if name]
+    named += [(f"values.{name}", name) for name in values] + [(f"sensitive.{name}", name) for name in sensitive]
+    for key, name in named:
+        problem = _template_problem(name)
+        if problem:
+            raise SettingsError(section.key(key), problem)
+        if name.casefold() in seen:
+            raise SettingsError(section.key(key), f"template {name!r} is also given by {section.key(seen[name.casefold()])}")
+        seen[name.casefold()] = key
+    for name, variable in sensitive.items():
+        if not _ENV_NAME.match(variable):
+            raise SettingsError(
+                section.key(f"sensitive.{name}"),
+                "is not an environment variable name (letters, digits and _): sensitive values are never "
+                "written here, only the name of the variable that holds them",
+            )
+    return TenantVariableSettings(
+        **builtins, values=values, sensitive=sensitive,
+        sensitive_values=_sensitive_values(section, sensitive, secrets),
+    )
+
+
+def _text_map(section: _Section, name: str) -> dict[str, str]:
+    raw = section.raw(name, {})
+    if not isinstance(raw, Mapping):
+        raise SettingsError(section.key(name), f"must be an object of template name -> text, got {_kind(raw)}")
+    for key, value in raw.items():
+        if not isinstance(value, str):
+            raise SettingsError(section.key(f"{name}.{key}"), f"must be text, got {_kind(value)}")
+    return {str(key): value for key, value in raw.items()}
+
+
+def _template_problem(name: str) -> Optional[str]:
+    if not name.strip() or name != name.strip():
+        return f"{name!r} is not a template name (no leading or trailing spaces, not empty)"
+    if len(name) > 200 or any(ch.isspace() and ch != " " for ch in name):
+        return f"{name!r} is not a template name (at most 200 characters, one line)"
+    return None
+
+
+def _sensitive_values(section: _Section, sensitive: Mapping[str, str], secrets: Any) -> dict[str, str]:
+    """The value of each sensitive template, from the secret config `automation` filled from the environment."""
+    import json
+
+    if secrets is None:
+        found: Any = {}
+    elif isinstance(secrets, Mapping):
+        found = secrets
+    else:
+        try:
+            found = json.loads(secrets)
+        except (TypeError, ValueError):
+            found = None
+    if not isinstance(found, Mapping):
+        raise SettingsError(TENANT_VARIABLE_SECRETS_KEY, "must be a JSON object of template name -> value")
+    values = {}
+    for name, variable in sensitive.items():
+        value = found.get(name)
+        if not isinstance(value, str) or not value:
+            raise SettingsError(section.key(f"sensitive.{name}"), f"environment variable {variable} is not set")
+        values[name] = value
+    return values
 
 
 def registration_key_refusal(octopus: OctopusSettings) -> str:
@@ -586,10 +699,34 @@ def _tags(section: _Section) -> dict[str, str]:
             raise SettingsError(key, f"tag keys starting with {' or '.join(RESERVED_TAG_PREFIXES)} are reserved")
         if not isinstance(value, str) or len(value) > 256:
             raise SettingsError(key, "tag values are strings of at most 256 characters")
+        for part, text in (("key", name), ("value", value)):
+            bad = _not_in_aws_tags(text)
+            if bad is not None:
+                raise SettingsError(
+                    key, f"the tag {part} {text!r} holds {bad!r}; AWS allows only letters, digits, spaces "
+                    f"and {AWS_TAG_PUNCTUATION} in tags",
+                )
         tags[name] = value
     if len(tags) > MAX_USER_TAGS:
         raise SettingsError(section.name, f"{len(tags)} tags; at most {MAX_USER_TAGS} are allowed")
     return tags
+
+
+#: What AWS allows in tag keys and values besides letters, digits and spaces (its tagging rules:
+#: `^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$`); anything else fails at AWS, mid-create.
+AWS_TAG_PUNCTUATION = "_ . : / = + - @"
+
+
+def _not_in_aws_tags(text: str) -> Optional[str]:
+    """The first character AWS refuses in a tag key or value, if any."""
+    import unicodedata
+
+    allowed = set(AWS_TAG_PUNCTUATION.replace(" ", ""))
+    for char in text:
+        if char in allowed or unicodedata.category(char)[0] in "LN" or unicodedata.category(char) == "Zs":
+            continue
+        return char
+    return None
 
 
 def _url(section: _Section, name: str) -> str:

@@ -35,6 +35,13 @@ def main_thread_event_loop():
     loop.close()
 
 
+@pytest.fixture(autouse=True)
+def no_octopus_key_from_the_shell(monkeypatch):
+    """The providers prefer OCTOPUS_API_KEY to the stack config's key: a developer's own key
+    must never reach a test (a test that wants one sets it)."""
+    monkeypatch.delenv("OCTOPUS_API_KEY", raising=False)
+
+
 @pytest.fixture(scope="session")
 def pulumi_bin() -> Path:
     """The Pulumi CLI. In CI a missing CLI fails the run; locally it skips with the fix."""
@@ -78,4 +85,5 @@ def engine(tmp_path: Path, pulumi_bin: Path) -> Engine:
         }
     )
     env.pop("PULUMI_CONFIG_PASSPHRASE_FILE", None)
+    env.pop("OCTOPUS_API_KEY", None)
     return Engine(cli=pulumi_bin, backend_url=backend_url, env=env)

@@ -288,6 +288,62 @@ def check_trigger(probe: Probe) -> Check:
     )
 
 
+def check_tenant(probe: Probe) -> Check:
+    """A tenant with the feature's name that the stack does not manage would fail create midway."""
+    feature = probe.ctx.feature
+    if not feature:
+        return Check("octopus.tenant", OK, "not checked: no feature given")
+    octopus = probe.octopus_settings()
+    tenant = probe.octopus().find_tenant(feature)
+    if tenant is None:
+        return Check("octopus.tenant", OK, f"no tenant named {feature!r} yet: create makes it")
+    found = f"tenant {tenant.get('Name')!r} exists ({tenant.get('Id')})"
+    managed = probe.ctx.stack_tenant_ids
+    if managed is not None and tenant.get("Id") in managed:
+        return Check("octopus.tenant", OK, f"{found}, managed by stack {feature}")
+    if feature in probe.ctx.stack_creating_tenants:
+        return Check("octopus.tenant", OK, f"{found}: an interrupted create of stack {feature} made it; "
+                     "the next create adopts it")
+    if octopus.adopt_existing_tenant:
+        return Check("octopus.tenant", OK, f"{found}; {probe.setting('phoenix:octopus.adoptExistingTenant')} "
+                     "is true: create takes it over")
+    fix = (
+        f"delete or rename that tenant in Octopus, or set {probe.setting('phoenix:octopus.adoptExistingTenant')} "
+        "to true (--set phoenix:octopus.adoptExistingTenant=true) to manage it from this stack"
+    )
+    if managed is None:
+        return Check("octopus.tenant", WARN, f"{found}; whether stack {feature} manages it was not checked "
+                     "(its state could not be read)", fix)
+    return Check(
+        "octopus.tenant", FAIL,
+        f"{found} in space {octopus.space!r} and stack {feature} does not manage it: create would fail "
+        "when it creates the tenant", fix,
+    )
+
+
+def check_tenant_variables(probe: Probe) -> Check:
+    """Each template the tenant's values are for exists on the project, sensitive where the value is."""
+    from components.octopus.tenant_variables import template_problems
+
+    project = need(probe.project, "octopus.project")
+    variables = probe.octopus_settings().tenant_variables
+    if not variables.templates:
+        return Check("octopus.tenantVariables", OK, "no tenant variables configured")
+    plain = [*variables.builtins.values(), *variables.values]
+    problems = template_problems(project.get("Templates"), str(project.get("Name")), plain, variables.sensitive)
+    if problems:
+        names = ", ".join(repr(name) for name in problems)
+        return Check(
+            "octopus.tenantVariables", FAIL,
+            f"project {project.get('Name')!r} cannot take the feature tenant's values for {names}",
+            "; ".join(problems.values()),
+        )
+    return Check(
+        "octopus.tenantVariables", OK,
+        f"project {project.get('Name')!r} has the templates {', '.join(map(repr, variables.templates))}",
+    )
+
+
 def check_release(probe: Probe) -> Check:
     from automation.feature import newest_version
     from components.octopus.errors import OctopusNotFound

@@ -35,6 +35,10 @@ class DoctorContext:
     """The Pulumi project directory."""
     feature: Optional[str] = None
     """The feature id, when one was named; lets the release check find its newest release."""
+    stack_tenant_ids: Optional[frozenset[str]] = None
+    """Ids of the Octopus tenants the feature's stack manages (empty: no stack; None: not known)."""
+    stack_creating_tenants: frozenset[str] = frozenset()
+    """Names of tenants an interrupted update of the stack was creating (the next create adopts them)."""
     octopus_timeout: tuple[float, float] = (5.0, 15.0)
     """Connect and read timeouts for Octopus: a preflight must answer quickly."""
     octopus_retries: int = 1

@@ -99,6 +99,6 @@ def render_failures(checks: Sequence[Check], command: str) -> str:
         if check.fix:
             lines.append(f"    fix: {check.fix}")
     lines.append(
-        "run `python -m automation doctor` for every check, or pass --skip-preflight to go ahead anyway"
+        "run `phoenix doctor` for every check, or pass --skip-preflight to go ahead anyway"
     )
     return "\n".join(lines)

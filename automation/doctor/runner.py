@@ -62,6 +62,8 @@ CHECKS: tuple[Spec, ...] = (
     Spec("octopus.environment", octopus_checks.check_environment, _CREATE, ("octopus.space",)),
     Spec("octopus.machinePolicy", octopus_checks.check_machine_policy, _CREATE, ("octopus.space",)),
     Spec("octopus.trigger", octopus_checks.check_trigger, _CREATE, ("octopus.project", "octopus.environment")),
+    Spec("octopus.tenant", octopus_checks.check_tenant, _CREATE, ("octopus.space",)),
+    Spec("octopus.tenantVariables", octopus_checks.check_tenant_variables, _CREATE, ("octopus.project",)),
     Spec(RELEASE_CHECK, octopus_checks.check_release, _CREATE, ("octopus.project",)),
     Spec("octopus.registrationKey", octopus_checks.check_registration_key, _CREATE, ("octopus.server",)),
 )

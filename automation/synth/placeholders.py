@@ -10,9 +10,11 @@ classes, not listed by hand.
 from __future__ import annotations
 
 import functools
+import json
 import sys
 from typing import Any, Mapping, Optional
 
+from automation.config import TENANT_VARIABLE_SECRETS
 from automation.synth.model import short_type
 
 
@@ -66,6 +68,10 @@ def secret_stand_ins(secrets: Mapping[str, Optional[str]], *, shares_deploy_key:
         stand_ins["octopus:registrationApiKey"] = SECRET_MARKER
     elif registration or not shares_deploy_key:
         stand_ins["octopus:registrationApiKey"] = REGISTRATION_MARKER
+    tenant_secrets = (secrets.get(TENANT_VARIABLE_SECRETS) or "").strip()
+    if tenant_secrets:
+        # A JSON object of template -> value: each value masked, the names kept.
+        stand_ins[TENANT_VARIABLE_SECRETS] = json.dumps({name: SECRET_MARKER for name in json.loads(tenant_secrets)})
     return stand_ins
 
 

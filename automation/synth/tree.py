@@ -120,7 +120,7 @@ def render_tree(synthesis: Synthesis) -> str:
         f"{sum(r.custom for r in synthesis.resources)} resources in "
         f"{sum(not r.custom and r.parent is not None for r in synthesis.resources)} components.",
         "To create it for real (needs AWS credentials and OCTOPUS_API_KEY): "
-        f"python -m automation create {synthesis.stack}"
+        f"phoenix create {synthesis.stack}"
         + (f" --version {version}" if version and version != placeholder_version(synthesis.stack) else ""),
     ]
     return "\n".join(lines) + "\n"

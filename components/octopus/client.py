@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterator, Mapping, Optional
 from urllib.parse import quote
 
 from components.octopus.errors import (
+    OctopusAuthError,
     OctopusConflict,
     OctopusError,
     OctopusNotFound,
@@ -36,15 +37,24 @@ OVERRIDE_WRITE_ROUNDS = 8
 #: before our PUT lands within this window and is then detected and repaired.
 OVERRIDE_SETTLE_SECONDS = 0.25
 
+#: The feature toggle that says a server has the per-project tenant variable API.
+PROJECT_VARIABLES_TOGGLE = "CommonVariableScopingFeatureToggle"
+
+#: Writes of a tenant's variables refused for a concurrency token that went stale.
+TENANT_VARIABLE_WRITE_ROUNDS = 4
+
 _project_locks: dict[tuple[str, str, str], threading.Lock] = {}
 _project_locks_guard = threading.Lock()
 
 
 def _project_lock(server: str, space_id: str, project_id: str) -> threading.Lock:
     """One lock per project per process: parallel resources in one provider never race."""
-    key = (server, space_id, project_id)
+    return _lock_for(server, space_id, project_id)
+
+
+def _lock_for(*key: str) -> threading.Lock:
     with _project_locks_guard:
-        return _project_locks.setdefault(key, threading.Lock())
+        return _project_locks.setdefault(key, threading.Lock())  # type: ignore[arg-type]
 
 
 def same_name(left: Any, right: str) -> bool:
@@ -57,6 +67,31 @@ def override_matches(entry: Mapping[str, Any], environment_id: str, tenant_id: O
     return entry.get("EnvironmentId") == environment_id and (entry.get("TenantId") or None) == (
         tenant_id or None
     )
+
+
+def is_sensitive_template(template: Optional[Mapping[str, Any]]) -> bool:
+    """A variable template whose values Octopus keeps secret (control type `Sensitive`)."""
+    settings = (template or {}).get("DisplaySettings") or {}
+    return settings.get("Octopus.ControlType") == "Sensitive"
+
+
+def sensitive_value(value: str) -> dict[str, Any]:
+    """A new value for a sensitive template, in the form Octopus accepts it."""
+    return {"HasValue": True, "NewValue": value}
+
+
+def _stale_token(conflict: OctopusError) -> bool:
+    text = " ".join([conflict.message, *conflict.errors]).lower()
+    return "another user has made changes" in text
+
+
+def same_overrides(left: Any, right: Any) -> bool:
+    """Whether two override lists hold the same entries, in any order."""
+
+    def key(entry: Mapping[str, Any]) -> tuple:
+        return (entry.get("EnvironmentId"), entry.get("TenantId") or None, entry.get("ReleaseId"))
+
+    return sorted(map(key, left or ())) == sorted(map(key, right or ()))
 
 
 class OctopusClient:
@@ -85,6 +120,7 @@ class OctopusClient:
         self._page_size = page_size
         self._create_attempts = retries + 1
         self._backoff_factor = backoff_factor
+        self._project_variables: Optional[bool] = None
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -422,9 +458,16 @@ class OctopusClient:
                 except OctopusConflict as conflict:
                     # The copy we read may be stale: another writer removed an entry and
                     # deleted its tenant since, and the server refuses the dead reference.
-                    # Re-read and re-apply; a refusal of our own entry repeats and is raised.
+                    # Only then is re-reading and re-applying the fix. Octopus also answers
+                    # 400 for reasons of its own (a version-controlled or read-only project,
+                    # release settings, our own entry): those fail at once, with its text.
+                    fresh = self.get_project(project_id)
+                    if conflict.status != 409 and same_overrides(
+                        fresh.get("AutoDeployReleaseOverrides"), overrides
+                    ):
+                        raise
                     refused = conflict
-                    project = self.get_project(project_id)
+                    project = fresh
                     continue
                 except OctopusUnavailable as unavailable:
                     refused = unavailable
@@ -444,6 +487,131 @@ class OctopusClient:
             method="PUT",
             path=path,
         )
+
+    # -- tenant variables --------------------------------------------------
+
+    def supports_project_variables(self) -> bool:
+        """Whether the server has the per-project tenant variable API (2025.2+).
+
+        Decided as the official Terraform provider decides it: by the feature
+        toggle the API shipped under, read from `/api/configuration/feature-toggles`.
+        A server without that document (404), or a key that may not read it
+        (403), gets the whole-document API, which every version still serves.
+        """
+        if self._project_variables is None:
+            try:
+                document = self._get("/api/configuration/feature-toggles", Name=PROJECT_VARIABLES_TOGGLE)
+            except (OctopusNotFound, OctopusAuthError) as exc:
+                if isinstance(exc, OctopusAuthError) and exc.status != 403:
+                    raise
+                document = {}
+            self._project_variables = any(
+                toggle.get("Name") == PROJECT_VARIABLES_TOGGLE and toggle.get("IsEnabled") is True
+                for toggle in (document or {}).get("FeatureToggles") or ()
+            )
+        return self._project_variables
+
+    def tenant_variable_values(self, tenant_id: str, project_id: str, environment_id: str) -> dict[str, Any]:
+        """The tenant's values for the project's templates in one environment, by template id.
+
+        Only values that are set; a sensitive one is its read form (`HasValue`).
+        A value scoped to the environment wins over an unscoped one.
+        """
+        if self.supports_project_variables():
+            found: dict[str, Any] = {}
+            for item in self._project_variables_list(tenant_id)["Variables"] or ():
+                scope = (item.get("Scope") or {}).get("EnvironmentIds") or []
+                if item.get("ProjectId") != project_id or (scope and environment_id not in scope):
+                    continue
+                if scope or item.get("TemplateId") not in found:
+                    found[item["TemplateId"]] = item.get("Value")
+            return found
+        section = self._variables_document(tenant_id)["ProjectVariables"].get(project_id) or {}
+        return dict((section.get("Variables") or {}).get(environment_id) or {})
+
+    def set_tenant_variable_values(
+        self, tenant_id: str, project_id: str, environment_id: str, values: Mapping[str, Any]
+    ) -> None:
+        """Give templates (by id) values in one environment; a None value removes it.
+
+        Values are in the wire form (text, or `{"HasValue": true, "NewValue": ...}`
+        for a sensitive template). Every other value of the tenant is sent back
+        as it was read (a sensitive one in its read form, which keeps it): both
+        APIs replace the whole set. A write refused for a stale concurrency token
+        is rebuilt from a fresh read; writers in this process are serialised.
+        """
+        write = (
+            self._write_project_variables if self.supports_project_variables() else self._write_variables_document
+        )
+        with _lock_for(self.server_url, self.space_id, "tenant-variables", tenant_id):
+            for attempt in range(TENANT_VARIABLE_WRITE_ROUNDS):
+                try:
+                    write(tenant_id, project_id, environment_id, values)
+                    return
+                except OctopusConflict as conflict:
+                    if not _stale_token(conflict) or attempt == TENANT_VARIABLE_WRITE_ROUNDS - 1:
+                        raise
+                    time.sleep(min(BACKOFF_MAX_SECONDS, self._backoff_factor * 2**attempt))
+
+    def _project_variables_list(self, tenant_id: str) -> dict:
+        return self._get(self._scoped(f"tenants/{tenant_id}/projectvariables"))
+
+    def _variables_document(self, tenant_id: str) -> dict:
+        document = self._get(self._scoped(f"tenants/{tenant_id}/variables"))
+        document["ProjectVariables"] = document.get("ProjectVariables") or {}
+        return document
+
+    def _write_project_variables(
+        self, tenant_id: str, project_id: str, environment_id: str, values: Mapping[str, Any]
+    ) -> None:
+        current = self._project_variables_list(tenant_id)
+        ours = [environment_id]
+        kept = [
+            {key: item.get(key) for key in ("Id", "ProjectId", "TemplateId", "Value", "Scope")}
+            for item in current.get("Variables") or ()
+            if not (
+                item.get("ProjectId") == project_id
+                and item.get("TemplateId") in values
+                and (item.get("Scope") or {}).get("EnvironmentIds") == ours
+            )
+        ]
+        previous = {
+            item["TemplateId"]: item.get("Id")
+            for item in current.get("Variables") or ()
+            if item.get("ProjectId") == project_id and (item.get("Scope") or {}).get("EnvironmentIds") == ours
+        }
+        added = [
+            {"Id": previous.get(template_id), "ProjectId": project_id, "TemplateId": template_id,
+             "Value": value, "Scope": {"EnvironmentIds": ours}}
+            for template_id, value in values.items()
+            if value is not None
+        ]
+        body = {"TenantId": tenant_id, "ConcurrencyToken": current.get("ConcurrencyToken"),
+                "Variables": kept + [{k: v for k, v in item.items() if v is not None} for item in added]}
+        self._session.request("PUT", self._scoped(f"tenants/{tenant_id}/projectvariables"), body=body)
+
+    def _write_variables_document(
+        self, tenant_id: str, project_id: str, environment_id: str, values: Mapping[str, Any]
+    ) -> None:
+        document = self._variables_document(tenant_id)
+        section = document["ProjectVariables"].get(project_id)
+        by_environment = (section or {}).get("Variables") or {}
+        if environment_id not in by_environment:
+            raise OctopusNotFound(
+                f"tenant {tenant_id} is not connected to project {project_id} in environment "
+                f"{environment_id}, so it has no variables there",
+                method="GET", path=self._scoped(f"tenants/{tenant_id}/variables"),
+            )
+        templates = {t.get("Id"): t for t in section.get("Templates") or ()}
+        environment = by_environment[environment_id]
+        for template_id, value in values.items():
+            if value is not None:
+                environment[template_id] = value
+            elif is_sensitive_template(templates.get(template_id)):
+                environment[template_id] = {"HasValue": False}  # clears it, as the Terraform provider does
+            else:
+                environment.pop(template_id, None)
+        self._session.request("PUT", self._scoped(f"tenants/{tenant_id}/variables"), body=document)
 
     # -- machines ----------------------------------------------------------
 

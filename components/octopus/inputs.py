@@ -233,6 +233,19 @@ def diff_inputs(
     )
 
 
+def resource_identity(id_: str, props: dict[str, Any], keys: tuple[str, ...], example: str) -> tuple[str, ...]:
+    """The ids a resource lives at: from the state's outputs, else from its `/`-joined resource id.
+
+    An imported resource (`pulumi import`) has only its id; `example` shows its form.
+    """
+    if all(props.get(key) for key in keys):
+        return tuple(props[key] for key in keys)
+    parts = tuple(id_.split("/"))
+    if len(parts) != len(keys) or not all(parts):
+        raise ValueError(f"{id_!r} is not an id of this resource ({example})")
+    return parts
+
+
 def _tag_problem(text: str) -> Optional[str]:
     parts = text.split("/")
     if len(parts) != 2 or not all(part.strip() for part in parts):

@@ -15,7 +15,7 @@ from typing import Any, Optional
 import pulumi
 from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
 
-from components.octopus.inputs import InputCheck, diff_inputs, is_unknown
+from components.octopus.inputs import InputCheck, diff_inputs, is_unknown, resource_identity
 from components.octopus.provider import OctopusProvider
 
 INPUTS = ("project", "environment", "tenant_id", "release_version", "space")
@@ -174,15 +174,10 @@ def _resource_id(outs: dict[str, Any]) -> str:
 
 def _identity(id_: str, props: dict[str, Any]) -> tuple[str, str, str, str]:
     """(space, project, environment, tenant) ids: from the state, else from the resource id."""
-    keys = ("space_id", "project_id", "environment_id", "tenant_id")
-    if all(props.get(key) for key in keys):
-        return tuple(props[key] for key in keys)  # type: ignore[return-value]
-    parts = id_.split("/")
-    if len(parts) != 4 or not all(parts):
-        raise ValueError(
-            f"{id_!r} is not an auto-deploy override id (Spaces-1/Projects-1/Environments-1/Tenants-1)"
-        )
-    return tuple(parts)  # type: ignore[return-value]
+    return resource_identity(  # type: ignore[return-value]
+        id_, props, ("space_id", "project_id", "environment_id", "tenant_id"),
+        "an auto-deploy override id: Spaces-1/Projects-1/Environments-1/Tenants-1",
+    )
 
 
 def _outputs(

@@ -2,8 +2,15 @@
 
 Pulumi pickles a provider object into the stack state and unpickles it in the
 provider process, possibly months later, to refresh or destroy. So the object
-carries no URL, key, session or client: `configure()` reads them from the
-stack config each time a provider process starts, and pickling drops them.
+carries no URL, key, session or client: `configure()` reads them each time a
+provider process starts, and pickling drops them.
+
+The API key is the one of *this run*: OCTOPUS_API_KEY in the provider
+process's environment (the engine passes on the command line's environment)
+comes before the stack config. `destroy` and `refresh` configure the provider
+with the config recorded in the state at the last update, so a key rotated
+since then would otherwise be sent again, refused, and leave every feature
+created before the rotation impossible to destroy.
 """
 
 from __future__ import annotations
@@ -45,15 +52,17 @@ class ProviderConfig:
     def from_sources(
         cls, config: "_Lookup", environ: Optional[Mapping[str, str]] = None
     ) -> "ProviderConfig":
-        """Stack config first; OCTOPUS_URL / OCTOPUS_API_KEY only fill what it lacks.
+        """The key of this run first (OCTOPUS_API_KEY), then the stack config's;
+        the URL and space from the stack config, OCTOPUS_URL filling a missing URL.
 
         `config` is anything with `get(key)`: a dict, or the `pulumi.dynamic.Config`
-        the engine hands configure() (namespaced keys such as `octopus:serverUrl`).
+        the engine hands configure() (namespaced keys such as `octopus:serverUrl`),
+        which for destroy and refresh is the config recorded in the state.
         """
         environ = os.environ if environ is None else environ
         return cls(
             server_url=_text(config.get(SERVER_URL_KEY)) or _text(environ.get(SERVER_URL_ENV)),
-            api_key=_text(config.get(API_KEY_KEY)) or _text(environ.get(API_KEY_ENV)),
+            api_key=_text(environ.get(API_KEY_ENV)) or _text(config.get(API_KEY_KEY)),
             space=_text(config.get(SPACE_KEY)) or DEFAULT_SPACE,
         )
 
@@ -62,7 +71,7 @@ class ProviderConfig:
         if not self.server_url:
             missing.append(f"{SERVER_URL_KEY} (or env {SERVER_URL_ENV})")
         if not self.api_key:
-            missing.append(f"secret {API_KEY_KEY} (or env {API_KEY_ENV})")
+            missing.append(f"env {API_KEY_ENV} (or the secret {API_KEY_KEY})")
         if missing:
             raise ProviderConfigError(
                 "the Octopus provider is not configured: set " + " and ".join(missing)

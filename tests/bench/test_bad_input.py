@@ -67,3 +67,33 @@ def test_good_input_and_a_write_to_octopus_fail_their_rows() -> None:
     assert not wrote.ok and "created: tenant sneaky" in wrote.problems()
     assert any(problem.startswith("created: POST /api/") for problem in wrote.problems())
     assert refused.ok, refused.problems()
+
+
+#: The rows of issue 14 ("day two"): each must exit 2 naming the real cause, create nothing, print no traceback.
+DAY_TWO = {
+    "FEATURE 'ryan_0001' (underscore)", "--backend foo", "PULUMI_BACKEND_URL=bucket/phoenix",
+    "--set phoenix:fleet.minSize=0x10 (hex)", "--set phoenix:fleet={} (blames --set)",
+    "--set of 5,000 characters (cut short)", "--set tag with a newline", "--set tag '$(id)'",
+    "synth --output into a missing folder", "synth --json --format mermaid", "outputs nosuch0001 (no stack)",
+    "wrong passphrase for an existing stack", "network.nat given twice", "fleet.minSize: 0x10 (hex)",
+    "the file is not UTF-8", "the file is empty", "tags: {owner: 'a;b'} (AWS tag rules)",
+    "tenant name 'taken0001' taken, not managed", "destroy with a key Octopus refuses",
+    "reap with a key Octopus refuses",
+}
+
+
+def test_the_day_two_bad_inputs_are_refused_by_name_with_nothing_created() -> None:
+    from bench.bad_input import prepare
+
+    selected = [case for case in cases() if case.label in DAY_TWO]
+    assert {case.label for case in selected} == DAY_TWO
+    with sandbox() as box:
+        box.ready_for_preflight()
+        prepare(box)
+        rows = run_cases(box, selected)
+        existing = box.stacks()
+    assert {row.case.label: row.problems() for row in rows if not row.ok} == {}
+    for row in rows:
+        assert "Traceback" not in row.outcome.output, row.case.label
+        assert len(row.message()) < 400, row.case.label
+    assert "keep0001" in existing, "the existing stack survived the rows about it"

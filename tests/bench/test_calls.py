@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from bench.calls import OPERATIONS, Operation, Verdict, provider_counts, purpose_of, tally
+from bench.calls import DOCUMENT_API, OPERATIONS, Operation, Verdict, provider_counts, purpose_of, tally, verdict_for
 from components.octopus.client import OctopusClient
 
 PROJECT = "Phoenix Web"
@@ -28,6 +28,11 @@ ENVIRONMENT = "Feature"
         ("DELETE", "/api/Spaces-1/tenants/Tenants-3", "DELETE tenant"),
         ("GET", "/api/Spaces-1/machines", "tenant's machines"),
         ("PATCH", "/api/Spaces-1/tenants/Tenants-3", "PATCH /api/Spaces-1/tenants/Tenants-3"),
+        ("GET", "/api/configuration/feature-toggles", "feature toggles"),
+        ("GET", "/api/Spaces-1/tenants/Tenants-3/projectvariables", "tenant's variables"),
+        ("GET", "/api/Spaces-1/tenants/Tenants-3/variables", "tenant's variables"),
+        ("PUT", "/api/Spaces-1/tenants/Tenants-3/projectvariables", "PUT tenant's variables"),
+        ("PUT", "/api/Spaces-1/tenants/Tenants-3/variables", "PUT tenant's variables"),
     ],
 )
 def test_each_request_gets_its_purpose(method: str, path: str, purpose: str) -> None:
@@ -73,10 +78,14 @@ def test_every_provider_operation_stays_within_its_explained_requests() -> None:
     with sandbox() as box:
         measured = provider_counts(box)
         assert box.emulator.tenants() == [] and box.overrides() == []
-    assert set(measured) == set(OPERATIONS)
+    variables = {name for name in OPERATIONS if name.startswith("tenant variables")}
+    assert set(measured) == set(OPERATIONS) | {name + DOCUMENT_API for name in variables}
     for name, counts in measured.items():
-        verdict = Verdict(OPERATIONS[name], counts)
+        verdict = verdict_for(name, counts)
         assert not verdict.unexplained() and not verdict.missing(), (name, verdict.explanation())
     # The creates each write exactly once: a second POST or PUT would be a duplicate risk.
     assert measured["tenant create"]["POST tenant"] == 1
     assert measured["override create"]["PUT project"] == 1
+    for suffix in ("", DOCUMENT_API):
+        assert measured["tenant variables create" + suffix]["PUT tenant's variables"] == 1
+        assert measured["tenant variables delete" + suffix]["PUT tenant's variables"] == 1

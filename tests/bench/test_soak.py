@@ -8,6 +8,7 @@ from bench.faults import FaultRates
 from bench.soak import (
     OVERRIDE_TYPE,
     TENANT_TYPE,
+    VARIABLES_TYPE,
     Census,
     Reconciliation,
     census_of_octopus,
@@ -18,10 +19,12 @@ from bench.soak import (
 )
 
 KEY = ("Projects-1", "Environments-1", "Tenants-1")
+VALUE = (("Tenants-1", "Phoenix.Url"), "https://soak0.features.test")
 
 
-def census(tenants=(("Tenants-1", "soak0"),), overrides=((KEY, "Releases-1"),), pending: int = 0) -> Census:
-    return Census(tuple(tenants), tuple(overrides), pending)
+def census(tenants=(("Tenants-1", "soak0"),), overrides=((KEY, "Releases-1"),), pending: int = 0,
+           variables=(VALUE,)) -> Census:
+    return Census(tuple(tenants), tuple(overrides), tuple(variables), pending)
 
 
 def test_the_same_tenants_and_overrides_on_both_sides_pass() -> None:
@@ -42,6 +45,10 @@ def test_the_same_tenants_and_overrides_on_both_sides_pass() -> None:
         (census(overrides=()), census(), "orphan overrides"),
         (census(), census(overrides=((KEY, "Releases-1"), (KEY, "Releases-1"))), "duplicate overrides"),
         (census(pending=1), census(), "pending operations"),
+        (census(), census(variables=()), "lost tenant variables"),
+        (census(), census(variables=((VALUE[0], "http://changed"),)), "lost tenant variables"),
+        (census(variables=()), census(), "orphan tenant variables"),
+        (census(), census(variables=(VALUE, VALUE)), "duplicate tenant variables"),
     ],
 )
 def test_each_kind_of_drift_fails_the_soak(state: Census, octopus: Census, problem: str) -> None:
@@ -58,6 +65,8 @@ def test_the_census_reads_the_exported_state_and_the_octopus_documents() -> None
             {"type": OVERRIDE_TYPE, "id": "Spaces-1/Projects-1/Environments-1/Tenants-1",
              "outputs": {"project_id": "Projects-1", "environment_id": "Environments-1",
                          "tenant_id": "Tenants-1", "release_id": "Releases-1"}},
+            {"type": VARIABLES_TYPE, "id": "Spaces-1/Tenants-1/Projects-1/Environments-1",
+             "outputs": {"tenant_id": "Tenants-1", "values": {"Phoenix.Url": VALUE[1]}}},
         ],
         "pending_operations": [{"type": "creating"}],
     }
@@ -65,7 +74,8 @@ def test_the_census_reads_the_exported_state_and_the_octopus_documents() -> None
     projects = [{"Id": "Projects-1", "AutoDeployReleaseOverrides": [
         {"EnvironmentId": "Environments-1", "TenantId": "Tenants-1", "ReleaseId": "Releases-1"}]},
         {"Id": "Projects-2"}]
-    assert census_of_octopus([{"Id": "Tenants-1", "Name": "soak0"}], projects) == census()
+    values = [("Tenants-1", {"Template": "Phoenix.Url", "Value": VALUE[1], "Environments": ["Feature"]})]
+    assert census_of_octopus([{"Id": "Tenants-1", "Name": "soak0"}], projects, values) == census()
 
 
 def test_lifecycles_are_spread_evenly_over_the_workers() -> None:
@@ -103,3 +113,22 @@ def test_the_check_after_each_operation_sees_a_lost_or_stale_override(octopus_em
         assert "override(s) of the destroyed tenant" in octopus_mismatch(client, "Phoenix Web", "soak0", tenant, None)
         client.remove_auto_deploy_override(project["Id"], environment["Id"], tenant)
         assert octopus_mismatch(client, "Phoenix Web", "soak0", tenant, None) is None
+
+
+def test_the_check_after_each_operation_sees_a_stale_tenant_variable(octopus_emulator) -> None:
+    from components.octopus.client import OctopusClient
+
+    emulator = octopus_emulator
+    project = emulator.seed_project("Phoenix Web")
+    environment = emulator.seed_environment("Feature")
+    release = emulator.seed_release("Phoenix Web", "1.0.0-soak0")["Id"]
+    template = emulator.seed_project_template("Phoenix Web", "Phoenix.PackageVersion")["Id"]
+    tenant = emulator.seed_tenant("soak0", projects=["Phoenix Web"], environments=["Feature"])["Id"]
+    wanted = {"Phoenix.PackageVersion": "1.0.1-soak0"}
+    with OctopusClient(emulator.url, emulator.api_key) as client:
+        client.set_auto_deploy_override(project["Id"], environment["Id"], tenant, release)
+        client.set_tenant_variable_values(tenant, project["Id"], environment["Id"], {template: "1.0.0-soak0"})
+        found = octopus_mismatch(client, "Phoenix Web", "soak0", tenant, release, wanted, "Feature")
+        assert "Octopus has {'Phoenix.PackageVersion': '1.0.0-soak0'}" in found
+        client.set_tenant_variable_values(tenant, project["Id"], environment["Id"], {template: "1.0.1-soak0"})
+        assert octopus_mismatch(client, "Phoenix Web", "soak0", tenant, release, wanted, "Feature") is None

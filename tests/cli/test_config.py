@@ -31,10 +31,10 @@ def defaults_copy(tmp_path: Path, edit=None) -> Path:
     return target
 
 
-def build(tmp_path: Path, overrides=(), edit=None, environ=ENV, version="1.0.0-ryan0001"):
+def build(tmp_path: Path, overrides=(), edit=None, environ=ENV, version="1.0.0-ryan0001", runs_program=True):
     defaults_copy(tmp_path, edit)
     sources = config.load(tmp_path, overrides)
-    return config.build(sources, FEATURE, package_version=version, environ=environ)
+    return config.build(sources, FEATURE, package_version=version, environ=environ, runs_program=runs_program)
 
 
 def test_the_repository_defaults_make_a_valid_stack_config(tmp_path: Path) -> None:
@@ -255,6 +255,86 @@ def test_a_refused_key_is_bad_input_and_never_echoed(tmp_path, octopus_emulator)
     failure = classify(caught.value)
     assert failure.code == ExitCode.BAD_INPUT
     assert wrong not in failure.message
+
+
+def raw_defaults(tmp_path: Path, text: str) -> Path:
+    """A work dir whose stacks/defaults.yaml is exactly `text` (the repository's, edited by hand)."""
+    target = tmp_path / "stacks" / "defaults.yaml"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+    return target
+
+
+def refusal(tmp_path: Path, overrides=()) -> config.ConfigError:
+    with pytest.raises(config.ConfigError) as raised:
+        config.build(config.load(tmp_path, overrides), FEATURE, package_version="1.0.0-ryan0001", environ=ENV)
+    assert classify(raised.value).code == ExitCode.BAD_INPUT
+    return raised.value
+
+
+def test_a_key_given_twice_is_refused_naming_both_lines(tmp_path: Path) -> None:
+    text = REPO_DEFAULTS.read_text().replace("  nat: single", "  nat: single\n  nat: per_az", 1)
+    raw_defaults(tmp_path, text)
+    first = next(n for n, line in enumerate(text.splitlines(), 1) if line.strip().startswith("nat: single"))
+    error = refusal(tmp_path)
+    assert error.key == f"line {first + 1}"
+    assert f"duplicate key 'nat' (also on line {first})" in error.reason
+
+
+def test_a_section_given_twice_is_refused_too(tmp_path: Path) -> None:
+    raw_defaults(tmp_path, REPO_DEFAULTS.read_text() + "\ntags:\n  owner: me\n")
+    assert "duplicate key 'tags'" in refusal(tmp_path).reason
+
+
+@pytest.mark.parametrize(("written", "read_as"), [("0x10", "16"), ("010", "8"), ("1_0", "10"), ("1:20", "80")])
+def test_numbers_in_the_defaults_are_decimal_only(tmp_path: Path, written: str, read_as: str) -> None:
+    raw_defaults(tmp_path, REPO_DEFAULTS.read_text().replace("  minSize: 1", f"  minSize: {written}", 1))
+    error = refusal(tmp_path)
+    assert error.key.startswith("line ") and f"{written!r} is not a decimal number" in error.reason
+    assert f"would read it as {read_as}" in error.reason
+
+
+def test_a_set_number_is_decimal_only_but_a_new_text_value_stays_text(tmp_path: Path) -> None:
+    defaults_copy(tmp_path)
+    error = refusal(tmp_path, ["phoenix:fleet.minSize=0x10"])
+    assert (error.source, error.key) == ("--set", "phoenix:fleet.minSize")
+    assert "'0x10' is not a decimal number" in error.reason
+    stack = config.build(config.load(tmp_path, ["phoenix:tags.build=0x10"]), FEATURE,
+                         package_version="1.0.0-ryan0001", environ=ENV)
+    assert stack.values["phoenix:tags"] == {"build": "0x10"}
+
+
+def test_a_defaults_file_that_is_not_utf8_is_named_with_its_line(tmp_path: Path) -> None:
+    target = raw_defaults(tmp_path, "")
+    target.write_bytes(b"aws:\n  region: eu-west-1\n# caf\xe9\n")
+    error = refusal(tmp_path)
+    assert error.key == "line 3" and "not UTF-8" in error.reason and "0xe9" in error.reason
+
+
+@pytest.mark.parametrize("text", ["", "# only a comment\n", "\n\n"])
+def test_an_empty_defaults_file_says_so_instead_of_blaming_a_setting(tmp_path: Path, text: str) -> None:
+    raw_defaults(tmp_path, text)
+    error = refusal(tmp_path)
+    assert error.key == "" and "is empty" in error.reason and "aws:region" not in str(error)
+
+
+def test_a_set_that_replaces_an_object_takes_the_blame_for_what_it_lacks(tmp_path: Path) -> None:
+    defaults_copy(tmp_path)
+    error = refusal(tmp_path, ["phoenix:fleet={}"])
+    assert error.source == "--set" and error.key.startswith("phoenix:fleet.")
+    assert "defaults.yaml" not in str(error)
+
+
+@pytest.mark.parametrize(("tag", "bad"), [("line\nbreak", "\n"), ("$(id)", "$"), ("a;b", ";"), ("x`y", "`")])
+def test_tags_follow_the_aws_tag_rules_at_input_time(tmp_path: Path, tag: str, bad: str) -> None:
+    defaults_copy(tmp_path)
+    error = refusal(tmp_path, [f"phoenix:tags.owner={tag}"])
+    assert (error.source, error.key) == ("--set", "phoenix:tags.owner")
+    assert f"holds {bad!r}" in error.reason and "AWS allows only" in error.reason
+    fine = config.build(config.load(tmp_path, ["phoenix:tags.owner=Ryan O. <x>".replace(" <x>", ""),
+                                               "phoenix:tags.cost-centre=ops/é:1+2=3@x_y"]),
+                        FEATURE, package_version="1.0.0-ryan0001", environ=ENV)
+    assert fine.values["phoenix:tags"]["cost-centre"] == "ops/é:1+2=3@x_y"
 
 
 @pytest.mark.parametrize("registration", [None, API_KEY], ids=["missing", "the-deploy-key"])

@@ -41,8 +41,30 @@ def test_backend_from_flag_then_environment_then_the_work_dir(tmp_path: Path) ->
     assert from_env.url == "file:///srv/state" and not from_env.local_default
     local = resolve_backend(None, {}, tmp_path)
     assert local.url == f"file://{tmp_path.resolve()}/.state" and local.local_default
-    relative = resolve_backend("file://state-dir", {}, tmp_path)
-    assert relative.url == f"file://{(tmp_path / 'state-dir').resolve()}"
+
+
+def test_a_relative_file_backend_is_read_from_the_callers_folder(tmp_path: Path, monkeypatch) -> None:
+    caller = tmp_path / "caller"
+    caller.mkdir()
+    monkeypatch.chdir(caller)
+    for explicit, environ in (("file://state-dir", {}), (None, {"PULUMI_BACKEND_URL": "file://state-dir"})):
+        relative = resolve_backend(explicit, environ, tmp_path / "work")
+        assert relative.url == f"file://{caller / 'state-dir'}"
+
+
+@pytest.mark.parametrize(
+    ("explicit", "environ", "source"),
+    [("foo", {}, "--backend"), (None, {"PULUMI_BACKEND_URL": "bucket/phoenix"}, "PULUMI_BACKEND_URL"),
+     ("ftp://host/state", {}, "--backend")],
+)
+def test_a_backend_that_is_no_url_pulumi_knows_is_bad_input_naming_its_source(
+    tmp_path: Path, explicit, environ, source
+) -> None:
+    with pytest.raises(InputError) as raised:
+        resolve_backend(explicit, environ, tmp_path)
+    message = str(raised.value)
+    assert message.startswith(f"{source} ") and "not a state backend URL" in message
+    assert "s3://" in message and "file://" in message
 
 
 def test_ci_with_the_local_backend_is_warned_about(tmp_path: Path) -> None:

@@ -189,3 +189,51 @@ def test_a_provider_traceback_is_reduced_to_its_exception() -> None:
     failure = classify(command_error("", stdout=stdout), stack="ryan0001")
     assert failure.code == ExitCode.FAILED
     assert failure.message == "ryan0001: OctopusAuthError: GET /api/spaces -> 401: You must be logged in."
+
+
+def test_a_provider_failure_is_one_line_of_cause_and_one_of_advice() -> None:
+    stdout = "\n".join([
+        "Diagnostics:",
+        "  pulumi-python:dynamic/octopus:AutoDeployOverride (ryan0001-override):",
+        "    error: Traceback (most recent call last):",
+        '      File "/x/client.py", line 1, in get',
+        "    components.octopus.errors.OctopusAuthError: GET /api/spaces/Spaces-1 -> 401: You must be logged in.",
+        "  pulumi:pulumi:Stack (phoenix-octopus-ryan0001):",
+        "    error: update failed",
+    ])
+    failure = classify(command_error("", stdout=stdout), stack="ryan0001")
+    assert failure.message == "ryan0001: OctopusAuthError: GET /api/spaces/Spaces-1 -> 401: You must be logged in."
+    assert "\n" not in failure.message and "OCTOPUS_API_KEY" in failure.advice and "\n" not in failure.advice
+
+
+@pytest.mark.parametrize(
+    ("cause", "code", "advice"),
+    [
+        ("error: pulumi-python:dynamic/octopus:AutoDeployOverride resource 'x' has a problem: Octopus project "
+         "'Phoenix Web' has no release '9.9.9-ryan0001': create the release", ExitCode.FAILED, "publish the package"),
+        ("error: TenantNameTaken: an Octopus tenant named 'ryan0001' already exists in space 'Default'",
+         ExitCode.FAILED, "adoptExistingTenant"),
+        ("error: no resource plugin 'pulumi-resource-aws' found in the workspace at version v7.51.1",
+         ExitCode.FAILED, "install the provider plugin"),
+        ("error: failed to decrypt: incorrect passphrase, please set PULUMI_CONFIG_PASSPHRASE", ExitCode.BAD_INPUT,
+         "the passphrase this feature's stack was created with"),
+        ("error: something nobody foresaw", ExitCode.FAILED, "run the same command again"),
+    ],
+)
+def test_each_known_engine_cause_gets_its_own_advice(cause: str, code: ExitCode, advice: str) -> None:
+    failure = classify(command_error(cause), stack="ryan0001")
+    assert failure.code == code and advice in failure.advice
+    assert "pulumi stack rm" not in failure.advice and "pulumi cancel" not in failure.advice
+
+
+def test_several_errors_name_the_first_and_count_the_rest() -> None:
+    stdout = "Diagnostics:\n  a:\n    error: first cause\n  b:\n    error: second cause\n  c:\n    error: update failed"
+    assert engine_message(stdout, "") == "first cause (and 1 more error)"
+
+
+def test_a_huge_value_is_cut_in_the_middle_not_echoed_whole() -> None:
+    value = "x" * 5000
+    failure = classify(ConfigError("--set", "phoenix:fleet.os", f"{value!r} is not one of linux, windows"))
+    assert failure.code == ExitCode.BAD_INPUT
+    assert len(failure.message) < 400 and "(50" in failure.message
+    assert failure.message.startswith("--set: phoenix:fleet.os: 'xxx") and "is not one of linux, windows" in failure.message

@@ -121,8 +121,15 @@ class StackNotFoundError(Exception):
 @dataclass
 class FakeEngine:
     outputs_by_stack: dict[str, dict[str, Output]]
+    new_backend: bool = False
+    """A local file backend not made yet: `pulumi stack output` would fail on the missing folder."""
+
+    def holds_no_stack(self) -> bool:
+        return self.new_backend
 
     def outputs(self, name: str) -> dict[str, Output]:
+        if self.new_backend:
+            raise RuntimeError("unable to open state directory")
         if name not in self.outputs_by_stack:
             raise StackNotFoundError(f"no stack named {name!r} found")
         return self.outputs_by_stack[name]
@@ -150,8 +157,19 @@ def test_a_run_reads_the_pin_from_its_stack(monkeypatch, stacks, refresh, expect
     assert asked == ([] if expected == OLD else [PATTERN])
 
 
+def test_the_first_create_on_a_new_local_backend_asks_ec2_without_reading_a_stack(monkeypatch) -> None:
+    monkeypatch.setattr(image, "newest_image", lambda **kwargs: (NEW, "new"))
+    settings = parse_settings(sample_config({IMAGE_KEY: None}))
+    choice = image.choose_for(FakeSession(FakeEngine({}, new_backend=True)), parse_feature("ryan0001"), settings,
+                              refresh=False)
+    assert choice.image_id == NEW
+
+
 def test_another_engine_error_is_not_taken_for_a_missing_stack() -> None:
     class Broken:
+        def holds_no_stack(self) -> bool:
+            return False
+
         def outputs(self, name: str) -> Any:
             raise RuntimeError("the backend is unreachable")
 

@@ -59,6 +59,14 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
         (["reap", "--older-than", "soon"], "--older-than"),
         (["reap", "--keep", "Not A Feature"], "--keep"),
         (["outputs", "9lives"], "feature id"),
+        (["create", "ryan_0001"], "did you mean 'ryan-0001'?"),
+        (["create", "1.0.0-ryan0001", "--backend", "foo"], "--backend 'foo' is not a state backend URL"),
+        (["list", "--backend", "foo"], "--backend 'foo' is not a state backend URL"),
+        (["create", "1.0.0-ryan0001", "--set", "phoenix:fleet.minSize=0x10"], "'0x10' is not a decimal number"),
+        (["create", "1.0.0-ryan0001", "--set", "phoenix:tags.owner=$(id)"], "holds '$'"),
+        (["create", "1.0.0-ryan0001", "--set", "phoenix:tags.owner=a\nb"], "holds '\\n'"),
+        (["create", "1.0.0-ryan0001", "--set", "phoenix:fleet={}"], "--set: phoenix:fleet."),
+        (["destroy", "ryan0001", "--set", "phoenix:network={nat: single, nat: per_az}"], "duplicate key 'nat'"),
     ],
 )
 def test_bad_input_exits_2_naming_the_problem(project, env, capsys, argv, needle) -> None:
@@ -134,6 +142,75 @@ def test_the_console_masks_every_secret_it_knows(capsys) -> None:
     assert API_KEY not in captured.err + captured.out and "correct horse" not in captured.err
     assert captured.err == "engine said [secret] and [secret]\n"
     assert captured.out == "url?apikey=[secret]\n"
+
+
+def test_a_huge_bad_value_is_cut_short_in_the_message(project, env, capsys) -> None:
+    code, out, err = run(capsys, "create", "1.0.0-ryan0001", "--set", "phoenix:fleet.os=" + "x" * 5000,
+                         "--work-dir", str(project))
+    assert code == 2 and err.startswith("error: --set: phoenix:fleet.os: 'xxx")
+    assert len(err) < 600 and " ... " in err and " characters)" in err
+    assert "is not one of linux, windows" in err
+    untouched(project)
+
+
+def test_a_defaults_file_that_is_not_utf8_is_bad_input(project, env, capsys, tmp_path) -> None:
+    defaults = tmp_path / "latin1.yaml"
+    defaults.write_bytes(b"aws:\n  region: eu-west-1  # r\xe9gion\n")
+    code, _, err = run(capsys, "create", "1.0.0-ryan0001", "--defaults", str(defaults), "--work-dir", str(project))
+    assert code == 2 and "latin1.yaml: line 2: is not UTF-8 text" in err
+    untouched(project)
+
+
+def test_relative_paths_are_read_from_the_callers_folder(project, env, capsys, tmp_path, monkeypatch) -> None:
+    caller = tmp_path / "caller"
+    caller.mkdir()
+    (caller / "mine.yaml").write_text("aws:\n  region: Mars North\n")
+    monkeypatch.chdir(caller)
+    code, _, err = run(capsys, "create", "1.0.0-ryan0001", "--defaults", "mine.yaml", "--work-dir", str(project))
+    assert code == 2 and "mine.yaml" in err and "file not found" not in err
+    untouched(project)
+
+
+def test_outputs_of_a_feature_without_a_stack_is_bad_input_and_needs_no_passphrase(project, env, capsys) -> None:
+    env.delenv("PULUMI_CONFIG_PASSPHRASE")
+    code, out, err = run(capsys, "outputs", "nosuch0001", "--work-dir", str(project))
+    assert (code, out) == (2, "")
+    assert err.startswith("error: feature 'nosuch0001' has no stack")
+    untouched(project)
+
+
+class Terminal:
+    def __init__(self, tty: bool) -> None:
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+
+def test_colour_only_on_a_terminal_and_never_with_no_color() -> None:
+    from automation.cli import colour_wanted
+
+    assert colour_wanted(Terminal(True), {})
+    assert not colour_wanted(Terminal(False), {})
+    assert not colour_wanted(Terminal(True), {"NO_COLOR": "1"})
+    assert not colour_wanted(Terminal(True), {"TERM": "dumb"})
+    painted = Console(json_mode=False, environ={}, color=True).paint("[ryan0001] warning: slow")
+    assert painted == "[ryan0001] \x1b[33mwarning:\x1b[0m slow"
+    assert Console(json_mode=False, environ={}, color=False).paint("error: x") == "error: x"
+
+
+def test_an_unwritable_summary_warns_alike_for_the_flag_and_the_variable(project, env, capsys, tmp_path) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    env.setenv("GITHUB_STEP_SUMMARY", str(blocked / "step.md"))
+    code, _, err = run(capsys, "create", "1.0.0-ryan0001", "--set", "phoenix:network.nat=double",
+                       "--summary", str(blocked / "own.md"), "--work-dir", str(project))
+    assert code == 2
+    warnings = [line for line in err.splitlines() if line.startswith("warning: could not write the summary")]
+    assert warnings == [
+        f"warning: could not write the summary to {blocked / 'own.md'} (--summary): File exists",
+        f"warning: could not write the summary to {blocked / 'step.md'} (GITHUB_STEP_SUMMARY): File exists",
+    ]
 
 
 def test_a_refused_registration_key_writes_a_summary_without_either_key(project, env, capsys, tmp_path) -> None:

@@ -12,7 +12,7 @@ import pytest
 from automation.cli import build_parser
 from automation.pulumi_cli import PROJECT_ROOT
 
-COMMANDS = ("create", "preview", "destroy", "list", "outputs", "reap", "doctor", "synth")
+COMMANDS = ("create", "preview", "destroy", "list", "outputs", "reap", "unlock", "doctor", "synth")
 
 
 def parse(*argv: str) -> argparse.Namespace:
@@ -59,6 +59,13 @@ def test_reap_flags() -> None:
     assert args.dry_run and args.parallel == 4
 
 
+def test_unlock_takes_the_feature_and_an_age() -> None:
+    args = parse("unlock", "1.0.0-ryan0001", "--older-than", "8h", "--backend", "s3://b/p", "--json")
+    assert (args.command, args.feature, args.older_than, args.backend, args.json) == (
+        "unlock", "1.0.0-ryan0001", "8h", "s3://b/p", True)
+    assert parse("unlock", "ryan0001").older_than is None  # the default depends on the fleet's settings
+
+
 def test_doctor_feature_is_optional_and_synth_takes_a_format() -> None:
     assert parse("doctor").feature is None
     assert parse("doctor", "ryan0001").feature == "ryan0001"
@@ -78,6 +85,8 @@ def test_doctor_feature_is_optional_and_synth_takes_a_format() -> None:
         ["list", "ryan0001"],
         ["synth", "ryan0001", "--format", "png"],
         ["create", "ryan0001", "--older-than", "1h"],
+        ["unlock"],
+        ["unlock", "ryan0001", "--wait-lock", "5"],
     ],
 )
 def test_bad_arguments_exit_2_with_usage(argv, capsys) -> None:
@@ -96,7 +105,7 @@ def test_every_option_of_every_command_has_help() -> None:
 def test_every_command_help_has_an_example_and_the_exit_codes() -> None:
     for name, parser in subparsers().items():
         text = parser.format_help()
-        assert f"python -m automation {name}" in text, f"{name} --help has no example"
+        assert f"phoenix {name}" in text, f"{name} --help has no example"
         assert "130" in text and "--wait-lock" in text, f"{name} --help lacks the exit codes"
 
 
@@ -107,6 +116,65 @@ def test_top_level_help_teaches_the_workflow() -> None:
         assert needle in text
     for command in COMMANDS:
         assert command in text
+
+
+#: What each command's --help must offer, and must not (it lists only what the command honours).
+HONOURED = {
+    "create": ({"--version", "--skip-preflight", "--backend", "--set", "--wait-lock", "--quiet", "--verbose", "--json"},
+               {"--yes", "--older-than"}),
+    "destroy": ({"--backend", "--set", "--summary", "--verbose", "--json", "--yes"}, {"--version", "--skip-preflight"}),
+    "reap": ({"--older-than", "--keep-file", "--set", "--summary", "--verbose", "--yes"}, {"--version"}),
+    "list": ({"--work-dir", "--backend", "--set", "--json"}, {"--quiet", "--verbose", "--summary", "--yes"}),
+    "outputs": ({"--work-dir", "--backend", "--json"}, {"--set", "--defaults", "--quiet", "--summary", "--yes"}),
+    "doctor": ({"--backend", "--set", "--json", "--version"}, {"--quiet", "--summary", "--yes"}),
+    "unlock": ({"--older-than", "--work-dir", "--backend", "--set", "--json"},
+               {"--version", "--quiet", "--summary", "--wait-lock", "--yes"}),
+    "synth": ({"--version", "--work-dir", "--set", "--json", "--format", "--output"},
+              {"--backend", "--quiet", "--summary", "--wait-lock", "--yes"}),
+}
+
+
+@pytest.mark.parametrize("command", sorted(HONOURED))
+def test_help_lists_what_the_command_honours_and_nothing_else(command: str) -> None:
+    shown, hidden = HONOURED[command]
+    text = subparsers()[command].format_help()
+    options = {word.strip("[],") for word in text.split() if word.startswith(("--", "[--"))}
+    assert shown <= options, f"{command} --help lacks {sorted(shown - options)}"
+    assert not hidden & options, f"{command} --help shows {sorted(hidden & options)}, which it ignores"
+
+
+def test_a_shared_option_reads_the_same_everywhere_and_every_command_takes_yes() -> None:
+    helps = {}
+    for name, parser in subparsers().items():
+        assert parser.parse_args([*(["ryan0001"] if name in ("create", "preview", "destroy", "outputs", "unlock", "synth")
+                                    else []),
+                                  "--yes"]).yes, f"{name} must accept --yes (CI scripts pass it everywhere)"
+        for action in parser._actions:
+            for option in action.option_strings:
+                helps.setdefault((option, action.dest), set()).add(action.help)
+    varied = {key: texts for key, texts in helps.items() if len(texts - {argparse.SUPPRESS}) > 1}
+    # Two options are per command by meaning: --version (what Octopus is asked) and --older-than
+    # (a feature's age for reap, a lock's for unlock).
+    assert set(varied) == {("--version", "package_version"), ("--older-than", "older_than")}, varied
+
+
+def test_synth_says_its_version_never_comes_from_octopus() -> None:
+    text = " ".join(subparsers()["synth"].format_help().split())
+    assert "synth never asks Octopus" in text and "newest release" not in text
+
+
+def test_the_tool_prints_its_version_the_clis_and_the_sdks(capsys) -> None:
+    from importlib import metadata
+
+    from automation import __version__
+
+    with pytest.raises(SystemExit) as caught:
+        parse("--version")
+    assert caught.value.code == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"phoenix {__version__}"
+    assert lines[1].startswith("Pulumi CLI 3.") and lines[2] == f"Pulumi SDK {metadata.version('pulumi')}"
+    assert parse("create", "ryan0001", "--version", "1.0.0-ryan0001").package_version == "1.0.0-ryan0001"
 
 
 HEAVY = ("pulumi_aws", "pulumi.automation", "boto3", "botocore", "grpc", "requests")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from automation.reap import Outcome
 from automation.summary import (
     Output,
@@ -82,13 +84,28 @@ def test_appends_to_the_file_and_the_step_summary_once_each(tmp_path: Path) -> N
     own = tmp_path / "out" / "summary.md"
     step = tmp_path / "step.md"
     step.write_text("earlier step\n")
-    written = append("## one\n", str(own), {"GITHUB_STEP_SUMMARY": str(step)})
+    written, failed = append("## one\n", str(own), {"GITHUB_STEP_SUMMARY": str(step)})
     append("## two\n", str(own), {"GITHUB_STEP_SUMMARY": str(step)})
-    assert written == [own, step]
+    assert (written, failed) == ([own, step], [])
     assert own.read_text() == "## one\n## two\n"
     assert step.read_text() == "earlier step\n## one\n## two\n"
     assert summary_targets(str(step), {"GITHUB_STEP_SUMMARY": str(step)}) == [step]
     assert summary_targets(None, {}) == []
+
+
+@pytest.mark.parametrize("unwritable", ["flag", "variable"])
+def test_an_unwritable_target_warns_alike_whichever_names_it_and_the_other_is_still_written(
+    tmp_path: Path, unwritable: str
+) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    bad, good = str(blocked / "summary.md"), str(tmp_path / "good.md")
+    flag, variable = (bad, good) if unwritable == "flag" else (good, bad)
+    written, failed = append("## one\n", flag, {"GITHUB_STEP_SUMMARY": variable})
+    assert written == [Path(good)]
+    [failure] = failed
+    source = "--summary" if unwritable == "flag" else "GITHUB_STEP_SUMMARY"
+    assert failure.warning().startswith(f"warning: could not write the summary to {bad} ({source}): ")
 
 
 def test_reap_summary_lists_every_outcome() -> None:

@@ -91,6 +91,10 @@ def phoenix_plugins(plugin_home: Path) -> Path:
     return plugin_home
 
 
+#: The templates the repository's defaults give the feature tenant values for.
+TEMPLATES = ("Phoenix.Url", "Phoenix.Feature", "Phoenix.PackageVersion")
+
+
 @pytest.fixture
 def ready_octopus(octopus_emulator: OctopusEmulator) -> OctopusEmulator:
     """An Octopus set up the way a feature environment needs it."""
@@ -100,6 +104,8 @@ def ready_octopus(octopus_emulator: OctopusEmulator) -> OctopusEmulator:
     emu.seed_machine_policy(POLICY, delete_unavailable_after=timedelta(minutes=20))
     emu.seed_trigger(PROJECT, environments=[ENVIRONMENT], roles=[ROLE])
     emu.seed_release(PROJECT, VERSION)
+    for template in TEMPLATES:
+        emu.seed_project_template(PROJECT, template)
     return emu
 
 

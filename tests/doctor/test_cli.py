@@ -71,7 +71,7 @@ def test_create_without_autodeploy_trigger_stops_before_any_stack_operation(
     code = main(_args(emu, ready_machine, "create", VERSION))
 
     _, err = capsys.readouterr()
-    assert code == 2
+    assert code == 2, err
     assert_named(err, "octopus.trigger", repr(PROJECT), repr(ENVIRONMENT), repr(ROLE), "--skip-preflight")
     assert not (ready_machine / ".pulumi").exists(), "no stack may be created"
     assert [r for r in emu.request_log if r.method != "GET"] == [], "nothing written to Octopus"

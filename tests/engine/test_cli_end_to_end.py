@@ -58,14 +58,14 @@ class Cli:
     def run(self, command: str, *args: str, preflight: bool = False, timeout: float = 240):
         result = subprocess.run(
             self.argv(command, *args, preflight=preflight), cwd=PROJECT_ROOT, env=self.env,
-            capture_output=True, text=True, timeout=timeout,
+            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout,
         )
         assert not own_traceback(result.stderr), result.stderr[-3000:]
         return result
 
     def start(self, command: str, *args: str) -> subprocess.Popen:
         return subprocess.Popen(
-            self.argv(command, *args), cwd=PROJECT_ROOT, env=self.env,
+            self.argv(command, *args), cwd=PROJECT_ROOT, env=self.env, stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
 
@@ -84,6 +84,11 @@ def own_traceback(stderr: str) -> bool:
     return any(line.startswith("Traceback") for line in stderr.splitlines())
 
 
+def error_lines(stderr: str) -> list[str]:
+    """Lines a CI log scanner flags: `error:` at the start, after a `[feature] ` prefix or not."""
+    return [line for line in stderr.splitlines() if line.split("] ", 1)[-1].lstrip().startswith("error:")]
+
+
 def overrides(emulator) -> list[dict]:
     return list(emulator.project(PROJECT).get("AutoDeployReleaseOverrides") or [])
 
@@ -92,6 +97,8 @@ def overrides(emulator) -> list[dict]:
 def cli(engine, octopus_emulator, tmp_path: Path) -> Cli:
     octopus_emulator.seed_project(PROJECT)
     octopus_emulator.seed_environment(ENVIRONMENT)
+    for template in ("Phoenix.Url", "Phoenix.Feature", "Phoenix.PackageVersion"):  # the defaults' templates
+        octopus_emulator.seed_project_template(PROJECT, template)
     work_dir = copy_project(tmp_path / "project")
     env = {key: value for key, value in engine.env.items()
            if key not in ("GITHUB_STEP_SUMMARY", "PHOENIX_WORK_DIR", "PHOENIX_DEFAULTS", "CI")}
@@ -108,7 +115,7 @@ def test_create_list_preview_update_destroy(cli: Cli, tmp_path: Path) -> None:
 
     # Preview of a feature without a stack: the change set, and no stack left behind.
     planned = cli.json("preview", "ryan0001")
-    assert (planned["result"], planned["changes"]) == ("changes", {"create": 3})
+    assert (planned["result"], planned["changes"]) == ("changes", {"create": 4})
     assert planned["packageVersion"] == "1.0.0-ryan0001"
     assert not cli.has_stack("ryan0001") and emulator.tenants() == []
     assert not (cli.work_dir / "Pulumi.ryan0001.yaml").exists()
@@ -119,12 +126,12 @@ def test_create_list_preview_update_destroy(cli: Cli, tmp_path: Path) -> None:
     report = json.loads(created.stdout)
     [tenant] = emulator.tenants()
     assert (report["result"], report["packageVersion"]) == ("succeeded", "1.0.0-ryan0001")
-    assert report["changes"] == {"create": 3}
+    assert report["changes"] == {"create": 4}
     assert report["outputs"]["tenant_id"] == tenant["Id"] and tenant["Name"] == "ryan0001"
     assert [(o["TenantId"], o["ReleaseId"]) for o in overrides(emulator)] == [(tenant["Id"], first["Id"])]
     assert "[ryan0001] " in created.stderr, "engine output is streamed with the feature as prefix"
     markdown = summary.read_text()
-    assert "### phoenix create `ryan0001`: succeeded" in markdown and "3 created" in markdown
+    assert "### phoenix create `ryan0001`: succeeded" in markdown and "4 created" in markdown
 
     # Secrets: written encrypted, never printed.
     config_file = cli.work_dir / "Pulumi.ryan0001.yaml"
@@ -149,12 +156,12 @@ def test_create_list_preview_update_destroy(cli: Cli, tmp_path: Path) -> None:
     second = emulator.seed_release(PROJECT, "1.0.1-ryan0001")
     drift = cli.run("preview", "ryan0001", "--expect-no-changes")
     assert drift.returncode == 3, drift.stderr[-3000:]
-    assert "1 to update" in drift.stdout
+    assert "2 to update" in drift.stdout  # the override and the tenant's PackageVersion
     assert overrides(emulator)[0]["ReleaseId"] == first["Id"], "preview changed nothing"
 
     updated = cli.json("create", "ryan0001", "--version", "1.0.1-ryan0001")
-    assert updated["changes"] == {"same": 2, "update": 1}
-    assert [s["op"] for s in updated["steps"] if s["op"] != "same"] == ["update"]
+    assert updated["changes"] == {"same": 2, "update": 2}
+    assert [s["op"] for s in updated["steps"] if s["op"] != "same"] == ["update", "update"]
     assert [o["ReleaseId"] for o in overrides(emulator)] == [second["Id"]]
 
     # A fresh CI workspace: no stack config file; destroy rebuilds it, and needs no registration key.
@@ -163,6 +170,9 @@ def test_create_list_preview_update_destroy(cli: Cli, tmp_path: Path) -> None:
     destroyed = cli.run("destroy", "ryan0001")
     assert destroyed.returncode == 0, destroyed.stderr[-3000:]
     assert "destroyed" in destroyed.stdout
+    assert "[y/N]" not in destroyed.stderr, "no terminal: nothing is asked"
+    assert "pulumi stack rm" not in destroyed.stderr + destroyed.stdout
+    assert not error_lines(destroyed.stderr)
     assert cli.json("list") == []
     assert emulator.tenants() == [] and overrides(emulator) == []
     assert not config_file.exists(), "the stack was removed with its config"
@@ -170,7 +180,7 @@ def test_create_list_preview_update_destroy(cli: Cli, tmp_path: Path) -> None:
     absent = cli.run("destroy", "ryan0001")
     assert absent.returncode == 0 and "no stack" in absent.stdout
     missing = cli.run("outputs", "ryan0001")
-    assert missing.returncode == 1 and "has no stack" in missing.stderr
+    assert missing.returncode == 2 and "has no stack" in missing.stderr
 
 
 def test_reap_destroys_expired_features_except_kept_ones(cli: Cli) -> None:
@@ -211,34 +221,55 @@ def wait_for(predicate, timeout: float = 120, what: str = "condition") -> None:
         time.sleep(0.1)
 
 
+#: How long the emulator holds one answer to the first create (under the client's 30 s read timeout).
+HOLD_SECONDS = 25
+
+
 def test_two_creates_of_one_feature_at_once(cli: Cli) -> None:
     emulator = cli.emulator
     emulator.seed_release(PROJECT, "1.0.0-ryan0001")
-    # The first update stays running while the gate is shut: each Octopus answer waits
-    # (less than the client's 30 s read timeout, so nothing is retried), however slow the machine.
-    gate = threading.Event()
-    emulator.after_next("*", "", lambda: gate.wait(20), count=10_000)
+    # The first update is held inside Octopus calls (its lock taken) until the waiting create has
+    # met the lock, so the test does not depend on how fast a loaded machine starts processes.
+    entered, met = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        entered.set()
+        met.wait(HOLD_SECONDS)
+
+    emulator.after_next("POST", r"/tenants$", hold)
+    emulator.after_next("PUT", r"/projects/", hold)
     first = cli.start("create", "1.0.0-ryan0001")
-    wait_for(lambda: any(cli.state_dir.rglob("locks/**/*.json")) or first.poll() is not None, what="the first lock")
+    wait_for(lambda: entered.is_set() or first.poll() is not None, what="the first update")
     assert first.poll() is None, "the first create ended before the second could start"
     waiting = cli.start("create", "1.0.0-ryan0001", "--wait-lock", "180")
     waited: list[str] = []
-    reader = threading.Thread(target=lambda: waited.extend(iter(waiting.stderr.readline, "")), daemon=True)
+    waiting_met = threading.Event()
+
+    def read_waiting() -> None:
+        for line in iter(waiting.stderr.readline, ""):
+            waited.append(line)
+            if "locked by another update; retrying" in line:
+                waiting_met.set()
+
+    reader = threading.Thread(target=read_waiting, daemon=True)
     reader.start()
 
     second = cli.run("create", "1.0.0-ryan0001")
     assert second.returncode == 4, second.stderr[-3000:]
     assert "'ryan0001' is locked" in second.stderr
-    wait_for(lambda: any("locked by another update; retrying" in line for line in waited) or waiting.poll() is not None,
-             what="the waiting create to meet the lock")
-    gate.set()
+    # Released only once both have met the lock, so neither can find it gone on a slow machine.
+    wait_for(lambda: waiting_met.is_set() or waiting.poll() is not None, what="the waiting create to meet the lock")
+    met.set()
 
     out, err = first.communicate(timeout=240)
     assert first.returncode == 0, err[-3000:]
-    assert waiting.wait(timeout=240) == 0, "".join(waited)[-3000:]
+    out = waiting.stdout.read()
+    waiting.wait(timeout=240)
     reader.join(timeout=30)
-    assert "locked by another update; retrying" in "".join(waited)
-    assert "3 unchanged" in waiting.stdout.read()
+    err = "".join(waited)
+    assert waiting.returncode == 0, err[-3000:]
+    assert "locked by another update; retrying" in err
+    assert "4 unchanged" in out
     assert [t["Name"] for t in emulator.tenants()] == ["ryan0001"]
     assert len(overrides(emulator)) == 1
 
@@ -346,7 +377,9 @@ def test_a_create_killed_mid_update_is_recovered_by_the_next(cli: Cli, how: str)
     if how == "sigkill":
         assert "removing a stale lock" in rerun.stderr
         assert "pending operations" in rerun.stderr
-        assert cli.json("create", "1.0.0-ryan0001")["changes"] == {"same": 3}
+        # The engine's lock error and its `pulumi cancel` hint go to the run log, not to CI's log.
+        assert not error_lines(rerun.stderr) and "pulumi cancel" not in rerun.stderr, rerun.stderr[-3000:]
+        assert cli.json("create", "1.0.0-ryan0001")["changes"] == {"same": 4}
 
 
 def test_a_failing_preflight_stops_create_before_the_stack(cli: Cli) -> None:
@@ -364,15 +397,16 @@ def test_a_failing_preflight_stops_create_before_the_stack(cli: Cli) -> None:
     assert not (cli.work_dir / "Pulumi.ryan0001.yaml").exists()
 
 
-def test_a_refused_api_key_fails_the_update_with_octopus_message(cli: Cli) -> None:
+def test_a_refused_api_key_stops_create_before_the_stack_even_without_preflight(cli: Cli) -> None:
     env = dict(cli.env, OCTOPUS_API_KEY="API-WRONGKEY000000000000001")
     result = subprocess.run(
         cli.argv("create", "1.0.0-ryan0001"), cwd=PROJECT_ROOT, env=env,
         capture_output=True, text=True, timeout=240,
     )
-    assert result.returncode == 1, result.stderr[-3000:]
+    assert result.returncode == 2, result.stderr[-3000:]
     assert not own_traceback(result.stderr)
-    last_error = [line for line in result.stderr.splitlines() if line.startswith("error: ")][-1]
-    assert last_error.startswith("error: ryan0001: OctopusAuthError:") and "401" in last_error
+    assert result.stderr.startswith("error: create stopped before touching anything: octopus.user:")
+    assert "OCTOPUS_API_KEY" in result.stderr and "401" in result.stderr
     assert "API-WRONGKEY" not in result.stderr + result.stdout
     assert cli.emulator.tenants() == []
+    assert not cli.has_stack("ryan0001")

@@ -211,13 +211,15 @@ def test_tenant_create_get_modify_delete(api: Api, seeded: Seeded, octopus_emula
 
 
 def test_tenant_validation_lists_every_problem(api: Api, seeded: Seeded, octopus_emulator: OctopusEmulator) -> None:
-    answer = api("POST", "/api/Spaces-1/tenants", json={"Name": ""})
+    answer = api("POST", "/api/Spaces-1/tenants", json={"Name": "", "TenantTags": ["no-set"],
+                                                          "ProjectEnvironments": ["Projects-1"]})
     assert answer.status_code == 400
     assert set(answer.json()) == ERROR_FIELDS
     errors = answer.json()["Errors"]
-    assert "The Name field is required." in errors
-    assert "The TenantTags field is required." in errors
-    assert "The ProjectEnvironments field is required." in errors
+    assert errors[0] == "The Name field is required."
+    assert "TenantTags must be canonical tag names like 'TagSet/Tag'." in errors
+    assert "ProjectEnvironments must map project ids to lists of environment ids." in errors
+    assert set(answer.json()["Details"]) == {"Name", "TenantTags", "ProjectEnvironments"}
     assert octopus_emulator.tenants() == []
 
 

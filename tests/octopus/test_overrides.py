@@ -200,3 +200,49 @@ def test_a_writer_that_never_stops_is_reported(
         client.set_auto_deploy_override(
             project, seeded.environment["Id"], tenants[0]["Id"], seeded.release["Id"]
         )
+
+
+def test_a_refusal_of_our_own_write_fails_at_once(
+    client: OctopusClient, seeded: Seeded, tenants: list[dict], octopus_emulator: OctopusEmulator
+) -> None:
+    """The release belongs to another project: no fresh read can fix that, so one PUT and Octopus' text."""
+    octopus_emulator.seed_project("Other")
+    foreign = octopus_emulator.seed_release("Other", "2.0.0")
+    project = seeded.project["Id"]
+    octopus_emulator.clear_log()
+    with pytest.raises(OctopusConflict) as refused:
+        client.set_auto_deploy_override(project, seeded.environment["Id"], tenants[0]["Id"], foreign["Id"])
+    assert refused.value.errors == [f"The release '{foreign['Id']}' belongs to another project."]
+    assert octopus_emulator.count("PUT", rf"/projects/{project}$") == 1
+
+
+@pytest.mark.parametrize(
+    "errors",
+    [
+        ["This project is version controlled: change its settings on a branch."],
+        ["You cannot modify a project that is read-only."],
+    ],
+)
+def test_a_400_for_octopus_own_reasons_is_not_taken_for_a_stale_copy(
+    client: OctopusClient, seeded: Seeded, tenants: list[dict], octopus_emulator: OctopusEmulator,
+    errors: list[str],
+) -> None:
+    project = seeded.project["Id"]
+    octopus_emulator.fail_next("PUT", rf"/projects/{project}$", status=400, count=10, errors=errors)
+    octopus_emulator.clear_log()
+    with pytest.raises(OctopusConflict) as refused:
+        client.set_auto_deploy_override(project, seeded.environment["Id"], tenants[0]["Id"], seeded.release["Id"])
+    assert refused.value.status == 400 and refused.value.errors == errors
+    assert errors[0] in str(refused.value)
+    assert octopus_emulator.count("PUT", rf"/projects/{project}$") == 1
+    assert overrides(octopus_emulator) == []
+
+
+def test_a_409_is_read_again_and_applied(
+    client: OctopusClient, seeded: Seeded, tenants: list[dict], octopus_emulator: OctopusEmulator
+) -> None:
+    project = seeded.project["Id"]
+    octopus_emulator.fail_next("PUT", rf"/projects/{project}$", status=409)
+    client.set_auto_deploy_override(project, seeded.environment["Id"], tenants[0]["Id"], seeded.release["Id"])
+    assert [e["TenantId"] for e in overrides(octopus_emulator)] == [tenants[0]["Id"]]
+    assert octopus_emulator.count("PUT", rf"/projects/{project}$") == 2

@@ -1,7 +1,11 @@
 """The shapes Octopus Server answers with: errors, collection pages, root documents, kinds.
 
 Field names follow the REST reference; where the reference marks a wording
-unconfirmed, the text chosen here is noted beside it.
+unconfirmed, the text chosen here is noted beside it. Where the reference and
+an official client disagree, the client wins (noted where it happens):
+`Details` in an error body is an object of field -> message, as the
+TypeScript client (`@octopusdeploy/api-client`, `OctopusError.Details`) and
+the .NET client read it, not `null`.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 from urllib.parse import urlencode
 
 #: The generic summary of a 400; the reference marks the exact text unconfirmed.
@@ -36,31 +40,57 @@ DEFAULT_TAKE = 30
 #: The `take` of `Page.All`: Int32.MaxValue, as the server writes it.
 TAKE_ALL = 2147483647
 
-SERVER_VERSION = "2024.3.10989"
+#: A server with the per-project tenant variable endpoints (GA in 2025.2).
+SERVER_VERSION = "2025.2.11370"
+
+
+class Problems(list):
+    """Validation messages in the order found, and for those about one field, which field.
+
+    A list of strings like any `errors` list; `field()` also records the
+    message under the field's name for the error body's `Details`.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.details: dict[str, str] = {}
+
+    def field(self, name: str, message: str) -> None:
+        self.append(message)
+        self.details.setdefault(name, message)
 
 
 class ApiError(Exception):
     """An Octopus error response: status plus the server's error object."""
 
-    def __init__(self, status: int, message: str, errors: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        errors: Sequence[str] = (),
+        details: Optional[Mapping[str, str]] = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.errors = list(errors)
+        self.details = dict(details or getattr(errors, "details", None) or {})
 
     def __str__(self) -> str:
         detail = " ".join(self.errors)
         return f"{self.status} {self.message} {detail}".strip()
 
     def body(self) -> dict:
-        return error_body(self.message, self.errors)
+        return error_body(self.message, self.errors, self.details)
 
 
-def error_body(message: str, errors: Sequence[str] = ()) -> dict:
+def error_body(
+    message: str, errors: Sequence[str] = (), details: Optional[Mapping[str, str]] = None
+) -> dict:
     return {
         "ErrorMessage": message,
         "Errors": list(errors),
-        "Details": None,
+        "Details": dict(details or {}),
         "HelpText": "",
         "HelpLink": "",
         "FullException": "",
@@ -68,6 +98,7 @@ def error_body(message: str, errors: Sequence[str] = ()) -> dict:
 
 
 def validation_error(errors: Sequence[str]) -> ApiError:
+    """A 400 listing every problem; a `Problems` list also fills `Details`."""
     return ApiError(400, VALIDATION_MESSAGE, errors)
 
 
@@ -189,44 +220,97 @@ def collection_page(
     }
 
 
+#: Space-scoped links of the root and space root documents, as a 2023.1 server
+#: lists them (the link set is part of the contract: the .NET and Go clients
+#: find routes by link name, e.g. `MachinePolicyTemplate`). Paths are relative
+#: to `/api/{spaceId}`. The emulator serves the resources phoenix and the
+#: contract tests use; a link to one it does not model answers 404.
+SPACE_LINKS: dict[str, str] = {
+    "Accounts": "/accounts{/id}{?skip,take,ids,partialName,accountType}",
+    "ActionTemplates": "/actiontemplates{/id}{?skip,take,ids,partialName}",
+    "Artifacts": "/artifacts{/id}{?skip,take,regarding,ids,partialName,order}",
+    "BuildInformation": "/build-information{/id}{?packageId,filter,latest,skip,take,overwriteMode}",
+    "Certificates": "/certificates{/id}{?skip,take,search,archived,tenant,firstResult,orderBy,ids,partialName}",
+    "Channels": "/channels{/id}{?skip,take,ids,partialName}",
+    "Dashboard": "/dashboard{?projectId,releaseId,selectedTenants,selectedTags,showAll,"
+                 "highestLatestVersionPerProjectAndEnvironment}",
+    "DeploymentProcesses": "/deploymentprocesses{/id}{?skip,take,ids}",
+    "Deployments": "/deployments{/id}" + KINDS["deployments"].template,
+    "Environments": "/environments{/id}" + KINDS["environments"].template,
+    "EnvironmentSortOrder": "/environments/sortorder",
+    "Interruptions": "/interruptions{/id}{?skip,take,regarding,pendingOnly,ids}",
+    "LibraryVariables": "/libraryvariablesets{/id}{?skip,contentType,take,ids,partialName}",
+    "Lifecycles": "/lifecycles{/id}{?skip,take,ids,partialName}",
+    "MachineOperatingSystems": "/machines/operatingsystem/names/all",
+    "MachinePolicies": "/machinepolicies{/id}" + KINDS["machinepolicies"].template,
+    "MachinePolicyTemplate": "/machinepolicies/template",
+    "MachineRoles": "/machineroles/all",
+    "Machines": "/machines{/id}" + KINDS["machines"].template,
+    "MachineShells": "/machines/operatingsystem/shells/all",
+    "Packages": "/packages{/id}{?nuGetPackageId,filter,latest,skip,take,includeNotes}",
+    "ProjectGroups": "/projectgroups{/id}{?skip,take,ids,partialName}",
+    "Projects": "/projects{/id}" + KINDS["projects"].template,
+    "ProjectTriggers": "/projecttriggers{/id}" + KINDS["projecttriggers"].template,
+    "Proxies": "/proxies{/id}{?skip,take,ids,partialName}",
+    "Releases": "/releases{/id}{?skip,ignoreChannelRules,take,ids}",
+    "RunbookProcesses": "/runbookProcesses{/id}{?skip,take,ids}",
+    "RunbookRuns": "/runbookRuns{/id}{?skip,take,ids,projects,environments,tenants,runbooks,taskState,partialName}",
+    "Runbooks": "/runbooks{/id}{?skip,take,ids,partialName,clone,projectIds}",
+    "RunbookSnapshots": "/runbookSnapshots{/id}{?skip,take,ids,publish}",
+    "Subscriptions": "/subscriptions{/id}{?skip,take,ids,partialName,spaces}",
+    "TagSets": "/tagsets{/id}{?skip,take,ids,partialName}",
+    "Tenants": "/tenants{/id}" + KINDS["tenants"].template,
+    "TenantsMissingVariables": "/tenants/variables-missing{?tenantId,projectId,environmentId,includeDetails}",
+    "TenantTagTest": "/tenants/tag-test{?tenantIds,tags}",
+    "TenantVariables": "/tenantvariables/all{?projectId}",
+    "VariableNames": "/variables/names{?project,runbook,projectEnvironmentsFilter,gitRef}",
+    "Variables": "/variables{/id}{?ids}",
+    "WorkerPools": "/workerpools{/id}{?skip,ids,take,partialName}",
+    "Workers": "/workers{/id}{?skip,take,name,ids,partialName,isDisabled,healthStatuses,commStyles,"
+               "workerPoolIds,thumbprint,shellNames}",
+}
+
+#: Links only the root document has: server-wide resources.
+GLOBAL_LINKS: dict[str, str] = {
+    "Self": "/api",
+    "Configuration": "/api/configuration{/id}",
+    "CurrentUser": "/api/users/me",
+    "Events": "/api/events{/id}{?skip,regarding,regardingAny,user,users,projects,environments,"
+              "eventGroups,eventCategories,tenants,from,to,take,ids,spaces}",
+    "Feeds": "/api/feeds{/id}{?skip,take,ids,partialName,feedType,name}",
+    "PermissionDescriptions": "/api/permissions/all",
+    "ServerStatus": "/api/serverstatus",
+    "SpaceHome": "/api/{spaceId}",
+    "Spaces": "/api/spaces{/id}{?skip,ids,take,partialName}",
+    "Tasks": "/api/tasks{/id}" + KINDS["tasks"].template.replace("}", ",spaces}"),
+    "Teams": "/api/teams{/id}{?skip,take,ids,partialName,spaces,includeSystem}",
+    "UserRoles": "/api/userroles{/id}{?skip,take,ids,partialName}",
+    "Users": "/api/users{/id}{?skip,take,ids,filter}",
+    "Web": "/app",
+}
+
+
 def root_document(default_space_id: Optional[str], installation_id: str) -> dict:
     """`GET /api`; space-scoped links point at the default space, as the server's do."""
     scope = f"/api/{default_space_id}" if default_space_id else "/api"
-    links = {
-        "Self": "/api",
-        "Spaces": "/api/spaces{/id}{?skip,ids,take,partialName}",
-        "SpaceHome": "/api/{spaceId}",
-        "CurrentUser": "/api/users/me",
-        "Tasks": "/api/tasks{/id}{?skip,active,environment,tenant,project,name,states,take,ids,"
-        "partialName,spaces}",
-        "Web": "/app",
-    }
-    for kind in KINDS.values():
-        if kind.collection != "tasks":
-            links[_link_name(kind)] = f"{scope}/{kind.collection}{{/id}}{kind.template}"
+    links = {**{name: scope + path for name, path in SPACE_LINKS.items()}, **GLOBAL_LINKS}
     return {
         "Application": "Octopus Deploy",
         "Version": SERVER_VERSION,
         "ApiVersion": "3.0.0",
         "InstallationId": installation_id,
         "HasLongTermSupport": True,
-        "Links": links,
+        "Links": dict(sorted(links.items())),
     }
 
 
 def space_root_document(space: dict) -> dict:
+    """`GET /api/{spaceId}`: the space's own links, the space-scoped half of the root's."""
     scope = f"/api/{space['Id']}"
-    links = {"Self": scope}
-    for kind in KINDS.values():
-        links[_link_name(kind)] = f"{scope}/{kind.collection}{{/id}}{kind.template}"
-    return {"Id": space["Id"], "Links": links}
-
-
-_LINK_NAMES = {"machinepolicies": "MachinePolicies", "projecttriggers": "ProjectTriggers"}
-
-
-def _link_name(kind: Kind) -> str:
-    return _LINK_NAMES.get(kind.collection, kind.collection.capitalize())
+    links = {"Self": scope, **{name: scope + path for name, path in SPACE_LINKS.items()}}
+    links["Tasks"] = scope + "/tasks{/id}" + KINDS["tasks"].template
+    links["Web"] = f"/app#/{space['Id']}"
+    return {"Id": space["Id"], "Links": dict(sorted(links.items()))}
 
 
 # -- enumerations the server validates --------------------------------------

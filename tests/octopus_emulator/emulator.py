@@ -15,6 +15,7 @@ from components.octopus.timespan import format_timespan
 from tests.octopus_emulator.faults import Fault, FaultPlan, Hook, LoggedRequest, RequestLog
 from tests.octopus_emulator.server import Router, serve
 from tests.octopus_emulator.state import OctopusState
+from tests.octopus_emulator.variables import PROJECT_VARIABLES_TOGGLE
 
 ProjectLinks = Union[Mapping[str, Sequence[str]], Sequence[str]]
 
@@ -25,7 +26,9 @@ class OctopusEmulator:
     `auto_deploy` makes a machine that becomes available run the project
     triggers that match it (off by default: tests that do not expect
     deployments get none). `allow_anonymous_root` lets `GET /api` through
-    without a key, as many servers do.
+    without a key, as many servers do. `project_variables` serves the
+    per-project tenant variable API of 2025.2 (on by default); off, the server
+    is one before it (see `feature_toggles`).
     """
 
     def __init__(
@@ -37,6 +40,7 @@ class OctopusEmulator:
         space: str = "Default",
         auto_deploy: bool = False,
         allow_anonymous_root: bool = True,
+        project_variables: bool = True,
     ) -> None:
         self.api_key = api_key
         self.host = host
@@ -46,6 +50,8 @@ class OctopusEmulator:
         self.state.add_api_key(api_key, username="phoenix")
         self.default_space = self.state.add_space(space, is_default=True)
         self.allow_anonymous_root = allow_anonymous_root
+        #: What `GET /api/configuration/feature-toggles` lists; None: a server too old to have it (404).
+        self.feature_toggles: Optional[dict[str, bool]] = {PROJECT_VARIABLES_TOGGLE: project_variables}
         #: Seconds every request waits before it is handled (outside the state lock).
         self.latency = 0.0
         self.faults = FaultPlan()
@@ -106,6 +112,15 @@ class OctopusEmulator:
     def deployment_outcome(self, value: str) -> None:
         self.state.deployment_outcome = value
 
+    @property
+    def project_variables(self) -> bool:
+        """Whether the per-project tenant variable endpoints are served (their toggle is on)."""
+        return bool((self.feature_toggles or {}).get(PROJECT_VARIABLES_TOGGLE))
+
+    @project_variables.setter
+    def project_variables(self, value: bool) -> None:
+        self.feature_toggles = {**(self.feature_toggles or {}), PROJECT_VARIABLES_TOGGLE: value}
+
     def add_api_key(
         self, key: str, *, read_only: bool = False, username: str = "reader",
         permissions: Optional[dict] = None,
@@ -116,6 +131,10 @@ class OctopusEmulator:
         {"SpacePermissions": {"MachineCreate": [{"SpaceId": ...}]}, "SystemPermissions": [...]}.
         """
         return self.state.add_api_key(key, username=username, read_only=read_only, permissions=permissions)
+
+    def revoke_api_key(self, key: str) -> None:
+        """From now on the key is refused with 401, as after revoking it on the user's API keys page."""
+        self.state.revoke_api_key(key)
 
     # -- seeding ----------------------------------------------------------------
 
@@ -138,6 +157,27 @@ class OctopusEmulator:
     ) -> dict:
         body = {"Name": name, "TenantedDeploymentMode": tenanted_mode, **fields}
         return self.state.create(self._space(space), "projects", body)
+
+    def seed_project_template(
+        self,
+        project: str,
+        name: str,
+        *,
+        sensitive: bool = False,
+        default: Any = None,
+        label: str = "",
+        space: Optional[str] = None,
+    ) -> dict:
+        """A project variable template, as added in Project > Variables > Project Templates."""
+        space_id = self._space(space)
+        current = self.state.resolve(space_id, "projects", project)
+        template = {
+            "Name": name, "Label": label or name, "HelpText": None, "DefaultValue": default,
+            "DisplaySettings": {"Octopus.ControlType": "Sensitive" if sensitive else "SingleLineText"},
+        }
+        current["Templates"] = [*current.get("Templates", []), template]
+        updated = self.state.modify(space_id, "projects", current["Id"], current)
+        return next(t for t in updated["Templates"] if t["Name"] == name)
 
     def seed_release(
         self, project: str, version: str, *, space: Optional[str] = None, **fields: Any
@@ -298,13 +338,14 @@ class OctopusEmulator:
         *,
         processed: bool = False,
         html: bool = False,
+        errors: Sequence[str] = (),
     ) -> None:
         """The next `count` requests matching fail; see `Fault` for the forms."""
         self.faults.add(
             Fault(
                 method=method.upper(), pattern=re.compile(path_regex), status=status,
                 remaining=count, drop=drop, retry_after=retry_after, processed=processed,
-                html=html,
+                html=html, errors=tuple(errors),
             )
         )
 
@@ -350,6 +391,11 @@ class OctopusEmulator:
 
     def deployments(self, space: Optional[str] = None) -> list[dict]:
         return self._all("deployments", space)
+
+    def tenant_values(self, tenant: str, space: Optional[str] = None) -> list[dict]:
+        """The server's side of a tenant's variables, sensitive values in clear (names, not ids)."""
+        space_id = self._space(space)
+        return self.state.stored_tenant_values(space_id, self.state.resolve(space_id, "tenants", tenant)["Id"])
 
     def task(self, task_id: str) -> dict:
         return self.state.find_task(task_id)

@@ -14,7 +14,8 @@ class Fault:
     """The next `remaining` requests matching `method` and `pattern` fail this way.
 
     `drop` closes the connection without an answer; otherwise `status` is sent
-    (with `Retry-After` when given, an HTML page when `html`). With `processed`
+    (with `Retry-After` when given, an HTML page when `html`, `errors` in the
+    body). With `processed`
     the server first does the work, so only the answer is lost: the case a
     client must not turn into a duplicate.
     """
@@ -27,6 +28,8 @@ class Fault:
     retry_after: Optional[float] = None
     processed: bool = False
     html: bool = False
+    #: The error body's `Errors` (a 400 the server gives for its own reasons).
+    errors: tuple[str, ...] = ()
 
     def matches(self, method: str, path: str) -> bool:
         return self.method in ("*", method) and self.pattern.search(path) is not None

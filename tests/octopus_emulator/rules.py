@@ -20,6 +20,7 @@ from tests.octopus_emulator.documents import (
     POLICY_ENUMS,
     POLICY_TIMESPANS,
     TENANTED_MODES,
+    Problems,
     csv_values,
     get_path,
     id_number,
@@ -36,25 +37,28 @@ class ResourceRules:
     require_tenanted_projects: bool
 
 
-    def _check_tenants(self, space_id: str, doc: dict, current, errors: list[str]) -> None:
+    def _check_tenants(self, space_id: str, doc: dict, current, errors: Problems) -> None:
         doc.setdefault("Description", "")
         doc.setdefault("IsDisabled", False)
         doc.setdefault("ClonedFromTenantId", None)
         doc.setdefault("Icon", None)
         doc.setdefault("CustomFields", {})
+        # Both may be left out (a 2023.1 regression required them; current servers
+        # and the official clients' `NewTenant` treat them as optional): empty.
         tags = doc.get("TenantTags")
         if tags is None:
-            errors.append("The TenantTags field is required.")
-        elif not isinstance(tags, list) or not all(
+            tags = doc["TenantTags"] = []
+        if not isinstance(tags, list) or not all(
             isinstance(tag, str) and tag.count("/") == 1 and all(tag.split("/")) for tag in tags
         ):
-            errors.append("TenantTags must be canonical tag names like 'TagSet/Tag'.")
+            errors.field("TenantTags", "TenantTags must be canonical tag names like 'TagSet/Tag'.")
         links = doc.get("ProjectEnvironments")
         if links is None:
-            errors.append("The ProjectEnvironments field is required.")
-            return
+            links = doc["ProjectEnvironments"] = {}
         if not isinstance(links, dict):
-            errors.append("ProjectEnvironments must map project ids to lists of environment ids.")
+            errors.field(
+                "ProjectEnvironments", "ProjectEnvironments must map project ids to lists of environment ids."
+            )
             return
         for project_id, environment_ids in links.items():
             project = self.docs["projects"].get(project_id)
@@ -72,7 +76,7 @@ class ResourceRules:
                 if not self._exists(space_id, "environments", environment_id):
                     errors.append(f"The environment '{environment_id}' was not found.")
 
-    def _check_projects(self, space_id: str, doc: dict, current, errors: list[str]) -> None:
+    def _check_projects(self, space_id: str, doc: dict, current, errors: Problems) -> None:
         doc.setdefault("Description", "")
         doc.setdefault("IsDisabled", False)
         doc.setdefault("TenantedDeploymentMode", "Untenanted")
@@ -82,8 +86,9 @@ class ResourceRules:
         doc.setdefault("PersistenceSettings", {"Type": "Database"})
         doc.setdefault("DiscreteChannelRelease", False)
         doc.setdefault("IncludedLibraryVariableSetIds", [])
+        self._check_templates(doc, current, errors)
         if doc["TenantedDeploymentMode"] not in TENANTED_MODES:
-            errors.append(
+            errors.field("TenantedDeploymentMode",
                 f"TenantedDeploymentMode must be one of {', '.join(TENANTED_MODES)}."
             )
         overrides = doc.get("AutoDeployReleaseOverrides")
@@ -117,7 +122,7 @@ class ResourceRules:
                 )
             seen.add((environment_id, tenant_id))
 
-    def _check_environments(self, space_id: str, doc: dict, current, errors: list[str]) -> None:
+    def _check_environments(self, space_id: str, doc: dict, current, errors: Problems) -> None:
         doc.setdefault("Description", "")
         doc.setdefault("UseGuidedFailure", False)
         doc.setdefault("AllowDynamicInfrastructure", True)
@@ -128,7 +133,7 @@ class ResourceRules:
         if isinstance(name, str) and len(name) > 50:
             errors.append("The Name field must be at most 50 characters.")
 
-    def _check_machines(self, space_id: str, doc: dict, current, errors: list[str]) -> None:
+    def _check_machines(self, space_id: str, doc: dict, current, errors: Problems) -> None:
         doc.setdefault("IsDisabled", False)
         doc.setdefault("HealthStatus", "Unknown")
         doc.setdefault("StatusSummary", "This machine has not been health checked yet.")
@@ -144,14 +149,14 @@ class ResourceRules:
             doc["MachinePolicyId"] = self._default_policy_id(space_id)
         environment_ids = doc.get("EnvironmentIds")
         if not isinstance(environment_ids, list) or not environment_ids:
-            errors.append("The EnvironmentIds field is required.")
+            errors.field("EnvironmentIds", "The EnvironmentIds field is required.")
         else:
             for environment_id in environment_ids:
                 if not self._exists(space_id, "environments", environment_id):
                     errors.append(f"The environment '{environment_id}' was not found.")
         roles = doc.get("Roles")
         if not isinstance(roles, list) or not roles or not all(isinstance(r, str) and r for r in roles):
-            errors.append("The Roles field is required.")
+            errors.field("Roles", "The Roles field is required.")
         if not isinstance(tenant_ids, list):
             errors.append("TenantIds must be a list.")
         else:
@@ -171,7 +176,7 @@ class ResourceRules:
             errors.append(f"HealthStatus must be one of {', '.join(HEALTH_STATUSES)}.")
         endpoint = doc.get("Endpoint")
         if not isinstance(endpoint, dict) or not endpoint.get("CommunicationStyle"):
-            errors.append("The Endpoint field is required.")
+            errors.field("Endpoint", "The Endpoint field is required.")
         else:
             if endpoint["CommunicationStyle"] in ("TentacleActive", "TentaclePassive"):
                 if not endpoint.get("Uri") or not endpoint.get("Thumbprint"):
@@ -179,7 +184,7 @@ class ResourceRules:
             doc["Uri"] = endpoint.get("Uri")
             doc["Thumbprint"] = endpoint.get("Thumbprint")
 
-    def _check_machinepolicies(self, space_id: str, doc: dict, current, errors: list[str]) -> None:
+    def _check_machinepolicies(self, space_id: str, doc: dict, current, errors: Problems) -> None:
         template = machine_policy_template(space_id)
         for field, default in template.items():
             if field in ("Id", "Links"):
@@ -205,7 +210,7 @@ class ResourceRules:
         if not isinstance(count, int) or isinstance(count, bool) or count < 0:
             errors.append("ConnectionRetryCountLimit must be a whole number.")
 
-    def _check_projecttriggers(self, space_id: str, doc: dict, current, errors: list[str]) -> None:
+    def _check_projecttriggers(self, space_id: str, doc: dict, current, errors: Problems) -> None:
         doc.setdefault("Description", "")
         doc.setdefault("IsDisabled", False)
         if not self._exists(space_id, "projects", doc.get("ProjectId")):
@@ -232,12 +237,12 @@ class ResourceRules:
         elif action["ActionType"] == "AutoDeploy":
             action.setdefault("ShouldRedeployWhenMachineHasBeenDeployedTo", False)
 
-    def _check_releases(self, space_id: str, doc: dict, current, errors: list[str]) -> None:
+    def _check_releases(self, space_id: str, doc: dict, current, errors: Problems) -> None:
         project_id, version = doc.get("ProjectId"), doc.get("Version")
         if not self._exists(space_id, "projects", project_id):
             errors.append(f"The project '{project_id}' was not found.")
         if not isinstance(version, str) or not version.strip():
-            errors.append("The Version field is required.")
+            errors.field("Version", "The Version field is required.")
         elif any(
             r["ProjectId"] == project_id
             and r["Version"] == version

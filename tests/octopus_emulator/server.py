@@ -1,9 +1,12 @@
 """The HTTP side of the emulator: routes, authentication, faults, the request log.
 
 A stdlib threading HTTP/1.1 server (keep-alive, as `requests` pools
-connections). Space-scoped routes are accepted in all three forms the server
-knows: `/api/Spaces-1/…`, `/api/spaces/{id-or-slug}/…` and `/api/…` for the
-default space.
+connections). Request bodies arrive by `Content-Length` or chunked
+(`Transfer-Encoding: chunked`, how Go's HTTP client streams JSON): RFC 9112
+makes both mandatory for a server, and a body left unread would be taken for
+the next request on the kept-alive connection. Space-scoped routes are
+accepted in all three forms the server knows: `/api/Spaces-1/…`,
+`/api/spaces/{id-or-slug}/…` and `/api/…` for the default space.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from tests.octopus_emulator.documents import (
     MAINTENANCE_HTML,
     MAINTENANCE_MESSAGE,
     UNAUTHENTICATED_MESSAGE,
+    VALIDATION_MESSAGE,
     ApiError,
     collection_page,
     error_body,
@@ -34,12 +38,15 @@ from tests.octopus_emulator.documents import (
 )
 from tests.loopback_http import TrackedHandler, TrackingServer
 from tests.octopus_emulator.faults import Fault, LoggedRequest
+from tests.octopus_emulator.variables import feature_toggles_document, require_project_variables
 
 if TYPE_CHECKING:
     from tests.octopus_emulator.emulator import OctopusEmulator
 
 _SPACE_ID = re.compile(r"^Spaces-\d+$", re.IGNORECASE)
 _FAULT_MESSAGES = {
+    400: VALIDATION_MESSAGE,
+    409: "The resource was changed by another request. Please reload it and try again.",
     429: "You have exceeded the request rate limit. Please try again later.",
     500: "An unexpected error occurred on the Octopus server.",
     502: "Bad gateway.",
@@ -48,6 +55,11 @@ _FAULT_MESSAGES = {
 }
 
 Reply = tuple[int, Any, dict[str, str]]
+
+_TENANT_VARIABLE_ROUTES = ("variables", "projectvariables", "commonvariables")
+
+#: Longest chunk-size or trailer line read (as http.server bounds header lines).
+_MAX_LINE = 65536
 
 
 def _ok(payload: Any, status: int = 200) -> Reply:
@@ -128,6 +140,9 @@ class Router:
                 self._allow(method, "GET")
                 return _ok(space)
             return self._scoped(method, space["Id"], rest[2:], params, body, user)
+        if rest == ["configuration", "feature-toggles"]:
+            self._allow(method, "GET")
+            return _ok(feature_toggles_document(self.emulator.feature_toggles, params.get("Name")))
         if rest[0] == "tasks" and len(rest) == 2:
             self._allow(method, "GET")
             return _ok(state.find_task(rest[1]))
@@ -141,6 +156,9 @@ class Router:
         if not rest:
             self._allow(method, "GET")
             return _ok(space_root_document(state.find_space(space_id)))
+        if rest == ["tenantvariables", "all"]:
+            self._allow(method, "GET")
+            return _ok(state.all_tenant_variables(space_id, params.get("projectId")))
         kind = KINDS.get(rest[0])
         if kind is None:
             raise ApiError(404, "The resource you requested was not found.")
@@ -171,8 +189,11 @@ class Router:
     def _nested(self, method: str, space_id: str, rest: list[str], params: dict, body: Any, user) -> Reply:
         """Collections under one resource: a project's releases and triggers, and so on."""
         state = self.state
-        owner_kind, owner_id, child = rest[0], rest[1], rest[2]
-        owner = state.get(space_id, owner_kind, owner_id)
+        owner_kind, child = rest[0], rest[2]
+        if owner_kind == "tenants" and child in _TENANT_VARIABLE_ROUTES and len(rest) == 3:
+            return self._tenant_variables(method, space_id, rest[1], child, params, body)
+        owner = state.get(space_id, owner_kind, rest[1])
+        owner_id = owner["Id"]
         routes = {
             ("projects", "releases"): ("releases", {"ProjectId": owner_id}),
             ("projects", "triggers"): ("projecttriggers", {"ProjectId": owner_id}),
@@ -187,6 +208,8 @@ class Router:
         if owner_kind == "environments":
             params = {**params, "environmentIds": owner["Id"]}
         if len(rest) == 4:
+            if (owner_kind, child) == ("projects", "triggers"):
+                return self._project_trigger(method, space_id, owner, rest[3], body, user)
             self._allow(method, "GET")
             return _ok(self._child(space_id, owner_kind, owner, child, rest[3]))
         if len(rest) != 3:
@@ -197,6 +220,41 @@ class Router:
         items = state.query(space_id, kind_name, params, where=where)
         base = f"/api/{space_id}/{owner_kind}/{owner_id}/{child}"
         return _ok(self._page(items, params, base, kind.item_type, kind.template))
+
+    def _tenant_variables(
+        self, method: str, space_id: str, tenant_id: str, route: str, params: dict, body: Any
+    ) -> Reply:
+        """A tenant's variables: the whole document, or the per-project and common lists."""
+        self._allow(method, "GET, PUT, POST")
+        state = self.state
+        include_missing = params.get("includeMissingVariables", "").lower() == "true"
+        if route == "variables":
+            if method == "GET":
+                return _ok(state.tenant_variables(space_id, tenant_id))
+            return _ok(state.set_tenant_variables(space_id, tenant_id, body))
+        require_project_variables(self.emulator.feature_toggles)
+        if route == "projectvariables":
+            if method == "GET":
+                return _ok(state.project_variables(space_id, tenant_id, include_missing))
+            return _ok(state.set_project_variables(space_id, tenant_id, body))
+        if method == "GET":
+            return _ok(state.common_variables(space_id, tenant_id, include_missing))
+        return _ok(state.set_common_variables(space_id, tenant_id, body))
+
+    def _project_trigger(
+        self, method: str, space_id: str, project: dict, ident: str, body: Any, user
+    ) -> Reply:
+        """`…/projects/{id}/triggers/{triggerId}`: the official clients read, modify and delete here."""
+        self._allow(method, "GET, PUT, DELETE")
+        trigger = self._child(space_id, "projects", project, "triggers", ident)
+        if method == "GET":
+            return _ok(trigger)
+        if method == "PUT":
+            if isinstance(body, dict):  # anything else is the state's to refuse
+                body = {**body, "ProjectId": project["Id"]}
+            return _ok(self.state.modify(space_id, "projecttriggers", trigger["Id"], body, user))
+        self.state.delete(space_id, "projecttriggers", trigger["Id"])
+        return _ok({})
 
     def _child(self, space_id: str, owner_kind: str, owner: dict, child: str, ident: str) -> dict:
         if (owner_kind, child) == ("projects", "releases"):
@@ -250,8 +308,15 @@ class _Handler(TrackedHandler):
         emulator = self.server.emulator
         split = urlsplit(self.path)
         path = split.path
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
+        try:
+            raw = self._read_body()
+        except ValueError as error:
+            # The framing is broken, so where the next request starts is unknown: answer, then close.
+            self.close_connection = True
+            emulator.log.append(LoggedRequest(method, path, 400, split.query))
+            body = json.dumps(error_body("The request body could not be read.", [str(error)]))
+            self._send(400, body.encode("utf-8"), "application/json; charset=utf-8", {"Connection": "close"})
+            return
         query = parse_qs(split.query, keep_blank_values=True)
         key_params = [name for name in query if name.lower() == "apikey"]
         api_key = self.headers.get("X-Octopus-ApiKey")
@@ -275,6 +340,49 @@ class _Handler(TrackedHandler):
         body = b"" if payload is None else json.dumps(payload).encode("utf-8")
         self._send(status, body, "application/json; charset=utf-8", headers)
 
+    def _read_body(self) -> bytes:
+        """The whole body, framed by chunked transfer coding or Content-Length (RFC 9112 §6)."""
+        codings = [part.strip().lower() for part in (self.headers.get("Transfer-Encoding") or "").split(",")]
+        if codings[-1] == "chunked":
+            return self._read_chunked()
+        if codings != [""]:
+            raise ValueError(f"unsupported Transfer-Encoding {self.headers['Transfer-Encoding']!r}")
+        text = self.headers.get("Content-Length") or "0"
+        if not text.strip().isdigit():
+            raise ValueError(f"invalid Content-Length {text!r}")
+        length = int(text)
+        raw = self.rfile.read(length) if length else b""
+        if len(raw) != length:
+            raise ValueError("the body ended before Content-Length bytes arrived")
+        return raw
+
+    def _read_chunked(self) -> bytes:
+        """Chunks until the zero-size one, then the trailer section up to its blank line."""
+        chunks: list[bytes] = []
+        while True:
+            line = self.rfile.readline(_MAX_LINE + 1)
+            if len(line) > _MAX_LINE or not line.endswith(b"\n"):
+                raise ValueError("a chunk size line is missing or too long")
+            size_text = line.split(b";", 1)[0].strip()
+            try:
+                size = int(size_text, 16)
+            except ValueError:
+                raise ValueError(f"{size_text!r} is not a chunk size") from None
+            if size < 0:
+                raise ValueError("a chunk size is negative")
+            if size == 0:
+                break
+            chunk = self.rfile.read(size)
+            if len(chunk) != size or self.rfile.readline(_MAX_LINE + 1).strip() != b"":
+                raise ValueError("a chunk is shorter than its size or lacks its CRLF")
+            chunks.append(chunk)
+        while True:
+            trailer = self.rfile.readline(_MAX_LINE + 1)
+            if not trailer.endswith(b"\n"):
+                raise ValueError("the chunked body ended without its final CRLF")
+            if trailer.strip() == b"":
+                return b"".join(chunks)
+
     def _fail(self, fault: Fault, method: str, path: str, query: str) -> None:
         emulator = self.server.emulator
         if fault.drop:
@@ -293,7 +401,7 @@ class _Handler(TrackedHandler):
             self._send(fault.status, MAINTENANCE_HTML.encode(), "text/html; charset=utf-8", headers)
             return
         message = _FAULT_MESSAGES.get(fault.status, "The request failed.")
-        body = json.dumps(error_body(message)).encode("utf-8")
+        body = json.dumps(error_body(message, fault.errors)).encode("utf-8")
         self._send(fault.status, body, "application/json; charset=utf-8", headers)
 
     def _send(self, status: int, body: bytes, content_type: str, headers: dict[str, str]) -> None:

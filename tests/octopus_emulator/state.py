@@ -19,8 +19,8 @@ from tests.octopus_emulator.documents import (
     FORBIDDEN_MESSAGE,
     ApiError,
     Kind,
+    Problems,
     duplicate_name,
-    id_number,
     machine_policy_template,
     not_found,
     now_iso,
@@ -31,19 +31,26 @@ from tests.octopus_emulator.documents import (
 )
 from tests.octopus_emulator.machines import MachineLifecycle, is_available
 from tests.octopus_emulator.rules import ResourceRules, match_common
+from tests.octopus_emulator.variables import TenantVariables
+
+#: Kinds whose `{id}` route also takes the slug.
+_BY_SLUG = ("projects",)
 
 #: Collections a PUT replaces: omitting one clears it (or fails if it is required).
 _REPLACED_ON_PUT = {
     "tenants": ("TenantTags", "ProjectEnvironments"),
-    "projects": ("AutoDeployReleaseOverrides",),
+    "projects": ("AutoDeployReleaseOverrides", "Templates"),
     "machines": ("EnvironmentIds", "Roles", "TenantIds", "TenantTags"),
 }
 
 
-class OctopusState(ResourceRules, MachineLifecycle):
+class OctopusState(ResourceRules, MachineLifecycle, TenantVariables):
     """What an Octopus Server holds, with the rules it enforces on writes.
 
-    Choices where the reference leaves the real server's behaviour open:
+    A tenant's `TenantTags` and `ProjectEnvironments` may be left out on
+    create and PUT (empty then): the reference's "required" was a 2023.1
+    regression, and the official TypeScript client's `NewTenant` leaves them
+    out. Choices where the reference leaves the real server's behaviour open:
     names are unique case-insensitively (SQL Server collation); a duplicate
     name is a 400; unknown ids inside `ProjectEnvironments` or
     `AutoDeployReleaseOverrides` are a 400, as is an override whose release
@@ -71,6 +78,7 @@ class OctopusState(ResourceRules, MachineLifecycle):
         self.permissions: dict[str, dict] = {}
         self.read_only_keys: set[str] = set()
         self.unavailable_since: dict[str, datetime] = {}
+        self._init_variables()
 
     # -- ids, time, users --------------------------------------------------
 
@@ -115,6 +123,11 @@ class OctopusState(ResourceRules, MachineLifecycle):
             if read_only:
                 self.read_only_keys.add(key)
             return copy.deepcopy(user)
+
+    def revoke_api_key(self, key: str) -> None:
+        with self.lock:
+            self.users_by_key.pop(key, None)
+            self.read_only_keys.discard(key)
 
     def user_permissions(self, user_id: str, asking: dict) -> dict:
         """`GET /api/users/{id}/permissions`: a user reads its own; another's needs UserView."""
@@ -190,7 +203,7 @@ class OctopusState(ResourceRules, MachineLifecycle):
     def list_spaces(self, params: dict[str, str]) -> list[dict]:
         with self.lock:
             found = [s for s in self.spaces.values() if match_common(s, params, "contains")]
-            return copy.deepcopy(sorted(found, key=lambda s: id_number(s["Id"])))
+            return copy.deepcopy(sorted(found, key=sort_key("spaces")))
 
     # -- generic collection operations --------------------------------------
 
@@ -198,8 +211,14 @@ class OctopusState(ResourceRules, MachineLifecycle):
         return [doc for doc in self.docs[kind].values() if doc["SpaceId"] == space_id]
 
     def lookup(self, space_id: str, kind: str, ident: str) -> dict:
-        """The stored document (not a copy): for use under the lock."""
+        """The stored document (not a copy): for use under the lock.
+
+        A project is found by its id or its slug, as the server's
+        `projects/{idOrSlug}` route does.
+        """
         doc = self.docs[kind].get(ident)
+        if doc is None and kind in _BY_SLUG:
+            doc = next((d for d in self._in_space(space_id, kind) if d.get("Slug") == ident), None)
         if doc is None or doc["SpaceId"] != space_id:
             raise not_found(ident)
         return doc
@@ -253,7 +272,7 @@ class OctopusState(ResourceRules, MachineLifecycle):
             self.find_space(space_id)
             current = self.lookup(space_id, kind, ident)
             doc = self._build(space_id, KINDS[kind], _object(body), current)
-            doc["Id"] = ident
+            doc["Id"] = current["Id"]
             before = copy.deepcopy(current)
             doc = self._store(space_id, KINDS[kind], doc, user)
             self._after_write(kind, doc, before)
@@ -264,7 +283,7 @@ class OctopusState(ResourceRules, MachineLifecycle):
             self.find_space(space_id)
             doc = self.lookup(space_id, kind, ident)
             getattr(self, f"_before_delete_{kind}", lambda _doc: None)(doc)
-            del self.docs[kind][ident]
+            del self.docs[kind][doc["Id"]]
 
     def _build(self, space_id: str, kind: Kind, body: dict, current: Optional[dict]) -> dict:
         """Validate a POST/PUT body into the document to store; 400 lists every problem.
@@ -272,7 +291,7 @@ class OctopusState(ResourceRules, MachineLifecycle):
         PUT carries the whole resource: fields it omits keep their value,
         except the collections it names, which it replaces.
         """
-        errors: list[str] = []
+        errors = Problems()
         base = copy.deepcopy(current) if current else {}
         for server_owned in ("Id", "SpaceId", "Links", "LastModifiedOn", "LastModifiedBy"):
             body.pop(server_owned, None)
@@ -288,11 +307,12 @@ class OctopusState(ResourceRules, MachineLifecycle):
         return doc
 
     def _check_name(
-        self, space_id: str, kind: Kind, doc: dict, current: Optional[dict], errors: list[str]
+        self, space_id: str, kind: Kind, doc: dict, current: Optional[dict], errors: Problems
     ) -> None:
         name = doc.get("Name")
         if not isinstance(name, str) or not name.strip():
             errors.insert(0, "The Name field is required.")
+            errors.details["Name"] = "The Name field is required."
             return
         doc["Name"] = name.strip()
         others = [
@@ -318,6 +338,10 @@ class OctopusState(ResourceRules, MachineLifecycle):
     # -- hooks ----------------------------------------------------------------
 
     def _after_write(self, kind: str, doc: dict, before: Optional[dict]) -> None:
+        if kind == "tenants":
+            self._prune_values(doc["Id"])  # a project or environment disconnected takes its values
+        elif kind == "projects":
+            self._prune_all(doc["SpaceId"])  # a template removed takes its values
         if kind != "machines":
             return
         now_available = is_available(doc)
@@ -329,6 +353,7 @@ class OctopusState(ResourceRules, MachineLifecycle):
             self._auto_deploy(doc)
 
     def _before_delete_tenants(self, tenant: dict) -> None:
+        self.tenant_values.pop(tenant["Id"], None)
         for machine in self._in_space(tenant["SpaceId"], "machines"):
             if tenant["Id"] in machine["TenantIds"]:
                 machine["TenantIds"] = [t for t in machine["TenantIds"] if t != tenant["Id"]]
@@ -340,6 +365,7 @@ class OctopusState(ResourceRules, MachineLifecycle):
                     del self.docs[kind][doc["Id"]]
         for tenant in self._in_space(project["SpaceId"], "tenants"):
             tenant["ProjectEnvironments"].pop(project["Id"], None)
+            self._prune_values(tenant["Id"])
 
     def _before_delete_machinepolicies(self, policy: dict) -> None:
         if policy.get("IsDefault"):

@@ -78,3 +78,15 @@ def test_unknowns_are_recognised_in_both_forms_and_inside_lists() -> None:
 
     assert is_unknown(Unknown()) and is_unknown(UNKNOWN) and is_unknown(["a", Unknown()])
     assert not is_unknown("Tenants-1") and not is_unknown(["a"]) and not is_unknown(None)
+
+
+def test_a_resource_identity_comes_from_the_state_else_from_the_id() -> None:
+    from components.octopus.inputs import resource_identity
+
+    keys = ("space_id", "tenant_id")
+    assert resource_identity("x", {"space_id": "Spaces-1", "tenant_id": "Tenants-2"}, keys, "S/T") == (
+        "Spaces-1", "Tenants-2")
+    assert resource_identity("Spaces-1/Tenants-3", {}, keys, "S/T") == ("Spaces-1", "Tenants-3")
+    for bad in ("Spaces-1", "Spaces-1//", "a/b/c"):
+        with pytest.raises(ValueError, match=r"is not an id of this resource \(S/T\)"):
+            resource_identity(bad, {}, keys, "S/T")

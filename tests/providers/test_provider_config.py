@@ -24,12 +24,19 @@ def configured(provider_class: type, config: dict) -> object:
     return provider
 
 
-def test_stack_config_wins_over_the_environment() -> None:
+def test_the_key_of_this_run_wins_over_the_recorded_one_and_the_stack_config_over_the_url() -> None:
+    """destroy and refresh configure providers with the config recorded at the last update:
+    a rotated key must come from the environment of this run, never from there."""
     config = ProviderConfig.from_sources(
         {"octopus:serverUrl": "https://stack.example", "octopus:apiKey": KEY, "octopus:space": "Features"},
         {"OCTOPUS_URL": "https://env.example", "OCTOPUS_API_KEY": "API-ENV"},
     )
-    assert (config.server_url, config.api_key, config.space) == ("https://stack.example", KEY, "Features")
+    assert (config.server_url, config.api_key, config.space) == ("https://stack.example", "API-ENV", "Features")
+
+
+def test_the_recorded_key_serves_only_when_the_run_has_none() -> None:
+    config = ProviderConfig.from_sources({"octopus:apiKey": KEY}, {"OCTOPUS_API_KEY": "  "})
+    assert config.api_key == KEY
 
 
 def test_environment_fills_what_the_stack_config_lacks() -> None:

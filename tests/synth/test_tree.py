@@ -91,11 +91,11 @@ def test_physical_names_follow_the_naming_rules(synthesis: synth.Synthesis) -> N
 def test_the_tree_says_it_created_nothing_and_how_to_create_for_real(synthesis: synth.Synthesis) -> None:
     text = synth.render(synthesis, "tree")
     assert "nothing was created" in text.splitlines()[0]
-    assert text.rstrip().endswith(f"python -m automation create {sample.FEATURE} --version {sample.VERSION}")
+    assert text.rstrip().endswith(f"phoenix create {sample.FEATURE} --version {sample.VERSION}")
     assert "<az-N>" in text and synth.SECRET_MARKER in text
 
 
 def test_without_a_version_the_stand_in_is_said() -> None:
     text = synth.render(sample.synthesize(version=None), "tree")
     assert f"package version 0.0.0-{sample.FEATURE} is a stand-in" in text
-    assert text.rstrip().endswith(f"python -m automation create {sample.FEATURE}")
+    assert text.rstrip().endswith(f"phoenix create {sample.FEATURE}")

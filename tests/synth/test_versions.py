@@ -42,8 +42,9 @@ def test_a_new_package_version_changes_exactly_the_userdata_version_and_the_rele
         f"{USERDATA}.lines",
         f"{USERDATA}.sha256",
         f"{LAUNCH_TEMPLATE}.inputs.description",
-        # The override points the tenant at the new release.
+        # The override points the tenant at the new release; its variable names it.
         f"{OVERRIDE}.inputs.release_version",
+        "resources.TenantVariables:phoenix-tenant-variables.inputs.values.Phoenix.PackageVersion",
         "outputs.package_version",
         "outputs.infrastructure_version",
     }

@@ -30,6 +30,13 @@ SAMPLE_CONFIG: dict[str, Any] = {
         "tenantTags": [],
         "adoptExistingTenant": False,
         "shareDeployKeyWithInstances": False,
+        "tenantVariables": {
+            "url": "Phoenix.Url",
+            "feature": "Phoenix.Feature",
+            "packageVersion": "Phoenix.PackageVersion",
+            "values": {},
+            "sensitive": {},
+        },
     },
     "phoenix:network": {"cidr": "10.20.0.0/16", "azCount": 2, "nat": "single"},
     "phoenix:fleet": {
@@ -56,7 +63,7 @@ SAMPLE_CONFIG: dict[str, Any] = {
     "phoenix:tags": {"team": "web"},
 }
 
-SECRET_KEYS = ("octopus:apiKey", "octopus:registrationApiKey")
+SECRET_KEYS = ("octopus:apiKey", "octopus:registrationApiKey", "phoenix:tenantVariableSecrets")
 
 
 def sample_config(changes: Optional[Mapping[str, Any]] = None, *, feature: Optional[str] = None) -> dict[str, Any]:

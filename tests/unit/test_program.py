@@ -38,6 +38,7 @@ GROUP = "aws:autoscaling/group:Group"
 HOOK = "aws:autoscaling/lifecycleHook:LifecycleHook"
 TENANT = "pulumi-python:dynamic/octopus:Tenant"
 OVERRIDE = "pulumi-python:dynamic/octopus:AutoDeployOverride"
+TENANT_VARIABLES = "pulumi-python:dynamic/octopus:TenantVariables"
 GATE = "pulumi-python:dynamic/rollout:RolloutGate"
 ENVIRONMENT = "phoenix:index:FeatureEnvironment"
 NETWORK = "phoenix:index:Network"
@@ -48,12 +49,13 @@ EXPECTED_SAMPLE = {
     VPC: 1, IGW: 1, SUBNET: 4, ROUTE_TABLE: 2, ASSOCIATION: 4, EIP: 1, NAT: 1,
     SG: 2, ROLE: 1, ROLE_POLICY: 1, PROFILE: 1, PARAMETER: 1, FEATURE_KEY: 1, KEY: 1, ALIAS: 1,
     TEMPLATE: 1, TARGET_GROUP: 1, BALANCER: 1, LISTENER: 1, GROUP: 1, HOOK: 1, GATE: 1,
-    TENANT: 1, OVERRIDE: 1,
+    TENANT: 1, OVERRIDE: 1, TENANT_VARIABLES: 1,
 }
 
 PARENTS = {
     ENVIRONMENT: "pulumi:pulumi:Stack",
     NETWORK: ENVIRONMENT, FLEET: ENVIRONMENT, TENANT: ENVIRONMENT, OVERRIDE: ENVIRONMENT,
+    TENANT_VARIABLES: ENVIRONMENT,
     VPC: NETWORK, IGW: NETWORK, SUBNET: NETWORK, ROUTE_TABLE: NETWORK, ASSOCIATION: NETWORK, EIP: NETWORK, NAT: NETWORK,
     SG: FLEET, ROLE: FLEET, ROLE_POLICY: FLEET, PROFILE: FLEET, PARAMETER: FLEET,
     FEATURE_KEY: FLEET, KEY: FEATURE_KEY, ALIAS: FEATURE_KEY,
@@ -99,6 +101,54 @@ def test_outputs_are_exported(sample: ProgramRun) -> None:
     }
     assert stamp.startswith("1.0.0-ryan0001+infra.")
     assert f"PHOENIX_INFRASTRUCTURE_VERSION={bash_quote(stamp)}" in decoded_userdata(sample)
+
+
+def test_the_tenant_variables_carry_the_exported_url_feature_and_version(sample: ProgramRun) -> None:
+    variables = sample.one(TENANT_VARIABLES).inputs
+    assert variables["values"] == {
+        "Phoenix.Url": sample.outputs["url"],
+        "Phoenix.Feature": "ryan0001",
+        "Phoenix.PackageVersion": sample.outputs["package_version"],
+    }
+    assert (variables["project"], variables["environment"]) == ("Phoenix Web", "Feature")
+    assert variables["tenant_id"] == sample.outputs["tenant_id"]
+
+
+def test_the_group_launches_only_once_the_tenant_variables_are_set(sample: ProgramRun) -> None:
+    variables = sample.one(TENANT_VARIABLES)
+    assert variables.urn in sample.one(GROUP).dependencies
+    assert sample.one(BALANCER).urn in variables.dependencies, "the URL comes from the load balancer"
+    assert sample.one(TENANT).urn in variables.dependencies
+
+
+def test_a_listener_port_reaches_the_url_and_its_tenant_variable_alike() -> None:
+    run = run_program(sample_config({"phoenix:fleet.listenerPort": 8080}))
+    assert run.outputs["url"].endswith(":8080")
+    assert run.one(TENANT_VARIABLES).inputs["values"]["Phoenix.Url"] == run.outputs["url"]
+
+
+def test_template_names_come_from_the_settings_and_org_values_join_them() -> None:
+    run = run_program(sample_config({"phoenix:octopus.tenantVariables": {
+        "url": "App.BaseUrl", "feature": "", "values": {"App.Region": "eu-west-1"},
+    }}))
+    values = run.one(TENANT_VARIABLES).inputs["values"]
+    assert values == {"App.BaseUrl": run.outputs["url"], "App.Region": "eu-west-1"}
+
+
+def test_no_templates_named_no_tenant_variables() -> None:
+    run = run_program(sample_config({"phoenix:octopus.tenantVariables": {"url": "", "feature": ""}}))
+    assert run.of_type(TENANT_VARIABLES) == []
+
+
+def test_sensitive_tenant_values_are_registered_as_secrets() -> None:
+    secret = "s3cret-db-password-value"
+    run = run_program(sample_config({
+        "phoenix:octopus.tenantVariables": {"sensitive": {"App.DbPassword": "PHOENIX_DB_PASSWORD"}},
+        "phoenix:tenantVariableSecrets": json.dumps({"App.DbPassword": secret}),
+    }))
+    variables = run.one(TENANT_VARIABLES).inputs
+    assert variables["sensitive"] == {_special_sig_key: _special_secret_sig, "value": {"App.DbPassword": secret}}
+    assert secret not in json.dumps(variables["values"])
 
 
 def test_listener_on_another_port_shows_in_the_url() -> None:

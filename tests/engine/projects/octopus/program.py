@@ -1,8 +1,10 @@
 """The Octopus half of a feature stack, as an inline Automation API program.
 
 It reads the same stack config keys as phoenix itself (`octopus:*`,
-`phoenix:feature`, `phoenix:packageVersion`, `phoenix:octopus`), so a test or a
-benchmark configures it the way `python -m automation` configures a feature.
+`phoenix:feature`, `phoenix:packageVersion`, `phoenix:octopus`,
+`phoenix:tenantVariableSecrets`), so a test or a benchmark configures it the
+way `python -m automation` configures a feature. Without a load balancer, the
+feature's URL is a stand-in named for the feature (`feature_url`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import pulumi
 
 from components.octopus.override import AutoDeployOverride
 from components.octopus.tenant import Tenant
+from components.octopus.tenant_variables import TenantVariables, tenant_values
+from components.settings import TenantVariableSettings
 
 PROJECT_DIR = Path(__file__).resolve().parent
 PROJECT_NAME = "phoenix-octopus"
@@ -44,9 +48,42 @@ def program() -> None:
         tenant_id=tenant.tenant_id,
         release_version=version,
     )
+    variables = tenant_variable_settings(octopus.get("tenantVariables") or {}, phoenix.get("tenantVariableSecrets"))
+    if variables.templates:
+        url = feature_url(feature)
+        TenantVariables(
+            f"{feature}-tenant-variables",
+            tenant_id=tenant.tenant_id,
+            project=octopus["project"],
+            environment=octopus["environment"],
+            values=tenant_values(variables, url=url, feature=feature, package_version=version),
+            sensitive=pulumi.Output.secret(dict(variables.sensitive_values)),
+        )
+        pulumi.export("url", url)
     pulumi.export("tenant_id", tenant.tenant_id)
     pulumi.export("release_id", override.release_id)
     pulumi.export("package_version", version)
+
+
+def feature_url(feature: str) -> str:
+    """The stand-in for the load balancer's address this project does not have."""
+    return f"https://{feature}.features.test"
+
+
+def tenant_variable_settings(section: dict, secrets: Optional[str]) -> TenantVariableSettings:
+    """The `tenantVariables` section as phoenix reads it (the settings parser needs the AWS half too)."""
+    import json
+
+    sensitive = dict(section.get("sensitive") or {})
+    found = json.loads(secrets) if secrets else {}
+    return TenantVariableSettings(
+        url=section.get("url") or None,
+        feature=section.get("feature") or None,
+        package_version=section.get("packageVersion") or None,
+        values=dict(section.get("values") or {}),
+        sensitive=sensitive,
+        sensitive_values={name: found[name] for name in sensitive if name in found},
+    )
 
 
 def stack_config(
@@ -62,6 +99,8 @@ def stack_config(
     machine_policy: str = "Default Machine Policy",
     tenant_tags: Optional[list[str]] = None,
     adopt_existing_tenant: bool = False,
+    tenant_variables: Optional[dict[str, Any]] = None,
+    sensitive_values: Optional[dict[str, str]] = None,
 ) -> dict[str, Any]:
     """`pulumi.automation.ConfigValue`s for `Stack.set_all_config(..., path=False)`."""
     import json
@@ -75,8 +114,11 @@ def stack_config(
         "machinePolicy": machine_policy,
         "tenantTags": tenant_tags or [],
         "adoptExistingTenant": adopt_existing_tenant,
+        "tenantVariables": tenant_variables or {},
     }
+    secrets = {"phoenix:tenantVariableSecrets": ConfigValue(json.dumps(sensitive_values), secret=True)}
     return {
+        **(secrets if sensitive_values else {}),
         "octopus:serverUrl": ConfigValue(server_url),
         "octopus:apiKey": ConfigValue(api_key, secret=True),
         "octopus:space": ConfigValue(space),
