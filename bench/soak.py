@@ -389,6 +389,14 @@ def census_of_octopus(tenants: Sequence[Mapping[str, Any]], projects: Sequence[M
     return Census(tuple((t["Id"], t["Name"]) for t in tenants), tuple(overrides), tuple(variables))
 
 
+def census_of_emulator(emulator: Any) -> Census:
+    """What the Octopus emulator holds, tenant variables included."""
+    tenants = emulator.tenants()
+    return census_of_octopus(
+        tenants, emulator.projects(), [(t["Id"], v) for t in tenants for v in emulator.tenant_values(t["Id"])],
+    )
+
+
 def exported_deployments(work_dir: Any, env: Mapping[str, str]) -> list[dict]:
     """Every stack of the backend `env` names, exported (the engine's own view of its state)."""
     from pulumi import automation as auto
@@ -442,11 +450,8 @@ def run(*, quick: bool = False, lifecycles: Optional[int] = None, workers: Optio
         elapsed = time.monotonic() - started
         faulty.faults = FaultPlan()
         log = faulty.log.records() if s3 else box.emulator.request_log
-        tenants = box.emulator.tenants()
         reconciliation = Reconciliation(
-            census_of_state(exported_deployments(box.work_dir, box.env)),
-            census_of_octopus(tenants, box.emulator.projects(),
-                              [(t["Id"], v) for t in tenants for v in box.emulator.tenant_values(t["Id"])]),
+            census_of_state(exported_deployments(box.work_dir, box.env)), census_of_emulator(box.emulator),
         )
         live_stacks = len(box.stacks())
     return Report(_report(reports, reconciliation, plan, log, elapsed, workers, lifecycles, live_stacks,

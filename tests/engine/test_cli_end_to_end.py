@@ -93,12 +93,17 @@ def overrides(emulator) -> list[dict]:
     return list(emulator.project(PROJECT).get("AutoDeployReleaseOverrides") or [])
 
 
-@pytest.fixture
-def cli(engine, octopus_emulator, tmp_path: Path) -> Cli:
+def seed_octopus(octopus_emulator) -> None:
+    """The project, environment and variable templates the defaults name (no release)."""
     octopus_emulator.seed_project(PROJECT)
     octopus_emulator.seed_environment(ENVIRONMENT)
     for template in ("Phoenix.Url", "Phoenix.Feature", "Phoenix.PackageVersion"):  # the defaults' templates
         octopus_emulator.seed_project_template(PROJECT, template)
+
+
+@pytest.fixture
+def cli(engine, octopus_emulator, tmp_path: Path) -> Cli:
+    seed_octopus(octopus_emulator)
     work_dir = copy_project(tmp_path / "project")
     env = {key: value for key, value in engine.env.items()
            if key not in ("GITHUB_STEP_SUMMARY", "PHOENIX_WORK_DIR", "PHOENIX_DEFAULTS", "CI")}

@@ -20,7 +20,7 @@ from automation import pulumi_cli
 from automation.pulumi_cli import PROJECT_ROOT
 from tests.conftest import TEST_PASSPHRASE
 from tests.engine.projects.octopus.program import PROJECT_NAME, copy_project
-from tests.engine.test_cli_end_to_end import ENVIRONMENT, PROJECT, Cli
+from tests.engine.test_cli_end_to_end import Cli, seed_octopus
 from tests.octopus_emulator.fixtures import TEST_REGISTRATION_KEY
 from tests.s3_emulator import Identity, S3Emulator, backend_url, readme_policy
 from tests.s3_emulator.fixtures import s3_emulator, s3_proxy, s3_server  # noqa: F401 - fixtures
@@ -81,8 +81,7 @@ class World:
 
 @pytest.fixture
 def world(s3_emulator: S3Emulator, octopus_emulator, tmp_path: Path, pulumi_bin) -> World:
-    octopus_emulator.seed_project(PROJECT)
-    octopus_emulator.seed_environment(ENVIRONMENT)
+    seed_octopus(octopus_emulator)
     identity = s3_emulator.runner("ci-runner", readme_policy())
     s3_emulator.enforce_iam()
     return World(s3_emulator, octopus_emulator, identity, tmp_path)

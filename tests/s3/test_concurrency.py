@@ -15,7 +15,7 @@ from typing import Sequence
 
 import pytest
 
-from bench.soak import Reconciliation, census_of_octopus, census_of_state, exported_deployments
+from bench.soak import Reconciliation, census_of_emulator, census_of_state, exported_deployments
 from tests.engine.projects.octopus.program import PROJECT_NAME
 from tests.engine.test_cli_end_to_end import PROJECT, overrides
 from tests.s3_emulator import PREFIX
@@ -83,8 +83,9 @@ def test_six_runners_on_twelve_features_leave_state_and_octopus_agreeing(world, 
     )
     reconciliation = Reconciliation(
         census_of_state(exported_deployments(runners[0].work_dir, runners[0].env)),
-        census_of_octopus(octopus.tenants(), octopus.projects()),
+        census_of_emulator(octopus),
     )
     assert reconciliation.ok, reconciliation.problems
     assert reconciliation.matched_tenants == reconciliation.matched_overrides == len(survivors)
+    assert reconciliation.matched_variables == 3 * len(survivors)  # URL, id and package version
     assert s3.keys(f"{PREFIX}/.pulumi/locks/") == [] and s3.keys(f"{PREFIX}/.phoenix/") == []

@@ -22,8 +22,10 @@ import json
 
 import pytest
 
+from automation.run_log import LOG_SUBDIR
 from tests.engine.projects.octopus.program import PROJECT_NAME
 from tests.engine.test_cli_end_to_end import PROJECT, overrides
+from tests.engine.test_day_two import one_failure
 
 pytestmark = pytest.mark.engine
 
@@ -48,7 +50,7 @@ def test_a_few_503s_drops_and_slow_answers_are_retried(world, s3_proxy) -> None:
     [tenant] = world.octopus.tenants()
     assert json.loads(created.stdout)["outputs"]["tenant_id"] == tenant["Id"]
     assert world.s3.locks(PROJECT_NAME, "ryan0001") == []
-    assert runner.json("create", "1.0.0-ryan0001")["changes"] == {"same": 3}
+    assert runner.json("create", "1.0.0-ryan0001")["changes"] == {"same": 4}
 
 
 def test_a_checkpoint_lost_after_octopus_acted_fails_the_run_and_the_next_one_recovers(world, s3_proxy) -> None:
@@ -60,9 +62,10 @@ def test_a_checkpoint_lost_after_octopus_acted_fails_the_run_and_the_next_one_re
 
     failed = runner.run("create", "1.0.0-ryan0001")
     assert failed.returncode == 1, failed.stderr[-3000:]
-    message = failed.stderr[failed.stderr.rindex("\nerror: ") + 1:]
-    assert message.startswith("error: ryan0001: update failed\n"), failed.stderr[-3000:]
-    assert "failed to save snapshot" in message and "StatusCode: 503" in message, message
+    error, hint, log = one_failure(failed.stderr)
+    assert error.startswith("error: ryan0001: ") and "failed to save snapshot" in error, error
+    assert "run the same command again" in hint
+    assert "StatusCode: 503" in log.read_text(encoding="utf-8")
     # The CLI's own retries: 12 writes of 3 attempts each, over about a minute, before it gave up.
     assert s3_proxy.count("PUT", CHECKPOINT, status=503) >= 36
     assert [t["Name"] for t in octopus.tenants()] == ["ryan0001"], "Octopus has the tenant..."
@@ -78,7 +81,7 @@ def test_a_checkpoint_lost_after_octopus_acted_fails_the_run_and_the_next_one_re
     [tenant] = octopus.tenants()
     assert json.loads(healed.stdout)["outputs"]["tenant_id"] == tenant["Id"]
     assert [o["TenantId"] for o in overrides(octopus)] == [tenant["Id"]]
-    assert runner.json("create", "1.0.0-ryan0001")["changes"] == {"same": 3}
+    assert runner.json("create", "1.0.0-ryan0001")["changes"] == {"same": 4}
 
 
 def test_a_history_write_that_fails_after_a_good_update_fails_the_run_and_a_rerun_changes_nothing(
@@ -90,10 +93,12 @@ def test_a_history_write_that_fails_after_a_good_update_fails_the_run_and_a_reru
     failed = runner.run("create", "1.0.0-ryan0001")
     s3_proxy.faults.clear()
     assert failed.returncode == 1, failed.stderr[-3000:]
-    assert "saving update info" in failed.stderr and "503" in failed.stderr
+    error, _, log = one_failure(failed.stderr)
+    assert "saving update info" in error, error
+    assert "StatusCode: 503" in log.read_text(encoding="utf-8")
     [tenant] = world.octopus.tenants()
     again = runner.json("create", "1.0.0-ryan0001")
-    assert (again["changes"], again["outputs"]["tenant_id"]) == ({"same": 3}, tenant["Id"])
+    assert (again["changes"], again["outputs"]["tenant_id"]) == ({"same": 4}, tenant["Id"])
 
 
 def test_a_lock_the_cli_could_not_delete_is_deleted_by_phoenix_or_the_next_run(world, s3_proxy) -> None:
@@ -109,7 +114,9 @@ def test_a_lock_the_cli_could_not_delete_is_deleted_by_phoenix_or_the_next_run(w
     refuse_lock_deletes(9)
     created = runner.run("create", "1.0.0-ryan0001")
     assert created.returncode == 0, created.stderr[-3000:]
-    assert "manual clean up may be required" in created.stderr, created.stderr[-3000:]
+    # The CLI's own warning goes to the run log; the terminal gets phoenix's.
+    [log] = (runner.work_dir / LOG_SUBDIR).glob("*-create-ryan0001-*.log")
+    assert "manual clean up may be required" in log.read_text(encoding="utf-8")
     assert s3_proxy.count("DELETE", LOCKS, status=503) == 9
     assert "could not delete its lock; phoenix removed it" in created.stderr
     assert world.s3.locks(PROJECT_NAME, "ryan0001") == []
@@ -125,7 +132,7 @@ def test_a_lock_the_cli_could_not_delete_is_deleted_by_phoenix_or_the_next_run(w
     again = runner.run("create", "1.0.1-ryan0001", "--json")
     assert again.returncode == 0, again.stderr[-3000:]
     assert "removing a stale lock" in again.stderr
-    assert json.loads(again.stdout)["changes"] == {"same": 3}
+    assert json.loads(again.stdout)["changes"] == {"same": 4}
     assert world.s3.locks(PROJECT_NAME, "ryan0001") == []
 
 

@@ -19,6 +19,7 @@ import pytest
 from automation.locks import Beat
 from tests.engine.projects.octopus.program import PROJECT_NAME
 from tests.engine.test_cli_end_to_end import (
+    HOLD_SECONDS,
     PROJECT,
     an_init_that_never_reaps,
     kill_with_descendants,
@@ -41,10 +42,11 @@ def lock_of(s3) -> tuple[str, dict]:
 def test_a_second_runner_is_told_who_holds_the_lock_and_since_when_or_waits(world) -> None:
     octopus, s3 = world.octopus, world.s3
     octopus.seed_release(PROJECT, "1.0.0-ryan0001")
-    # The holder's update stays running while the gate is shut: each Octopus answer waits
-    # (less than the client's 30 s read timeout, so nothing is retried).
+    # The holder's update stays running while the gate is shut: each of its Octopus writes waits
+    # (less than the client's 30 s read timeout, so nothing is retried). The others only read.
     gate = threading.Event()
-    octopus.after_next("*", "", lambda: gate.wait(20), count=10_000)
+    for method in ("POST", "PUT"):
+        octopus.after_next(method, "", lambda: gate.wait(HOLD_SECONDS), count=10_000)
     holder = world.runner("holder", PHOENIX_HEARTBEAT_SECONDS="1").start("create", "1.0.0-ryan0001")
     wait_for(lambda: s3.locks(PROJECT_NAME, "ryan0001") or holder.poll() is not None, what="the holder's lock")
     wait_for(lambda: s3.keys(HEARTBEAT) or holder.poll() is not None, what="the holder's heartbeat")
@@ -71,7 +73,7 @@ def test_a_second_runner_is_told_who_holds_the_lock_and_since_when_or_waits(worl
     assert holder.returncode == 0, err[-3000:]
     out, err = waiting.communicate(timeout=300)
     assert waiting.returncode == 0, err[-3000:]
-    assert "locked by another update; retrying" in err and "3 unchanged" in out
+    assert "locked by another update; retrying" in err and "4 unchanged" in out
     assert [t["Name"] for t in octopus.tenants()] == ["ryan0001"] and len(overrides(octopus)) == 1
     assert s3.locks(PROJECT_NAME, "ryan0001") == [] and s3.keys(HEARTBEAT) == []
 
@@ -153,4 +155,4 @@ def test_unlock_removes_only_an_old_lock_whose_update_stopped_and_the_next_creat
     [tenant] = octopus.tenants()
     assert json.loads(healed.stdout)["outputs"]["tenant_id"] == tenant["Id"]
     assert [o["TenantId"] for o in overrides(octopus)] == [tenant["Id"]]
-    assert operator.json("create", "1.0.0-ryan0001")["changes"] == {"same": 3}
+    assert operator.json("create", "1.0.0-ryan0001")["changes"] == {"same": 4}
