@@ -178,6 +178,7 @@ COMMAND_GROUPS: dict[str, tuple[str, ...]] = {
     "list": ("workdir", "backend", "config", "output", "accept-yes"),
     "outputs": ("feature", "workdir", "backend", "output", "accept-yes"),
     "reap": ("workdir", "backend", "config", "running", "progress", "output", "confirm"),
+    "unlock": ("feature", "workdir", "backend", "config", "output", "accept-yes"),
     "doctor": ("workdir", "backend", "config", "output", "accept-yes"),
     "synth": ("feature", "synth-version", "workdir", "config", "output", "accept-yes"),
 }
@@ -265,6 +266,12 @@ def build_parser() -> argparse.ArgumentParser:
     reap.add_argument("--dry-run", action="store_true", help="report what would be destroyed; destroy nothing")
     reap.add_argument("--parallel", metavar="N", type=_positive_int, default=1,
                       help="run up to N destroys at once (default 1)")
+    unlock = add("unlock", "remove a lock a dead runner left on the feature's stack: only an old one whose update "
+                 "is not running", "unlock ryan0001 --older-than 8h")
+    unlock.add_argument(
+        "--older-than", metavar="DURATION",
+        help="remove only a lock older than this (default 6h, or 4 times fleet.rolloutTimeoutMinutes when longer)",
+    )
     doctor = add("doctor", "check that Pulumi, AWS and Octopus are ready, before anything is created",
                  "doctor ryan0001")
     doctor.add_argument("feature", metavar="FEATURE", nargs="?",
@@ -629,6 +636,19 @@ def cmd_reap(args: argparse.Namespace, console: Console) -> int:
     return code
 
 
+def cmd_unlock(args: argparse.Namespace, console: Console) -> int:
+    from automation import unlock
+
+    # It reads and deletes lock objects only: no passphrase.
+    done = unlock.run(_session(args, console, needs_passphrase=False), _feature(args), older_than=args.older_than)
+    if console.json_mode:
+        console.emit_json(done.as_json())
+    else:
+        for line in done.lines():
+            console.out(line)
+    return ExitCode.OK
+
+
 def cmd_doctor(args: argparse.Namespace, console: Console) -> int:
     from automation import doctor
 
@@ -660,6 +680,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Console], int]] = {
     "list": cmd_list,
     "outputs": cmd_outputs,
     "reap": cmd_reap,
+    "unlock": cmd_unlock,
     "doctor": cmd_doctor,
     "synth": cmd_synth,
 }

@@ -14,6 +14,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -25,6 +26,7 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Optional
 
@@ -32,9 +34,9 @@ import pulumi.automation as auto
 from pulumi.automation._cmd import CommandResult, OnOutput, PulumiCommand
 from pulumi.automation.errors import create_command_error
 
-from automation import pulumi_cli
+from automation import locks, pulumi_cli
 from automation.config import SECRET_ENV, StackConfig
-from automation.errors import InputError, Interrupted, StackLocked, lock_holder
+from automation.errors import InputError, Interrupted, PhoenixError, StackLocked, lock_holder
 from automation.summary import Output, Step
 
 #: Folder of the work dir holding the embedded file backend (git-ignored).
@@ -231,6 +233,11 @@ class TrackedCommand(PulumiCommand):
             error.command_result = result  # type: ignore[attr-defined]
             raise error
         return result
+
+    def pids(self) -> list[int]:
+        """The pids of the CLI processes running now (a lock names the one that took it)."""
+        with self._lock:
+            return [process.pid for process in self._running]
 
     def signal_all(self, signum: int) -> int:
         """Send a signal to every running CLI process; returns how many got it."""
@@ -538,6 +545,7 @@ class Engine:
         self.env = pulumi_cli.engine_env(self.work_dir, extra=extra)
         self._program: Optional[Callable[[], None]] = None
         self.interruption = Interruption(self.command, log, flag=interrupt_file)
+        self.heartbeat_seconds = locks.heartbeat_seconds(dict(environ))
 
     # workspace and stacks
 
@@ -577,8 +585,11 @@ class Engine:
         except auto.StackAlreadyExistsError:
             return auto.Stack.select(name, workspace), False
 
-    def remove(self, stack: auto.Stack, *, force: bool = False) -> None:
-        stack.workspace.remove_stack(stack.name, force=force)
+    def remove(self, stack: auto.Stack, *, force: bool = False, wait_seconds: float = 0.0) -> None:
+        """Remove the stack (it takes the lock too: a runner finishing its own destroy may hold it)."""
+        self.with_lock(
+            stack, lambda: stack.workspace.remove_stack(stack.name, force=force), wait_seconds=wait_seconds,
+        )
 
     # config
 
@@ -703,26 +714,93 @@ class Engine:
 
         A lock left by a dead process on this host is removed (with a warning);
         a live one is waited for up to `wait_seconds`, then reported (exit 4).
+        While the operation runs, a heartbeat says that its lock is alive.
         """
         deadline = time.monotonic() + max(0.0, wait_seconds)
         cleared = False
         while True:
             self.interruption.check()
             try:
-                return operation()
+                with locks.beating(self.heartbeat(stack.name)):
+                    result = operation()
+                self.release_left_lock(stack, getattr(result, "stderr", "") or "")
+                return result
             except auto.ConcurrentUpdateError as error:
                 stderr = getattr(getattr(error, "command_result", None), "stderr", "") or str(error)
                 holder = stale_lock(stderr)
                 if holder and not cleared:
                     self.log(f"[{stack.name}] warning: removing a stale lock left by {holder}")
-                    stack.cancel()
+                    self.remove_locks(stack, locks.locks_in_message(stderr))
                     cleared = True
                     continue
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise StackLocked(stack.name, lock_holder(stderr) or "") from None
                 self.log(f"[{stack.name}] locked by another update; retrying for {remaining:.0f} s more")
-                time.sleep(min(LOCK_POLL_SECONDS, remaining))
+                # Jittered: runners that collided (each saw the other's lock) must not retry in step.
+                time.sleep(min(LOCK_POLL_SECONDS * random.uniform(0.5, 1.5), remaining))
+
+    # locks and heartbeats, read from the backend's objects (automation/locks.py)
+
+    @cached_property
+    def store(self) -> Optional[Any]:
+        """The backend's objects (file:// and s3://), else None."""
+        from automation.backend_store import open_store
+
+        try:
+            return open_store(self.backend.url)
+        except InputError:
+            return None
+
+    def stack_path(self, name: str) -> str:
+        return locks.stack_path(self.store, self.project.name, name)
+
+    def heartbeat(self, name: str) -> Optional[locks.Heartbeat]:
+        """The heartbeat of an operation on the stack; None where the backend's objects are out of reach."""
+        if self.store is None:
+            return None
+        try:
+            path = self.stack_path(name)
+        except PhoenixError:  # the store failed: the operation runs, without a heartbeat
+            return None
+        return locks.Heartbeat(self.store, path, self.command.pids, every=self.heartbeat_seconds)
+
+    def remove_locks(self, stack: auto.Stack, holders: list[locks.Lock]) -> None:
+        """Delete exactly the locks of these holders; `pulumi cancel` would delete a new live one too."""
+        if self.store is None:
+            stack.cancel()
+            return
+        path = self.stack_path(stack.name)
+        wanted = {(lock.username, lock.hostname, lock.pid) for lock in holders}
+        for lock in locks.read_locks(self.store, path):
+            if (lock.username, lock.hostname, lock.pid) in wanted:
+                self.store.delete(lock.key)
+
+    def release_left_lock(self, stack: auto.Stack, stderr: str, attempts: int = 3) -> None:
+        """The CLI finished but could not delete its lock (it says so, and exits 0): delete it now.
+
+        Left there, it would stop every runner on another host until `unlock`.
+        """
+        if locks.LOCK_NOT_DELETED not in stderr:
+            return
+        host, user = socket.gethostname(), _lock_user()
+        for attempt in range(attempts if self.store is not None else 0):
+            try:
+                left = [
+                    lock for lock in locks.read_locks(self.store, self.stack_path(stack.name))
+                    if (lock.hostname, lock.username) == (host, user) and not _pid_is_pulumi(lock.pid)
+                ]
+                self.remove_locks(stack, left)
+            except PhoenixError:
+                time.sleep(2 ** attempt)
+                continue
+            names = ", ".join(lock.holder for lock in left) or "none left"
+            self.log(f"[{stack.name}] warning: the Pulumi CLI could not delete its lock; phoenix removed it ({names})")
+            return
+        self.log(
+            f"[{stack.name}] warning: the Pulumi CLI could not delete its lock, nor could phoenix: the next run on "
+            f"this host removes it; on another host, run `unlock {stack.name}`"
+        )
 
     def holds_no_stack(self) -> bool:
         """Whether the backend is a file backend not made yet (so it holds no stack at all)."""

@@ -110,7 +110,6 @@ _NOISE = (
     "View in Browser",
     "View Live:",
 )
-_LOCK_OWNER = re.compile(r"created by (?P<owner>\S+) \(pid (?P<pid>\d+)\)")
 
 
 #: Error lines that say only that something failed; the cause is in another one.
@@ -177,11 +176,10 @@ def _exception_line(following: list[str], indent: int) -> Optional[str]:
 
 
 def lock_holder(stderr: str) -> Optional[str]:
-    """`user@host (pid N)` of a file-backend lock, when the message names one."""
-    match = _LOCK_OWNER.search(stderr or "")
-    if not match:
-        return None
-    return f"{match.group('owner')}, pid {match.group('pid')}"
+    """`user@host, pid N, taken 3m ago at <time> UTC` of each lock the message names, or None."""
+    from automation.locks import holders_text
+
+    return holders_text(stderr)
 
 
 #: Advice for an engine failure, by what its cause says: (pattern, exit code, advice).

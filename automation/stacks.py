@@ -144,6 +144,24 @@ def _stack_missing(error: BaseException) -> bool:
     return type(error).__name__ == "StackNotFoundError"
 
 
+def _removed_meanwhile(engine: Any, name: str, error: BaseException) -> bool:
+    """Whether an engine command failed because another runner removed the stack while this one waited.
+
+    The CLI says so outright ("no stack named"), or, when the removal fell
+    between its stack lookup and its checkpoint read, only that the
+    checkpoint could not be loaded: a fresh lookup decides.
+    """
+    if _stack_missing(error):
+        return True
+    if "CommandError" not in {cls.__name__ for cls in type(error).__mro__}:
+        return False
+    try:
+        engine.select(name)
+    except Exception as again:  # noqa: BLE001 - only "missing" answers the question
+        return _stack_missing(again)
+    return False
+
+
 # --- create / preview / destroy ----------------------------------------------------------------
 
 
@@ -316,23 +334,36 @@ def destroy(session: Session, feature: Feature, *, confirm: Optional[Callable[[s
                 command="destroy", feature=feature.id, result="absent",
                 message=f"feature {feature.id!r} has no stack; nothing to destroy",
             )
-        version = feature.package_version or _recorded_version(session, feature)
-        if version and version != feature.package_version:
-            config = session.stack_config(feature, version, runs_program=False)
-        from automation import doctor
+        wait = session.options.wait_lock
+        try:
+            version = feature.package_version or _recorded_version(session, feature)
+            if version and version != feature.package_version:
+                config = session.stack_config(feature, version, runs_program=False)
+            from automation import doctor
 
-        require_accepted_key(doctor.context_for_stack(session, config, version), "destroy")
-        if confirm is not None:
-            deployed = f", package {version}" if version else ""
-            if not confirm(
-                f"Destroy feature {feature.id!r} (stack {stack.name}{deployed}): its AWS resources, "
-                "Octopus tenant and override?"
-            ):
-                raise NotConfirmed(f"destroy of {feature.id!r} was not confirmed: nothing was changed")
-        engine.write_config(stack, config)
-        engine.recover(stack, wait_seconds=session.options.wait_lock)
-        result, steps = engine.destroy(stack, wait_seconds=session.options.wait_lock)
-        engine.remove(stack)
+            require_accepted_key(doctor.context_for_stack(session, config, version), "destroy")
+            if confirm is not None:
+                deployed = f", package {version}" if version else ""
+                if not confirm(
+                    f"Destroy feature {feature.id!r} (stack {stack.name}{deployed}): its AWS resources, "
+                    "Octopus tenant and override?"
+                ):
+                    raise NotConfirmed(f"destroy of {feature.id!r} was not confirmed: nothing was changed")
+            engine.write_config(stack, config)
+            engine.recover(stack, wait_seconds=wait)
+            result, steps = engine.destroy(stack, wait_seconds=wait)
+        except Exception as error:
+            if not _removed_meanwhile(engine, feature.stack_name, error):
+                raise
+            return Report(
+                command="destroy", feature=feature.id, result="absent",
+                message=f"feature {feature.id!r}: another run removed its stack meanwhile; nothing to destroy",
+            )
+        try:
+            engine.remove(stack, wait_seconds=wait)
+        except Exception as error:
+            if not _removed_meanwhile(engine, feature.stack_name, error):
+                raise
     return Report(
         command="destroy",
         feature=feature.id,

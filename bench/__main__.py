@@ -17,17 +17,19 @@ from typing import Optional, Sequence
 from bench.report import Report
 from bench.table import render
 
-BENCHMARKS = ("startup", "calls", "rollout", "engine", "scale", "program")
-MODES = ("bad-input", "soak")
+BENCHMARKS = ("startup", "calls", "rollout", "engine", "scale", "program", "s3")
+MODES = ("bad-input", "soak", "soak-s3")
 NAMES = BENCHMARKS + MODES
 
 
 def _run(name: str, args: argparse.Namespace) -> Report:
     """One benchmark's report; its module is imported only when it is chosen."""
+    if name in ("soak", "soak-s3"):
+        from bench import soak
+
+        return soak.run(quick=args.quick, lifecycles=args.lifecycles, workers=args.workers,
+                        seed=args.seed, max_minutes=args.max_minutes, s3=name == "soak-s3")
     module = importlib.import_module(f"bench.{name.replace('-', '_')}")
-    if name == "soak":
-        return module.run(quick=args.quick, lifecycles=args.lifecycles, workers=args.workers,
-                          seed=args.seed, max_minutes=args.max_minutes)
     return module.run(quick=args.quick)
 
 
@@ -41,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quick", action="store_true",
                         help="fewer repetitions and a 16-lifecycle soak on 4 workers: a smoke run, minutes not tens")
     parser.add_argument("--lifecycles", type=int, metavar="N",
-                        help="soak lifecycles in all (default 200; --quick 16)")
+                        help="soak lifecycles in all (default 200, soak-s3 60; --quick 16)")
     parser.add_argument("--workers", type=int, metavar="N", help="soak workers, one stack each (default 8; --quick 4)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the soak's faults and choices (default 1)")
     parser.add_argument("--max-minutes", type=float, default=60.0, metavar="M",

@@ -1,9 +1,11 @@
-"""A private world for one benchmark: the Octopus emulator, the Octopus test project, a file backend.
+"""A private world for one benchmark: the Octopus emulator, the Octopus test project, a state backend.
 
 Everything lives in a temporary folder and on 127.0.0.1. The command line
 runs against it exactly as the end-to-end tests drive it: a subprocess with
 `--work-dir`, a defaults file (PHOENIX_DEFAULTS) whose `octopus.serverUrl` is
-the emulator, and the backend and passphrase in the environment.
+the emulator, and the backend and passphrase in the environment. The backend
+is a folder, or (`sandbox(s3=True)`) a bucket of moto's S3 server reached
+through a fault proxy, with a runner identity holding only the README's policy.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Iterator, Optional
@@ -26,6 +29,7 @@ from tests.engine.projects.octopus.program import copy_project
 from tests.octopus_emulator import OctopusEmulator
 from tests.octopus_emulator.ready import octopus_names
 from tests.octopus_emulator.fixtures import REGISTRATION_ONLY
+from tests.s3_emulator import FaultProxy, Identity, S3Emulator, backend_url, readme_policy
 
 PASSPHRASE = "phoenix-bench-passphrase"
 API_KEY = "API-BENCHMARKKEY000000000000001"
@@ -37,12 +41,26 @@ _OUTSIDE = ("GITHUB_STEP_SUMMARY", "PHOENIX_WORK_DIR", "PHOENIX_DEFAULTS", "CI",
             "PULUMI_CONFIG_PASSPHRASE_FILE", "OCTOPUS_REGISTRATION_API_KEY", "OCTOPUS_URL")
 
 
+@dataclass(frozen=True)
+class S3State:
+    """A sandbox's S3 backend: moto's server, the fault proxy the runners reach it through, their identity."""
+
+    emulator: S3Emulator
+    proxy: FaultProxy
+    identity: Identity
+
+    @property
+    def url(self) -> str:
+        return backend_url(self.proxy.url)
+
+
 class Sandbox:
     """One emulator, one project copy, one backend; `cli()` runs `python -m automation` in it."""
 
-    def __init__(self, root: Path, emulator: OctopusEmulator) -> None:
+    def __init__(self, root: Path, emulator: OctopusEmulator, s3: Optional[S3State] = None) -> None:
         self.root = root
         self.emulator = emulator
+        self.s3 = s3
         self.state_dir = root / "state"
         self.state_dir.mkdir()
         self.work_dir = copy_project(root / "project")
@@ -55,7 +73,7 @@ class Sandbox:
 
     @property
     def backend_url(self) -> str:
-        return f"file://{self.state_dir}"
+        return self.s3.url if self.s3 else f"file://{self.state_dir}"
 
     @property
     def env(self) -> dict[str, str]:
@@ -74,6 +92,8 @@ class Sandbox:
             AWS_CONFIG_FILE=str(self.root / "no-aws-config"),
             AWS_EC2_METADATA_DISABLED="true",
         )
+        if self.s3:
+            env.update(self.s3.identity.env())
         return env
 
     def cli_argv(self, command: str, *args: str) -> list[str]:
@@ -92,7 +112,11 @@ class Sandbox:
     # -- what exists ------------------------------------------------------------------
 
     def stacks(self) -> set[str]:
-        """Stacks the file backend holds (a removed stack leaves only a .bak)."""
+        """Stacks the backend holds (a removed stack leaves only a .bak)."""
+        if self.s3:
+            from tests.engine.projects.octopus.program import PROJECT_NAME
+
+            return self.s3.emulator.stacks(PROJECT_NAME)
         return {path.stem for path in self.state_dir.glob(".pulumi/stacks/*/*.json")}
 
     def stack_config_files(self) -> list[Path]:
@@ -136,13 +160,24 @@ class Sandbox:
 
 
 @contextmanager
-def sandbox() -> Iterator[Sandbox]:
+def s3_state() -> Iterator[S3State]:
+    """moto's S3 server with the state bucket, a fault proxy before it (no faults yet), a runner identity."""
+    with S3Emulator() as emulator:
+        emulator.reset()
+        identity = emulator.runner("bench-runner", readme_policy())
+        emulator.enforce_iam()
+        with FaultProxy(emulator.endpoint) as proxy:
+            yield S3State(emulator, proxy, identity)
+
+
+@contextmanager
+def sandbox(*, s3: bool = False) -> Iterator[Sandbox]:
     """A started, seeded emulator (the defaults' project and environment) and a fresh backend."""
     root = Path(tempfile.mkdtemp(prefix="phoenix-bench-"))
     try:
-        with OctopusEmulator(api_key=API_KEY) as emulator:
+        with OctopusEmulator(api_key=API_KEY) as emulator, (s3_state() if s3 else nullcontext()) as state:
             emulator.add_api_key(REGISTRATION_KEY, username="tentacle-registrar", permissions=REGISTRATION_ONLY)
-            box = Sandbox(root, emulator)
+            box = Sandbox(root, emulator, state)
             emulator.seed_project(box.names.project)
             emulator.seed_environment(box.names.environment)
             box.seed_templates()

@@ -10,6 +10,11 @@ answers 5% of requests 503, drops 1% of connections (half of them after doing
 the work) and delays every request. A failed operation is run again, as CI
 would rerun the job, up to three attempts.
 
+On S3 (`python -m bench soak-s3`, 60 lifecycles on 4 workers by default) the
+stacks share a bucket of moto's S3 server instead, reached through the fault
+proxy: the faults (same shares, 0-20 ms latency) hit the state backend, not
+Octopus, so what fails is the CLI's talk to S3.
+
 Pulumi's state is the truth. After every operation the worker re-reads
 Octopus: the tenant, the one override the stack now records (with its
 release) and the tenant's variables (the feature's URL, id and package
@@ -48,6 +53,10 @@ RELEASES = 4
 ATTEMPTS = 3
 #: No new lifecycle starts after this long; the soak reports how far it got.
 MAX_MINUTES = 60.0
+#: The soak on the S3 backend: fewer lifecycles, and faults on S3 only.
+S3_LIFECYCLES = 60
+S3_WORKERS = 4
+S3_RATES = FaultRates(unavailable=0.05, dropped=0.01, latency=(0.0, 0.02))
 
 TENANT_TYPE = "pulumi-python:dynamic/octopus:Tenant"
 OVERRIDE_TYPE = "pulumi-python:dynamic/octopus:AutoDeployOverride"
@@ -163,7 +172,7 @@ def run_worker(spec: WorkerSpec) -> WorkerReport:
             try:
                 result = action()
             except Exception as error:  # noqa: BLE001 - every failure is counted, then rerun
-                message = classify(error, stack=feature_id).message.splitlines()[0][:300]
+                message = " / ".join(classify(error, stack=feature_id).message.splitlines()[:3])[:400]
                 report.failures.append(f"worker {spec.index} lifecycle {lifecycle} {name} attempt {number}: {message}")
                 if number < ATTEMPTS:
                     report.reruns += 1
@@ -380,14 +389,22 @@ def census_of_octopus(tenants: Sequence[Mapping[str, Any]], projects: Sequence[M
     return Census(tuple((t["Id"], t["Name"]) for t in tenants), tuple(overrides), tuple(variables))
 
 
-def exported_deployments(box: Any) -> list[dict]:
-    """Every stack of the backend, exported (the engine's own view of its state)."""
+def census_of_emulator(emulator: Any) -> Census:
+    """What the Octopus emulator holds, tenant variables included."""
+    tenants = emulator.tenants()
+    return census_of_octopus(
+        tenants, emulator.projects(), [(t["Id"], v) for t in tenants for v in emulator.tenant_values(t["Id"])],
+    )
+
+
+def exported_deployments(work_dir: Any, env: Mapping[str, str]) -> list[dict]:
+    """Every stack of the backend `env` names, exported (the engine's own view of its state)."""
     from pulumi import automation as auto
 
     from automation import pulumi_cli
 
     workspace = auto.LocalWorkspace(
-        work_dir=str(box.work_dir), env_vars=box.env, pulumi_command=pulumi_cli.pulumi_command(),
+        work_dir=str(work_dir), env_vars=dict(env), pulumi_command=pulumi_cli.pulumi_command(),
     )
     return [dict(workspace.export_stack(summary.name).deployment or {}) for summary in workspace.list_stacks()]
 
@@ -404,18 +421,22 @@ def split(total: int, workers: int) -> list[int]:
 
 
 def run(*, quick: bool = False, lifecycles: Optional[int] = None, workers: Optional[int] = None,
-        seed: int = 1, rates: FaultRates = FaultRates(), max_minutes: float = MAX_MINUTES) -> Report:
+        seed: int = 1, rates: Optional[FaultRates] = None, max_minutes: float = MAX_MINUTES,
+        s3: bool = False) -> Report:
+    """The soak on the file backend (faults on Octopus) or, with `s3`, on S3 (faults on S3)."""
     from bench.sandbox import sandbox
     from tests.octopus_emulator.faults import FaultPlan
 
-    lifecycles = lifecycles if lifecycles is not None else (QUICK_LIFECYCLES if quick else LIFECYCLES)
-    workers = workers or (QUICK_WORKERS if quick else WORKERS)
+    lifecycles = lifecycles if lifecycles is not None else (
+        QUICK_LIFECYCLES if quick else S3_LIFECYCLES if s3 else LIFECYCLES)
+    workers = workers or (QUICK_WORKERS if quick else S3_WORKERS if s3 else WORKERS)
     shares = split(lifecycles, workers)
-    with sandbox() as box:
+    with sandbox(s3=s3) as box:
         for index in range(workers):
             box.seed_releases(*releases_of(index))
-        plan = RandomFaults(rates, seed)
-        box.emulator.faults = plan
+        plan = RandomFaults(rates or (S3_RATES if s3 else FaultRates()), seed)
+        faulty = box.s3.proxy if s3 else box.emulator
+        faulty.faults = plan
         env = box.env
         deadline = time.time() + max_minutes * 60
         specs = [
@@ -427,21 +448,19 @@ def run(*, quick: bool = False, lifecycles: Optional[int] = None, workers: Optio
         with ProcessPoolExecutor(max_workers=len(specs) or 1, mp_context=get_context("spawn")) as pool:
             reports = list(pool.map(run_worker, specs))
         elapsed = time.monotonic() - started
-        box.emulator.faults = FaultPlan()
-        log = box.emulator.request_log
-        tenants = box.emulator.tenants()
+        faulty.faults = FaultPlan()
+        log = faulty.log.records() if s3 else box.emulator.request_log
         reconciliation = Reconciliation(
-            census_of_state(exported_deployments(box)),
-            census_of_octopus(tenants, box.emulator.projects(),
-                              [(t["Id"], v) for t in tenants for v in box.emulator.tenant_values(t["Id"])]),
+            census_of_state(exported_deployments(box.work_dir, box.env)), census_of_emulator(box.emulator),
         )
         live_stacks = len(box.stacks())
-    return Report(_report(reports, reconciliation, plan, log, elapsed, workers, lifecycles, live_stacks),
+    return Report(_report(reports, reconciliation, plan, log, elapsed, workers, lifecycles, live_stacks,
+                          where="S3" if s3 else "Octopus"),
                   reconciliation.ok and not any(r.unrecovered or r.mismatches for r in reports))
 
 
 def _report(reports: Sequence[WorkerReport], rec: Reconciliation, plan: RandomFaults, log: Sequence[Any],
-            elapsed: float, workers: int, asked: int, live_stacks: int) -> str:
+            elapsed: float, workers: int, asked: int, live_stacks: int, where: str = "Octopus") -> str:
     operations: Counter = Counter()
     for report in reports:
         operations.update(report.operations)
@@ -460,8 +479,8 @@ def _report(reports: Sequence[WorkerReport], rec: Reconciliation, plan: RandomFa
         ("Octopus re-read after each operation: checks / mismatches / unreadable",
          f"{sum(r.checks for r in reports)} / {len(mismatches)} / {sum(r.unchecked for r in reports)}"),
         ("median attempt (one engine operation)", f"{statistics.median(seconds):.1f} s" if seconds else "-"),
-        ("Octopus requests", len(log)),
-        ("faults injected", ", ".join(f"{n} {k}" for k, n in sorted(plan.injected.items())) or "none"),
+        (f"{where} requests", len(log)),
+        (f"faults injected on {where}", ", ".join(f"{n} {k}" for k, n in sorted(plan.injected.items())) or "none"),
         ("fault rates", plan.rates.describe()),
     ]
     state, octopus = rec.state, rec.octopus
@@ -482,10 +501,11 @@ def _report(reports: Sequence[WorkerReport], rec: Reconciliation, plan: RandomFa
     if failures:
         details.append(f"failed attempts (first {min(5, len(failures))} of {len(failures)}):")
         details += [f"  {f}" for f in failures[:5]]
+    title = "Reliability soak" + (" on the S3 backend" if where == "S3" else "")
     return "\n".join([
-        render("Reliability soak: the run", ["", "value"], run_rows, wrap=90),
+        render(f"{title}: the run", ["", "value"], run_rows, wrap=90),
         render(
-            f"Reliability soak: Pulumi's state ({live_stacks} stacks left) against Octopus",
+            f"{title}: Pulumi's state ({live_stacks} stacks left) against Octopus",
             ["", "in state", "in Octopus", "matched", "orphans", "lost/missing", "duplicates"],
             truth_rows,
             note="\n".join([verdict, *details, f"pending operations in the state: {state.pending}"]),

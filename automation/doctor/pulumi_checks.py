@@ -9,7 +9,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 from typing import Mapping, Sequence
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 from automation.doctor import plugins
 from automation.doctor.plugins import InstalledPlugin, PluginNeed
@@ -181,28 +181,48 @@ def _file_backend(probe: Probe, url: str) -> Check:
 
 
 def _s3_backend(url: str) -> Check:
-    import boto3
+    """What every run does to the bucket, with the URL's options as the CLI reads them.
+
+    A listing under the prefix (s3:ListBucket), then a probe object written and
+    deleted there (s3:PutObject, s3:DeleteObject), as the file check writes a
+    temporary file: a read-only role fails here, not in the middle of an update.
+    """
+    import os
+    import socket
+
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from automation.backend_store import PHOENIX_DIR, S3Location
     from automation.doctor.aws_checks import aws_config
 
     parts = urlsplit(url)
-    query = parse_qs(parts.query)
-    region = (query.get("region") or [None])[0]
-    profile = (query.get("profile") or [None])[0]
     fix = "create the bucket or pass --backend / PULUMI_BACKEND_URL naming one these credentials may use"
     try:
-        session = boto3.session.Session(profile_name=profile, region_name=region)
-        session.client("s3", config=aws_config()).head_bucket(Bucket=parts.netloc)
+        location = S3Location.parse(url)
+    except InputError as error:
+        return Check("pulumi.backend", FAIL, str(error), "fix the backend URL's options")
+    probe = f"{location.prefix}{PHOENIX_DIR}/doctor/{socket.gethostname()}-{os.getpid()}"
+    doing = "list"
+    try:
+        client = location.client(aws_config())
+        client.list_objects_v2(Bucket=location.bucket, Prefix=location.prefix, MaxKeys=1)
+        doing = "write"
+        client.put_object(Bucket=location.bucket, Key=probe, Body=b"phoenix doctor")
+        doing = "delete"
+        client.delete_object(Bucket=location.bucket, Key=probe)
     except ClientError as error:
         code = str(error.response.get("Error", {}).get("Code", ""))
-        reason = {"404": "does not exist", "NoSuchBucket": "does not exist", "403": "access denied"}.get(
-            code, f"{code} {error.response.get('Error', {}).get('Message', '')}".strip()
-        )
+        reason = {"404": "does not exist", "NoSuchBucket": "does not exist"}.get(code)
+        if reason is None and code in ("403", "AccessDenied"):
+            reason = f"access denied: these credentials may not {doing} under {location.prefix or '/'}"
+        reason = reason or f"{code} {error.response.get('Error', {}).get('Message', '')}".strip()
         return Check("pulumi.backend", FAIL, f"{url}: bucket {parts.netloc!r} {reason}", fix)
     except BotoCoreError as error:
         return Check("pulumi.backend", FAIL, f"{url}: {error}", fix)
-    return Check("pulumi.backend", OK, f"{url}: bucket {parts.netloc!r} reachable")
+    return Check(
+        "pulumi.backend", OK,
+        f"{url}: bucket {parts.netloc!r} reachable (listed, wrote and deleted a probe under {location.prefix or '/'})",
+    )
 
 
 def _service_backend(url: str) -> Check:

@@ -108,8 +108,29 @@ def test_engine_message_without_error_lines_keeps_the_tail_without_noise() -> No
 
 
 def test_lock_holder_is_read_from_the_lock_message() -> None:
-    assert lock_holder(DIY_LOCK) == "ci@runner-7, pid 4242"
+    assert lock_holder(DIY_LOCK).startswith("ci@runner-7, pid 4242, taken ")
+    assert lock_holder(DIY_LOCK).endswith(" ago at 2026-01-01 00:00:00 UTC")
     assert lock_holder("error: something else") is None
+
+
+def test_the_exit_4_detail_gives_each_holders_host_pid_and_age() -> None:
+    from datetime import datetime, timezone
+
+    from automation.locks import holders_text
+
+    now = datetime(2026, 1, 1, 2, 5, 30, tzinfo=timezone.utc)
+    assert holders_text(DIY_LOCK, now) == "ci@runner-7, pid 4242, taken 2h5m30s ago at 2026-01-01 00:00:00 UTC"
+    s3 = (
+        "error: the stack is currently locked by 2 lock(s). Either wait ...\n"
+        "  s3://state/phoenix/.pulumi/locks/organization/phoenix/ryan0001/a.json?endpoint=http%3A%2F%2F127.0.0.1%3A9000"
+        "&use_path_style=true: created by ci@runner-7 (pid 4242) at 2026-01-01T02:05:29.123456789+00:00\n"
+        "  s3://state/phoenix/.pulumi/locks/organization/phoenix/ryan0001/b.json: "
+        "created by ci@runner-8 (pid 7) at 2026-01-01T01:00:00Z"
+    )
+    assert holders_text(s3, now) == (
+        "ci@runner-7, pid 4242, taken 0s ago at 2026-01-01 02:05:29 UTC; "
+        "ci@runner-8, pid 7, taken 1h5m30s ago at 2026-01-01 01:00:00 UTC"
+    )
 
 
 @pytest.mark.parametrize(

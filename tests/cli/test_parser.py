@@ -12,7 +12,7 @@ import pytest
 from automation.cli import build_parser
 from automation.pulumi_cli import PROJECT_ROOT
 
-COMMANDS = ("create", "preview", "destroy", "list", "outputs", "reap", "doctor", "synth")
+COMMANDS = ("create", "preview", "destroy", "list", "outputs", "reap", "unlock", "doctor", "synth")
 
 
 def parse(*argv: str) -> argparse.Namespace:
@@ -59,6 +59,13 @@ def test_reap_flags() -> None:
     assert args.dry_run and args.parallel == 4
 
 
+def test_unlock_takes_the_feature_and_an_age() -> None:
+    args = parse("unlock", "1.0.0-ryan0001", "--older-than", "8h", "--backend", "s3://b/p", "--json")
+    assert (args.command, args.feature, args.older_than, args.backend, args.json) == (
+        "unlock", "1.0.0-ryan0001", "8h", "s3://b/p", True)
+    assert parse("unlock", "ryan0001").older_than is None  # the default depends on the fleet's settings
+
+
 def test_doctor_feature_is_optional_and_synth_takes_a_format() -> None:
     assert parse("doctor").feature is None
     assert parse("doctor", "ryan0001").feature == "ryan0001"
@@ -78,6 +85,8 @@ def test_doctor_feature_is_optional_and_synth_takes_a_format() -> None:
         ["list", "ryan0001"],
         ["synth", "ryan0001", "--format", "png"],
         ["create", "ryan0001", "--older-than", "1h"],
+        ["unlock"],
+        ["unlock", "ryan0001", "--wait-lock", "5"],
     ],
 )
 def test_bad_arguments_exit_2_with_usage(argv, capsys) -> None:
@@ -118,6 +127,8 @@ HONOURED = {
     "list": ({"--work-dir", "--backend", "--set", "--json"}, {"--quiet", "--verbose", "--summary", "--yes"}),
     "outputs": ({"--work-dir", "--backend", "--json"}, {"--set", "--defaults", "--quiet", "--summary", "--yes"}),
     "doctor": ({"--backend", "--set", "--json", "--version"}, {"--quiet", "--summary", "--yes"}),
+    "unlock": ({"--older-than", "--work-dir", "--backend", "--set", "--json"},
+               {"--version", "--quiet", "--summary", "--wait-lock", "--yes"}),
     "synth": ({"--version", "--work-dir", "--set", "--json", "--format", "--output"},
               {"--backend", "--quiet", "--summary", "--wait-lock", "--yes"}),
 }
@@ -135,13 +146,16 @@ def test_help_lists_what_the_command_honours_and_nothing_else(command: str) -> N
 def test_a_shared_option_reads_the_same_everywhere_and_every_command_takes_yes() -> None:
     helps = {}
     for name, parser in subparsers().items():
-        assert parser.parse_args([*(["ryan0001"] if name in ("create", "preview", "destroy", "outputs", "synth") else []),
+        assert parser.parse_args([*(["ryan0001"] if name in ("create", "preview", "destroy", "outputs", "unlock", "synth")
+                                    else []),
                                   "--yes"]).yes, f"{name} must accept --yes (CI scripts pass it everywhere)"
         for action in parser._actions:
             for option in action.option_strings:
                 helps.setdefault((option, action.dest), set()).add(action.help)
     varied = {key: texts for key, texts in helps.items() if len(texts - {argparse.SUPPRESS}) > 1}
-    assert set(varied) == {("--version", "package_version")}, varied
+    # Two options are per command by meaning: --version (what Octopus is asked) and --older-than
+    # (a feature's age for reap, a lock's for unlock).
+    assert set(varied) == {("--version", "package_version"), ("--older-than", "older_than")}, varied
 
 
 def test_synth_says_its_version_never_comes_from_octopus() -> None:

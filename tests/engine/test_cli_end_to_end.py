@@ -93,12 +93,17 @@ def overrides(emulator) -> list[dict]:
     return list(emulator.project(PROJECT).get("AutoDeployReleaseOverrides") or [])
 
 
-@pytest.fixture
-def cli(engine, octopus_emulator, tmp_path: Path) -> Cli:
+def seed_octopus(octopus_emulator) -> None:
+    """The project, environment and variable templates the defaults name (no release)."""
     octopus_emulator.seed_project(PROJECT)
     octopus_emulator.seed_environment(ENVIRONMENT)
     for template in ("Phoenix.Url", "Phoenix.Feature", "Phoenix.PackageVersion"):  # the defaults' templates
         octopus_emulator.seed_project_template(PROJECT, template)
+
+
+@pytest.fixture
+def cli(engine, octopus_emulator, tmp_path: Path) -> Cli:
+    seed_octopus(octopus_emulator)
     work_dir = copy_project(tmp_path / "project")
     env = {key: value for key, value in engine.env.items()
            if key not in ("GITHUB_STEP_SUMMARY", "PHOENIX_WORK_DIR", "PHOENIX_DEFAULTS", "CI")}
@@ -318,6 +323,17 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
+def kill_with_descendants(pid: int) -> list[int]:
+    """SIGKILL a process and everything below it at once (a runner that dies); the pids killed."""
+    pids = [pid, *descendants(pid)]
+    for each in pids:
+        try:
+            os.kill(each, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return pids
+
+
 PR_SET_CHILD_SUBREAPER = 36
 
 
@@ -364,12 +380,7 @@ def test_a_create_killed_mid_update_is_recovered_by_the_next(cli: Cli, how: str)
                 process.send_signal(signal.SIGTERM)
                 return
             # the runner dies: CLI, engine and provider go at once, leaving a lock behind
-            killed.extend([process.pid, *descendants(process.pid)])
-            for pid in killed:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+            killed.extend(kill_with_descendants(process.pid))
 
         emulator.after_next("POST", r"/tenants$", kill)
         out, err = process.communicate(timeout=240)

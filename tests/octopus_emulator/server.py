@@ -17,7 +17,6 @@ import socket
 import threading
 import time
 import traceback
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, Optional
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
@@ -37,6 +36,7 @@ from tests.octopus_emulator.documents import (
     space_root_document,
     validation_error,
 )
+from tests.loopback_http import TrackedHandler, TrackingServer
 from tests.octopus_emulator.faults import Fault, LoggedRequest
 from tests.octopus_emulator.variables import feature_toggles_document, require_project_variables
 
@@ -285,23 +285,9 @@ class Router:
             raise _method_not_allowed(allowed)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(TrackedHandler):
     server_version = "OctopusEmulator/1"
     server: "_Server"
-
-    def setup(self) -> None:
-        super().setup()
-        # Headers and body go out in two writes; without this, Nagle's algorithm
-        # and delayed ACKs add ~40 ms to every kept-alive request.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.server.track(self.connection)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            self.server.untrack(self.connection)
 
     def do_GET(self) -> None:
         self._serve("GET")
@@ -317,9 +303,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_PATCH(self) -> None:
         self._serve("PATCH")
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: the request log is the record."""
 
     def _serve(self, method: str) -> None:
         emulator = self.server.emulator
@@ -431,35 +414,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    #: Parallel clients connect at once; the default backlog of 5 drops SYNs.
-    request_queue_size = 128
-
+class _Server(TrackingServer):
     def __init__(self, address: tuple[str, int], emulator: "OctopusEmulator") -> None:
         self.emulator = emulator
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
         super().__init__(address, _Handler)
-
-    def track(self, connection: socket.socket) -> None:
-        with self._connections_lock:
-            self._connections.add(connection)
-
-    def untrack(self, connection: socket.socket) -> None:
-        with self._connections_lock:
-            self._connections.discard(connection)
-
-    def close_all(self) -> None:
-        """Close kept-alive connections too, so a stopped server answers nobody."""
-        with self._connections_lock:
-            connections = list(self._connections)
-        for connection in connections:
-            try:
-                connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 def serve(emulator: "OctopusEmulator", host: str, port: int) -> tuple[_Server, threading.Thread]:
