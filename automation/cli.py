@@ -364,6 +364,7 @@ def _report_json(report: Any) -> dict[str, Any]:
         "outputs": {name: _output_value(o) for name, o in sorted(report.outputs.items())},
         "durationSeconds": round(report.duration_seconds, 1) if report.duration_seconds is not None else None,
         "message": report.message or None,
+        "estimate": report.estimate.as_json() if report.estimate is not None else None,
     }
 
 
@@ -391,6 +392,11 @@ def _print_report(console: Console, report: Any) -> None:
             console.out(f"  {step.op:<18} {step.type}  {step.name}")
     if report.message and report.result != "absent":
         console.out(report.message)
+    if report.estimate is not None:
+        from automation.cost.render import text
+
+        for estimate_line in text(report.estimate):
+            console.out(estimate_line)
     _print_outputs(console, dict(report.outputs))
 
 
@@ -572,7 +578,7 @@ def cmd_list(args: argparse.Namespace, console: Console) -> int:
         console.out("no feature stacks")
         return ExitCode.OK
     now = datetime.now(timezone.utc)
-    table = [("FEATURE", "STATUS", "VERSION", "LAST OPERATION", "URL", "EXPIRES")]
+    table = [("FEATURE", "STATUS", "VERSION", "LAST OPERATION", "URL", "EXPIRES", "USD/DAY", "USD SO FAR")]
     for row in rows:
         last = row.last_operation
         table.append((
@@ -582,11 +588,20 @@ def cmd_list(args: argparse.Namespace, console: Console) -> int:
             f"{last.command} {last.result} {_when(last.at, now)}" if last else "-",
             row.url or "-",
             _expires(row.expires, now),
+            *_cost_cells(row, now),
         ))
     widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
     for line in table:
         console.out("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip())
     return ExitCode.OK
+
+
+def _cost_cells(row: Any, now: datetime) -> tuple[str, str]:
+    """`list`'s estimate per day and accumulated since creation (automation/cost/ledger.py)."""
+    from automation.cost.render import money
+
+    per_day, so_far = row.cost_per_day(), row.cost_so_far(now)
+    return (money(per_day) if per_day is not None else "-", money(so_far) if so_far is not None else "-")
 
 
 def cmd_reap(args: argparse.Namespace, console: Console) -> int:

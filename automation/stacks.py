@@ -115,6 +115,23 @@ class Session:
             runs_program=runs_program, image_id=image_id,
         )
 
+    def estimate(self, feature: Feature, config: stack_config.StackConfig) -> Optional[Any]:
+        """The feature's cost estimate (automation/cost), refused with exit 2 when over its budget."""
+        from automation.cost.feature_cost import checked_estimate
+        from automation.cost.render import headline
+
+        def sources_with(extra: Sequence[str]) -> stack_config.Sources:
+            return stack_config.load(self.options.work_dir, (*self.options.overrides, *extra), self.options.defaults)
+
+        found = checked_estimate(
+            feature, sources=self.sources, work_dir=self.options.work_dir, environ=self.environ,
+            budget=config.settings.max_cost_per_day, sources_with=sources_with,
+            warn=lambda text: self.log(f"[{feature.id}] warning: {text}"),
+        )
+        if found is not None:
+            self.log(f"[{feature.id}] {headline(found)}")
+        return found
+
     def default_ttl(self) -> timedelta:
         text = self.sources.ttl or FALLBACK_TTL
         try:
@@ -177,6 +194,7 @@ def _prepare(session: Session, feature: Feature, command: str):
     check finds that version itself) instead of the look-up's first error.
     """
     config = session.stack_config(feature, feature.package_version)  # config, flags and secrets
+    estimate = session.estimate(feature, config)  # the budget refuses before anything is touched
     engine = session.engine  # passphrase, project, Pulumi CLI
     from automation import doctor
 
@@ -200,12 +218,26 @@ def _prepare(session: Session, feature: Feature, command: str):
     session.log(f"[{feature.id}] {choice.reason}")
     if version != feature.package_version or choice.image_id:
         config = session.stack_config(feature, version, image_id=choice.image_id)
-    return config, engine, version, choice.image_id
+    return config, engine, version, choice.image_id, estimate
+
+
+def cost_record(session: Session, feature: Feature, estimate: Any, *, created: bool) -> dict[str, Any]:
+    """This update's cost record (automation/cost/ledger.py), carried on from the last deployed one."""
+    if estimate is None:
+        return {}
+    from automation.cost.ledger import COST_KEY, next_record
+
+    previous = None if created else session.engine.record(feature.stack_name).deployed_config.get(COST_KEY)
+    return {COST_KEY: next_record(previous, estimate.per_day, datetime.now(timezone.utc))}
+
+
+def _recorded(config: stack_config.StackConfig, record: Mapping[str, Any]) -> stack_config.StackConfig:
+    return replace(config, values={**config.values, **record}) if record else config
 
 
 def create(session: Session, feature: Feature) -> Report:
     """Create or update the feature's stack; a second run with the same input changes nothing."""
-    config, engine, version, image_id = _prepare(session, feature, "create")
+    config, engine, version, image_id, estimate = _prepare(session, feature, "create")
     start = time.monotonic()
     wait = session.options.wait_lock
     with engine.interruptible():
@@ -213,16 +245,17 @@ def create(session: Session, feature: Feature) -> Report:
         if created:
             session.log(f"[{feature.id}] created stack {feature.stack_name}")
         try:
-            engine.write_config(stack, config)
+            cost = cost_record(session, feature, estimate, created=created)
+            engine.write_config(stack, _recorded(config, cost))
             pending = engine.recover(stack, wait_seconds=wait)
             if interrupted_tenant_create(pending):
                 session.log(
                     f"[{feature.id}] the interrupted update was creating tenant {feature.tenant_name!r}: "
                     "this run adopts it if Octopus has it"
                 )
-                engine.write_config(
-                    stack, session.stack_config(feature, version, extra=(ADOPT_TENANT,), image_id=image_id)
-                )
+                engine.write_config(stack, _recorded(
+                    session.stack_config(feature, version, extra=(ADOPT_TENANT,), image_id=image_id), cost
+                ))
             result, steps = engine.up(stack, wait_seconds=wait)
         except BaseException:
             if created:
@@ -239,12 +272,13 @@ def create(session: Session, feature: Feature) -> Report:
         steps=steps,
         outputs=outputs_of(result.outputs),
         duration_seconds=_elapsed(start),
+        estimate=estimate,
     )
 
 
 def preview(session: Session, feature: Feature, *, diff: bool = False) -> Report:
     """The change set `create` would make; nothing changes (a stack made for it is removed)."""
-    config, engine, version, _ = _prepare(session, feature, "preview")
+    config, engine, version, _, estimate = _prepare(session, feature, "preview")
     start = time.monotonic()
     with engine.interruptible():
         stack, created = engine.create_or_select(feature.stack_name)
@@ -264,6 +298,7 @@ def preview(session: Session, feature: Feature, *, diff: bool = False) -> Report
         steps=steps,
         duration_seconds=_elapsed(start),
         preview=True,
+        estimate=estimate,
     )
 
 
@@ -375,6 +410,18 @@ class FeatureRow:
     updating: bool
     last_operation: Optional[Any] = None
     """`automation.engine.LastOperation`: command, result, when."""
+    cost: Optional[Mapping[str, Any]] = None
+    """The cost record the deployed update wrote (automation/cost/ledger.py)."""
+
+    def cost_per_day(self) -> Optional[float]:
+        from automation.cost.ledger import per_day
+
+        return per_day(self.cost)
+
+    def cost_so_far(self, now: datetime) -> Optional[float]:
+        from automation.cost.ledger import accumulated
+
+        return accumulated(self.cost, now)
 
     @property
     def status(self) -> str:
@@ -405,7 +452,15 @@ class FeatureRow:
             "expires": self.expires.isoformat() if self.expires else None,
             "resources": self.resources,
             "updateInProgress": self.updating,
+            "estimate": self.estimate_json(datetime.now(timezone.utc)),
         }
+
+    def estimate_json(self, now: datetime) -> Optional[dict[str, Any]]:
+        per_day, so_far = self.cost_per_day(), self.cost_so_far(now)
+        if per_day is None:
+            return None
+        return {"perDay": round(per_day, 2), "accumulated": None if so_far is None else round(so_far, 2),
+                "currency": "USD"}
 
 
 def _ttl_text(recorded: Any, default: timedelta) -> tuple[str, timedelta]:
@@ -425,6 +480,8 @@ def _plain_output(outputs_: Mapping[str, Output], name: str) -> Optional[str]:
 
 
 def list_features(session: Session) -> list[FeatureRow]:
+    from automation.cost.ledger import COST_KEY
+
     default_ttl = session.default_ttl()
     rows = []
     for info in session.engine.infos(with_outputs=True):
@@ -441,6 +498,7 @@ def list_features(session: Session) -> list[FeatureRow]:
                 resources=info.resource_count,
                 updating=info.update_in_progress,
                 last_operation=info.last_operation,
+                cost=info.deployed_config.get(COST_KEY),
             )
         )
     return rows

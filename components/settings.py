@@ -259,6 +259,9 @@ class FeatureSettings:
     network: NetworkSettings
     fleet: FleetSettings
     tags: Mapping[str, str]
+    max_cost_per_day: Optional[float] = None
+    """The budget `python -m automation` holds the estimate to (USD a day); None: no budget. The
+    program never reads it: create and preview refuse a feature over it before anything runs."""
 
     @property
     def tenant_name(self) -> str:
@@ -362,6 +365,7 @@ def parse_settings(config: Mapping[str, Any]) -> FeatureSettings:
     ttl = top.text("phoenix:ttl", None)
     if ttl is not None and not _TTL.match(ttl):
         raise SettingsError("phoenix:ttl", f"{ttl!r} is not a duration like 90m, 72h or 3d")
+    max_cost_per_day = _budget(top)
     octopus = _octopus(top)
     network = _network(top.section("phoenix:network"))
     fleet = _fleet(top.section("phoenix:fleet"), pinned_image=_pinned_image(top))
@@ -376,12 +380,28 @@ def parse_settings(config: Mapping[str, Any]) -> FeatureSettings:
         network=network,
         fleet=fleet,
         tags=tags,
+        max_cost_per_day=max_cost_per_day,
     )
     _check_renders(settings)
     # Last: a mistake in the file is reported before a key missing from the environment.
     if octopus.shares_deploy_key and not octopus.share_deploy_key_with_instances:
         raise SettingsError(REGISTRATION_KEY, registration_key_refusal(octopus))
     return settings
+
+
+#: The stack-config key of feature.maxCostPerDay (defaults.yaml), read by `python -m automation` only.
+BUDGET_KEY = "phoenix:maxCostPerDay"
+
+
+def _budget(top: _Section) -> Optional[float]:
+    value = top.raw(BUDGET_KEY, None)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SettingsError(BUDGET_KEY, f"must be a number of USD a day (e.g. 10 or 2.5), got {_kind(value)}")
+    if not 0 < value < 1_000_000:
+        raise SettingsError(BUDGET_KEY, f"{value} is not a budget: give a positive number of USD a day")
+    return float(value)
 
 
 def _check_renders(settings: FeatureSettings) -> None:
