@@ -95,6 +95,6 @@ def check(
     )
     raise OverBudget(
         f"feature {estimate.feature!r} is estimated at {money(estimate.per_day)} {estimate.currency}/day, over "
-        f"feature.maxCostPerDay {money(budget)} ({origin}); nothing was created.\n"
-        f"  largest items: {largest}\n  {advice}"
+        f"feature.maxCostPerDay {money(budget)}; nothing was created.\n"
+        f"  budget: {origin}\n  largest items: {largest}\n  {advice}"
     )

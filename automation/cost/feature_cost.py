@@ -68,7 +68,7 @@ def checked_estimate(
             warn(f"no cost estimate: {error}")
             return None
         raise InputError(
-            f"cannot hold feature {feature.id!r} to feature.maxCostPerDay ({budget_origin(sources)}): {error}"
+            f"cannot hold feature {feature.id!r} to feature.maxCostPerDay ({budget_origin(sources)}):\n  {error}"
         ) from None
     network = sources.values.get("phoenix:network")
     has_nat = not (isinstance(network, Mapping) and network.get("nat") == "none")
