@@ -17,7 +17,7 @@ from typing import Optional, Sequence
 from bench.report import Report
 from bench.table import render
 
-BENCHMARKS = ("startup", "calls", "rollout", "engine", "scale", "program")
+BENCHMARKS = ("startup", "calls", "rollout", "engine", "scale", "program", "cost")
 MODES = ("bad-input", "soak")
 NAMES = BENCHMARKS + MODES
 
