@@ -16,14 +16,13 @@ COST_KEY = "phoenix:cost"
 SECONDS_PER_DAY = 86400
 
 
-def _moment(text: Any) -> Optional[datetime]:
-    if not isinstance(text, str):
-        return None
+def _since(text: Any) -> Optional[datetime]:
+    """The moment `next_record` wrote (ISO 8601 with its UTC offset); anything else is unusable."""
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(text) if isinstance(text, str) else None
     except ValueError:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment is not None and moment.tzinfo else None
 
 
 def _number(value: Any) -> Optional[float]:
@@ -43,7 +42,7 @@ def accumulated(recorded: Any, now: datetime) -> Optional[float]:
     """USD accrued from the first update until `now`; None when nothing usable was recorded."""
     if not isinstance(recorded, Mapping):
         return None
-    per_day, since = _number(recorded.get("perDay")), _moment(recorded.get("since"))
+    per_day, since = _number(recorded.get("perDay")), _since(recorded.get("since"))
     if per_day is None or since is None:
         return None
     accrued = _number(recorded.get("accrued")) or 0.0
