@@ -7,7 +7,7 @@ from typing import Optional
 
 import pulumi
 
-from components.fleet import Fleet, FleetArgs
+from components.fleet import Fleet, FleetArgs, sleeping
 from components.naming import resource_tags
 from components.network import Network, NetworkArgs
 from components.octopus.override import AutoDeployOverride
@@ -69,6 +69,7 @@ class FeatureEnvironment(pulumi.ComponentResource):
                 az_count=settings.network.az_count,
                 nat=settings.network.nat,
                 tags=tags,
+                asleep=settings.asleep,
             ),
             opts=child,
         )
@@ -117,7 +118,7 @@ class FeatureEnvironment(pulumi.ComponentResource):
             f"{name}-fleet",
             FleetArgs(
                 feature=settings.feature,
-                settings=settings.fleet,
+                settings=sleeping(settings.fleet) if settings.asleep else settings.fleet,
                 bootstrap=bootstrap,
                 registration_key=pulumi.Output.secret(settings.octopus.registration_key),
                 vpc_id=network.vpc_id,

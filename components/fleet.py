@@ -13,6 +13,7 @@ original design.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Optional, Sequence
@@ -143,6 +144,12 @@ EC2_TRUST_POLICY = json.dumps(
         ],
     }
 )
+
+
+def sleeping(settings: FleetSettings) -> FleetSettings:
+    """A sleeping feature's fleet: no instances (the group, its template and its version stay, so waking
+    launches the version the rollout last set, and neither starts a refresh)."""
+    return dataclasses.replace(settings, min_size=0, desired_capacity=0)
 
 
 def service_url(dns_name: str, port: int) -> str:

@@ -49,6 +49,7 @@ TEXT_KEYS = (
     "phoenix:packageVersion",
     "phoenix:ttl",
     IMAGE_KEY,
+    "phoenix:asleep",
 )
 #: The sensitive tenant variable values: a JSON object (template name -> value) that
 #: `automation` builds from the environment variables `octopus.tenantVariables.sensitive` names.
@@ -259,6 +260,9 @@ class FeatureSettings:
     network: NetworkSettings
     fleet: FleetSettings
     tags: Mapping[str, str]
+    asleep: bool = False
+    """Recorded by `sleep` / `wake`: the group is at zero and the NAT gateways are gone; the tenant,
+    override and network stay."""
     max_cost_per_day: Optional[float] = None
     """The budget `python -m automation` holds the estimate to (USD a day); None: no budget. The
     program never reads it: create and preview refuse a feature over it before anything runs."""
@@ -366,6 +370,7 @@ def parse_settings(config: Mapping[str, Any]) -> FeatureSettings:
     if ttl is not None and not _TTL.match(ttl):
         raise SettingsError("phoenix:ttl", f"{ttl!r} is not a duration like 90m, 72h or 3d")
     max_cost_per_day = _budget(top)
+    asleep = _asleep(top)
     octopus = _octopus(top)
     network = _network(top.section("phoenix:network"))
     fleet = _fleet(top.section("phoenix:fleet"), pinned_image=_pinned_image(top))
@@ -381,6 +386,7 @@ def parse_settings(config: Mapping[str, Any]) -> FeatureSettings:
         fleet=fleet,
         tags=tags,
         max_cost_per_day=max_cost_per_day,
+        asleep=asleep,
     )
     _check_renders(settings)
     # Last: a mistake in the file is reported before a key missing from the environment.
@@ -402,6 +408,20 @@ def _budget(top: _Section) -> Optional[float]:
     if not 0 < value < 1_000_000:
         raise SettingsError(BUDGET_KEY, f"{value} is not a budget: give a positive number of USD a day")
     return float(value)
+
+
+#: The stack-config key `sleep` and `wake` record the feature's state in.
+ASLEEP_KEY = "phoenix:asleep"
+
+
+def _asleep(top: _Section) -> bool:
+    """A flag; Pulumi hands the program config as text, so "true"/"false" are read too."""
+    value = top.raw(ASLEEP_KEY, False)
+    if isinstance(value, str) and value in ("true", "false"):
+        return value == "true"
+    if not isinstance(value, bool):
+        raise SettingsError(ASLEEP_KEY, f"must be true or false, got {value!r}")
+    return value
 
 
 def _check_renders(settings: FeatureSettings) -> None:
