@@ -180,6 +180,8 @@ COMMAND_GROUPS: dict[str, tuple[str, ...]] = {
     "reap": ("workdir", "backend", "config", "running", "progress", "output", "confirm"),
     "doctor": ("workdir", "backend", "config", "output", "accept-yes"),
     "synth": ("feature", "synth-version", "workdir", "config", "output", "accept-yes"),
+    "sleep": ("feature", "preflight", "workdir", "backend", "config", "running", "progress", "output", "accept-yes"),
+    "wake": ("feature", "preflight", "workdir", "backend", "config", "running", "progress", "output", "accept-yes"),
 }
 
 
@@ -276,6 +278,11 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--format", choices=("tree", "json", "mermaid"),
                        help="tree (default), json (stable, for golden files; also --json) or mermaid (a diagram)")
     synth.add_argument("--output", metavar="FILE", help="write to FILE instead of stdout (its folder must exist)")
+    add("sleep", "scale the feature to zero and remove its NAT gateways and its machines in Octopus; "
+        "the tenant, override and network stay (an ordinary update; a re-run changes nothing)",
+        "sleep ryan0001")
+    add("wake", "bring a sleeping feature back: instances register and Octopus deploys the deployed release again",
+        "wake ryan0001")
     return parser
 
 
@@ -430,7 +437,7 @@ def _expires(moment: Optional[datetime], now: datetime) -> str:
 # --- commands ---------------------------------------------------------------------------------
 
 #: Commands that run the engine, and so keep a run log.
-ENGINE_COMMANDS = ("create", "preview", "destroy", "reap")
+ENGINE_COMMANDS = ("create", "preview", "destroy", "reap", "sleep", "wake")
 #: Path options, read from the folder the command runs in (once, before anything else).
 PATH_OPTIONS = ("work_dir", "defaults", "summary", "output", "keep_file")
 
@@ -526,6 +533,24 @@ def cmd_create(args: argparse.Namespace, console: Console) -> int:
     feature = _feature(args)
     session = _session(args, console)
     report = _run_reported(args, console, "create", lambda: stacks.create(session, feature))
+    _print_report(console, report)
+    return ExitCode.OK
+
+
+def cmd_sleep(args: argparse.Namespace, console: Console) -> int:
+    return _set_asleep(args, console, asleep=True)
+
+
+def cmd_wake(args: argparse.Namespace, console: Console) -> int:
+    return _set_asleep(args, console, asleep=False)
+
+
+def _set_asleep(args: argparse.Namespace, console: Console, *, asleep: bool) -> int:
+    from automation import stacks
+
+    feature = _feature(args)
+    session = _session(args, console)
+    report = _run_reported(args, console, args.command, lambda: stacks.set_asleep(session, feature, asleep=asleep))
     _print_report(console, report)
     return ExitCode.OK
 
@@ -677,6 +702,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Console], int]] = {
     "reap": cmd_reap,
     "doctor": cmd_doctor,
     "synth": cmd_synth,
+    "sleep": cmd_sleep,
+    "wake": cmd_wake,
 }
 
 

@@ -115,16 +115,19 @@ class Session:
             runs_program=runs_program, image_id=image_id,
         )
 
-    def estimate(self, feature: Feature, config: stack_config.StackConfig) -> Optional[Any]:
+    def estimate(self, feature: Feature, config: stack_config.StackConfig, *, extra: Sequence[str] = ()) -> Optional[Any]:
         """The feature's cost estimate (automation/cost), refused with exit 2 when over its budget."""
         from automation.cost.feature_cost import checked_estimate
         from automation.cost.render import headline
 
-        def sources_with(extra: Sequence[str]) -> stack_config.Sources:
-            return stack_config.load(self.options.work_dir, (*self.options.overrides, *extra), self.options.defaults)
+        def sources_with(more: Sequence[str]) -> stack_config.Sources:
+            return stack_config.load(
+                self.options.work_dir, (*self.options.overrides, *extra, *more), self.options.defaults
+            )
 
         found = checked_estimate(
-            feature, sources=self.sources, work_dir=self.options.work_dir, environ=self.environ,
+            feature, sources=sources_with(()) if extra else self.sources, work_dir=self.options.work_dir,
+            environ=self.environ,
             budget=config.settings.max_cost_per_day, sources_with=sources_with,
             warn=lambda text: self.log(f"[{feature.id}] warning: {text}"),
         )
@@ -186,7 +189,25 @@ def require_accepted_key(ctx: Any, command: str) -> None:
         )
 
 
-def _prepare(session: Session, feature: Feature, command: str):
+#: The stack-config key `sleep` writes and `wake` drops (components/settings.py reads it).
+ASLEEP = "phoenix:asleep"
+
+
+def recorded_asleep(session: Session, feature: Feature) -> bool:
+    """Whether the feature's last successful update put it to sleep (absent stack: awake)."""
+    engine = session.engine
+    if engine.holds_no_stack():
+        return False
+    try:
+        value = engine.record(feature.stack_name).deployed_config.get(ASLEEP)
+    except Exception as error:  # noqa: BLE001 - a stack that does not exist yet is awake
+        if _stack_missing(error) or "no stack named" in str(error):
+            return False
+        raise
+    return value is True or value == "true"
+
+
+def _prepare(session: Session, feature: Feature, command: str, *, asleep: Optional[bool] = None):
     """Everything `create` and `preview` check before touching a stack, cheapest first.
 
     The preflight runs before Octopus is asked for the feature's newest release:
@@ -194,8 +215,12 @@ def _prepare(session: Session, feature: Feature, command: str):
     check finds that version itself) instead of the look-up's first error.
     """
     config = session.stack_config(feature, feature.package_version)  # config, flags and secrets
-    estimate = session.estimate(feature, config)  # the budget refuses before anything is touched
     engine = session.engine  # passphrase, project, Pulumi CLI
+    # Asleep stays asleep until `wake`: create and preview carry the recorded state on.
+    state = (f"{ASLEEP}=true",) if (recorded_asleep(session, feature) if asleep is None else asleep) else ()
+    if state:
+        config = session.stack_config(feature, feature.package_version, extra=state)
+    estimate = session.estimate(feature, config, extra=state)  # the budget refuses before anything is touched
     from automation import doctor
 
     ctx = doctor.context_for_stack(session, config, feature.package_version)
@@ -217,8 +242,8 @@ def _prepare(session: Session, feature: Feature, command: str):
     choice = image.choose_for(session, feature, config.settings, refresh=session.options.refresh_image)
     session.log(f"[{feature.id}] {choice.reason}")
     if version != feature.package_version or choice.image_id:
-        config = session.stack_config(feature, version, image_id=choice.image_id)
-    return config, engine, version, choice.image_id, estimate
+        config = session.stack_config(feature, version, extra=state, image_id=choice.image_id)
+    return config, engine, version, choice.image_id, estimate, state
 
 
 def cost_record(session: Session, feature: Feature, estimate: Any, *, created: bool) -> dict[str, Any]:
@@ -235,9 +260,12 @@ def _recorded(config: stack_config.StackConfig, record: Mapping[str, Any]) -> st
     return replace(config, values={**config.values, **record}) if record else config
 
 
-def create(session: Session, feature: Feature) -> Report:
-    """Create or update the feature's stack; a second run with the same input changes nothing."""
-    config, engine, version, image_id, estimate = _prepare(session, feature, "create")
+def create(session: Session, feature: Feature, *, asleep: Optional[bool] = None, command: str = "create") -> Report:
+    """Create or update the feature's stack; a second run with the same input changes nothing.
+
+    `asleep` None keeps the state the last update recorded; `sleep` and `wake` set it.
+    """
+    config, engine, version, image_id, estimate, state = _prepare(session, feature, "create", asleep=asleep)
     start = time.monotonic()
     wait = session.options.wait_lock
     with engine.interruptible():
@@ -254,7 +282,7 @@ def create(session: Session, feature: Feature) -> Report:
                     "this run adopts it if Octopus has it"
                 )
                 engine.write_config(stack, _recorded(
-                    session.stack_config(feature, version, extra=(ADOPT_TENANT,), image_id=image_id), cost
+                    session.stack_config(feature, version, extra=(ADOPT_TENANT, *state), image_id=image_id), cost
                 ))
             result, steps = engine.up(stack, wait_seconds=wait)
         except BaseException:
@@ -264,7 +292,7 @@ def create(session: Session, feature: Feature) -> Report:
     from automation.engine import outputs_of
 
     return Report(
-        command="create",
+        command=command,
         feature=feature.id,
         result=result.summary.result,
         package_version=version,
@@ -278,7 +306,7 @@ def create(session: Session, feature: Feature) -> Report:
 
 def preview(session: Session, feature: Feature, *, diff: bool = False) -> Report:
     """The change set `create` would make; nothing changes (a stack made for it is removed)."""
-    config, engine, version, _, estimate = _prepare(session, feature, "preview")
+    config, engine, version, _, estimate, _ = _prepare(session, feature, "preview")
     start = time.monotonic()
     with engine.interruptible():
         stack, created = engine.create_or_select(feature.stack_name)
@@ -300,6 +328,49 @@ def preview(session: Session, feature: Feature, *, diff: bool = False) -> Report
         preview=True,
         estimate=estimate,
     )
+
+
+def set_asleep(session: Session, feature: Feature, *, asleep: bool) -> Report:
+    """`sleep` / `wake`: an ordinary update of an existing feature with the state recorded in its config.
+
+    The package version is the one deployed (waking needs no new release). A
+    sleeping feature's machines are removed from Octopus, so the machine policy
+    finds none unavailable; waking registers new ones and the project trigger
+    deploys the override's release to them, as on create.
+    """
+    command = "sleep" if asleep else "wake"
+    engine = session.engine
+    missing = InputError(f"feature {feature.id!r} has no stack: create it first (`phoenix list` shows those that do)")
+    if engine.holds_no_stack():
+        raise missing
+    try:
+        engine.select(feature.stack_name)
+    except Exception as error:
+        if _stack_missing(error):
+            raise missing from None
+        raise
+    version = feature.package_version or _recorded_version(session, feature)
+    if version is None:
+        raise InputError(f"feature {feature.id!r} was never deployed: create it before it can {command}")
+    report = create(session, replace(feature, package_version=version), asleep=asleep, command=command)
+    if asleep:
+        removed = _remove_machines(session, report)
+        session.log(f"[{feature.id}] removed {len(removed)} machine{'' if len(removed) == 1 else 's'} from Octopus")
+    return report
+
+
+def _remove_machines(session: Session, report: Report) -> list[str]:
+    """The sleeping feature's deployment targets, deleted from Octopus (those of its tenant alone)."""
+    from components.octopus.client import OctopusClient
+    from components.octopus.tenant import deregister_machines
+
+    tenant = report.outputs.get("tenant_id")
+    if tenant is None or tenant.value is None:
+        return []
+    server_url, space, _ = session.sources.octopus_target()
+    api_key = stack_config.read_secrets(session.environ, require=True)["octopus:apiKey"]
+    with OctopusClient(server_url, api_key, space) as client:
+        return deregister_machines(client, str(tenant.value))
 
 
 def _remove_if_empty(session: Session, engine: Any, stack: Any, feature: Feature) -> None:
@@ -412,6 +483,8 @@ class FeatureRow:
     """`automation.engine.LastOperation`: command, result, when."""
     cost: Optional[Mapping[str, Any]] = None
     """The cost record the deployed update wrote (automation/cost/ledger.py)."""
+    asleep: bool = False
+    """The deployed update put the feature to sleep (`sleep`); `wake` brings it back."""
 
     def cost_per_day(self) -> Optional[float]:
         from automation.cost.ledger import per_day
@@ -433,7 +506,7 @@ class FeatureRow:
             return f"{last.command} failed"
         if self.package_version is None:
             return "never deployed"
-        return "live"
+        return "asleep" if self.asleep else "live"
 
     def as_json(self) -> dict[str, Any]:
         last = self.last_operation
@@ -499,6 +572,7 @@ def list_features(session: Session) -> list[FeatureRow]:
                 updating=info.update_in_progress,
                 last_operation=info.last_operation,
                 cost=info.deployed_config.get(COST_KEY),
+                asleep=info.deployed_config.get(ASLEEP) in (True, "true"),
             )
         )
     return rows
