@@ -119,6 +119,8 @@ class FeatureEnvironment(pulumi.ComponentResource):
             FleetArgs(
                 feature=settings.feature,
                 settings=sleeping(settings.fleet) if settings.asleep else settings.fleet,
+                # Asleep, nothing wakes the group on a schedule: only `wake` brings it back.
+                awake_hours=None if settings.asleep else settings.awake_hours,
                 bootstrap=bootstrap,
                 registration_key=pulumi.Output.secret(settings.octopus.registration_key),
                 vpc_id=network.vpc_id,

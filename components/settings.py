@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from components.feature import FeatureError, parse_version, validate_feature_id
 from bootstrap import health
 from bootstrap.render import BootstrapSettingsError
+from components.awake import EXAMPLE as AWAKE_EXAMPLE, AwakeHours, AwakeHoursError, parse_awake_hours
 from components.versioning import bootstrap_for, userdata
 
 NatMode = Literal["none", "single", "per_az"]
@@ -50,6 +51,7 @@ TEXT_KEYS = (
     "phoenix:ttl",
     IMAGE_KEY,
     "phoenix:asleep",
+    "phoenix:awakeHours",
 )
 #: The sensitive tenant variable values: a JSON object (template name -> value) that
 #: `automation` builds from the environment variables `octopus.tenantVariables.sensitive` names.
@@ -260,6 +262,8 @@ class FeatureSettings:
     network: NetworkSettings
     fleet: FleetSettings
     tags: Mapping[str, str]
+    awake_hours: Optional[AwakeHours] = None
+    """feature.awakeHours: scheduled actions scale the group to zero outside them; None: always awake."""
     asleep: bool = False
     """Recorded by `sleep` / `wake`: the group is at zero and the NAT gateways are gone; the tenant,
     override and network stay."""
@@ -371,6 +375,7 @@ def parse_settings(config: Mapping[str, Any]) -> FeatureSettings:
         raise SettingsError("phoenix:ttl", f"{ttl!r} is not a duration like 90m, 72h or 3d")
     max_cost_per_day = _budget(top)
     asleep = _asleep(top)
+    awake_hours = _awake_hours(top)
     octopus = _octopus(top)
     network = _network(top.section("phoenix:network"))
     fleet = _fleet(top.section("phoenix:fleet"), pinned_image=_pinned_image(top))
@@ -387,6 +392,7 @@ def parse_settings(config: Mapping[str, Any]) -> FeatureSettings:
         tags=tags,
         max_cost_per_day=max_cost_per_day,
         asleep=asleep,
+        awake_hours=awake_hours,
     )
     _check_renders(settings)
     # Last: a mistake in the file is reported before a key missing from the environment.
@@ -422,6 +428,16 @@ def _asleep(top: _Section) -> bool:
     if not isinstance(value, bool):
         raise SettingsError(ASLEEP_KEY, f"must be true or false, got {value!r}")
     return value
+
+
+def _awake_hours(top: _Section) -> Optional[AwakeHours]:
+    value = top.raw("phoenix:awakeHours", "")
+    if not isinstance(value, str):
+        raise SettingsError("phoenix:awakeHours", f"must be text like {AWAKE_EXAMPLE!r}, got {_kind(value)}")
+    try:
+        return parse_awake_hours(value)
+    except AwakeHoursError as error:
+        raise SettingsError("phoenix:awakeHours", str(error)) from None
 
 
 def _check_renders(settings: FeatureSettings) -> None:

@@ -166,8 +166,9 @@ def _group(resource: SynthResource, ctx: _Context) -> list[Line]:
     platform = ctx.platform
     share = awake_share(resource, ctx.synthesis)
     where = address(resource)
+    awake = f", awake {share:.0%} of the week" if share < 1 else ""
     lines = [Line(
-        item="instances", detail=f"{capacity} x {instance_type} ({platform})", resource=where,
+        item="instances", detail=f"{capacity} x {instance_type} ({platform}){awake}", resource=where,
         quantity=capacity, unit_price=ctx.prices.instance_hour(instance_type, platform),
         setting="fleet.instanceType, fleet.desiredCapacity", awake_share=share,
         instance_type=instance_type, platform=platform,
@@ -245,9 +246,24 @@ PRICED: Mapping[str, Callable[[SynthResource, _Context], list[Line]]] = {
 }
 
 
+def _minute_of_day(recurrence: str) -> tuple[int, int]:
+    """(minute of the day, days a week) of a recurrence as components/awake.py writes it (`M H * * d,d`)."""
+    minute, hour, _, _, days = recurrence.split()
+    return int(hour) * 60 + int(minute), len(days.split(","))
+
+
 def awake_share(group: SynthResource, synthesis: Synthesis) -> float:
-    """The share of a week the group runs: 1 unless awake hours declare scheduled actions for it."""
-    return 1.0
+    """The share of a week the group runs: what its scheduled actions leave awake (1 without any)."""
+    actions = [r for r in synthesis.of_type(SCHEDULE) if group.urn in r.dependencies.get("autoscalingGroupName", ())]
+    wake = [r for r in actions if r.inputs.get("desiredCapacity", 0) > 0]
+    sleep = [r for r in actions if r.inputs.get("desiredCapacity", 0) == 0]
+    if not actions:
+        return 1.0
+    if len(wake) != 1 or len(sleep) != 1:
+        raise UnpricedResource(f"{address(group)}: the estimate reads one wake and one sleep action, found "
+                               f"{', '.join(address(r) for r in actions)}")
+    (start, days), (end, _) = _minute_of_day(wake[0].inputs["recurrence"]), _minute_of_day(sleep[0].inputs["recurrence"])
+    return days * (end - start) / (HOURS_PER_WEEK * 60)
 
 
 def unpriced_types(types: Sequence[str]) -> list[str]:

@@ -19,20 +19,20 @@ from automation.errors import InputError
 BUDGET_SETTING = "phoenix:maxCostPerDay"
 
 
-def ttl_hours(sources: Any) -> Optional[float]:
+def ttl_hours(ttl: Any) -> Optional[float]:
     from automation.reap import parse_duration
 
-    if not sources.ttl:
+    if not isinstance(ttl, str) or not ttl:
         return None
     try:
-        return parse_duration(sources.ttl).total_seconds() / 3600
+        return parse_duration(ttl).total_seconds() / 3600
     except ValueError:
         return None  # the settings check names a bad TTL
 
 
-def estimate_synthesis(synthesis: Any, sources: Any, table: Optional[PriceTable] = None) -> Estimate:
-    """Price what one synthesis declares, over the TTL the sources give the feature."""
-    return estimate(synthesis, table or load_prices(), ttl_hours=ttl_hours(sources))
+def estimate_synthesis(synthesis: Any, table: Optional[PriceTable] = None) -> Estimate:
+    """Price what one synthesis declares, over the TTL its config gives the feature."""
+    return estimate(synthesis, table or load_prices(), ttl_hours=ttl_hours(synthesis.config.get("phoenix:ttl")))
 
 
 def estimate_feature(
@@ -43,7 +43,7 @@ def estimate_feature(
     from automation.synth.command import synth_feature
 
     synthesis = synth_feature(feature, sources=sources, work_dir=work_dir, environ=environ)
-    return estimate_synthesis(synthesis, sources, table)
+    return estimate_synthesis(synthesis, table)
 
 
 def budget_origin(sources: Any) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from automation.cost.estimate import HOURS_PER_DAY, Estimate
 
 
@@ -47,3 +49,30 @@ def markdown(estimate: Estimate) -> str:
     for line in estimate.largest(len(estimate.lines)):
         lines.append(f"| {line.item} | {line.detail} | {money(line.hourly * HOURS_PER_DAY)} |")
     return "\n".join(lines) + "\n\n"
+
+
+def synthesis_lines(synthesis: Any) -> list[str]:
+    """What synth shows of the estimate: its text, whether the budget would refuse it, or why there is none."""
+    from automation.cost.feature_cost import BUDGET_SETTING, estimate_synthesis
+    from automation.cost.prices import PriceError
+
+    try:
+        found = estimate_synthesis(synthesis)
+    except PriceError as error:
+        return [f"no cost estimate: {error}"]
+    lines = text(found)
+    budget = synthesis.config.get(BUDGET_SETTING)
+    if isinstance(budget, (int, float)) and not isinstance(budget, bool) and found.per_day > budget:
+        lines.append(f"  over feature.maxCostPerDay {money(budget)}: create and preview would refuse it (exit 2)")
+    return lines
+
+
+def estimate_json(synthesis: Any) -> dict[str, Any]:
+    """The estimate in synth's JSON document; an `error` when the table cannot price it."""
+    from automation.cost.feature_cost import estimate_synthesis
+    from automation.cost.prices import PriceError
+
+    try:
+        return estimate_synthesis(synthesis).as_json()
+    except PriceError as error:
+        return {"error": str(error)}

@@ -79,7 +79,12 @@ def run_cli(args: Any, *, console: Any, session: Any) -> int:
     synthesis = synth_feature(
         feature, sources=session.sources, work_dir=session.options.work_dir, environ=session.environ
     )
-    text = _with_estimate(synthesis, render(synthesis, args.format), args.format, session.sources, console)
+    text = render(synthesis, args.format)
+    if args.format == "mermaid":
+        from automation.cost.render import synthesis_lines
+
+        for line in synthesis_lines(synthesis):
+            console.log(f"[{feature.id}] {line}")
     if args.format != "tree":
         for note in synthesis.notes:
             console.log(f"[{feature.id}] note: {note}")
@@ -92,30 +97,3 @@ def run_cli(args: Any, *, console: Any, session: Any) -> int:
         console.out(text.rstrip("\n"))
     return 0
 
-
-def _with_estimate(synthesis: Synthesis, text: str, fmt: str, sources: Any, console: Any) -> str:
-    """The synth's text with the feature's cost estimate: a section of the tree, a key of the JSON."""
-    from automation.cost.feature_cost import BUDGET_SETTING, estimate_synthesis
-    from automation.cost.prices import PriceError
-    from automation.cost.render import money, text as estimate_text
-
-    try:
-        found = estimate_synthesis(synthesis, sources)
-    except PriceError as error:
-        console.log(f"[{synthesis.stack}] warning: no cost estimate: {error}")
-        return text
-    if fmt == "json":
-        import json
-
-        document = json.loads(text)
-        document["estimate"] = found.as_json()
-        return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-    lines = estimate_text(found)
-    budget = synthesis.config.get(BUDGET_SETTING)
-    if isinstance(budget, (int, float)) and not isinstance(budget, bool) and found.per_day > budget:
-        lines.append(f"  over feature.maxCostPerDay {money(budget)}: create and preview would refuse it (exit 2)")
-    if fmt == "tree":
-        return text.rstrip("\n") + "\n\n" + "\n".join(lines) + "\n"
-    for line in lines:
-        console.log(f"[{synthesis.stack}] {line}")
-    return text
