@@ -603,7 +603,7 @@ def cmd_list(args: argparse.Namespace, console: Console) -> int:
         console.out("no feature stacks")
         return ExitCode.OK
     now = datetime.now(timezone.utc)
-    table = [("FEATURE", "STATUS", "VERSION", "LAST OPERATION", "URL", "EXPIRES", "USD/DAY", "USD SO FAR")]
+    table = [("FEATURE", "STATUS", "VERSION", "LAST OPERATION", "URL", "EXPIRES", "NEXT", "USD/DAY", "USD SO FAR")]
     for row in rows:
         last = row.last_operation
         table.append((
@@ -613,12 +613,25 @@ def cmd_list(args: argparse.Namespace, console: Console) -> int:
             f"{last.command} {last.result} {_when(last.at, now)}" if last else "-",
             row.url or "-",
             _expires(row.expires, now),
+            _next_transition(row, now),
             *_cost_cells(row, now),
         ))
     widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
     for line in table:
         console.out("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip())
     return ExitCode.OK
+
+
+def _next_transition(row: Any, now: datetime) -> str:
+    """`sleeps 19:00 Europe/London (in 3h)`: the next change awake hours make; `-` without them."""
+    schedule = row.schedule(now)
+    if schedule is None:
+        return "-"
+    from automation.reap import format_duration
+
+    _, transition, moment = schedule
+    minutes = timedelta(minutes=max(1, round((moment - now).total_seconds() / 60)))
+    return f"{transition} {moment.strftime('%a %H:%M')} {moment.tzinfo} (in {format_duration(minutes)})"
 
 
 def _cost_cells(row: Any, now: datetime) -> tuple[str, str]:

@@ -485,6 +485,21 @@ class FeatureRow:
     """The cost record the deployed update wrote (automation/cost/ledger.py)."""
     asleep: bool = False
     """The deployed update put the feature to sleep (`sleep`); `wake` brings it back."""
+    awake_hours: Optional[str] = None
+    """The deployed feature.awakeHours (None or empty: always awake)."""
+
+    def schedule(self, now: datetime) -> Optional[tuple[bool, str, datetime]]:
+        """(awake now, "wakes"/"sleeps", when) under the deployed awake hours; None without them or asleep."""
+        from components.awake import AwakeHoursError, parse_awake_hours
+
+        try:
+            hours = parse_awake_hours(self.awake_hours)
+        except AwakeHoursError:
+            return None
+        if hours is None or self.asleep:
+            return None
+        transition, moment = hours.next_transition(now)
+        return hours.awake_at(now), transition, moment
 
     def cost_per_day(self) -> Optional[float]:
         from automation.cost.ledger import per_day
@@ -506,7 +521,10 @@ class FeatureRow:
             return f"{last.command} failed"
         if self.package_version is None:
             return "never deployed"
-        return "asleep" if self.asleep else "live"
+        if self.asleep:
+            return "asleep"
+        schedule = self.schedule(datetime.now(timezone.utc))
+        return "live" if schedule is None or schedule[0] else "asleep (awake hours)"
 
     def as_json(self) -> dict[str, Any]:
         last = self.last_operation
@@ -526,7 +544,15 @@ class FeatureRow:
             "resources": self.resources,
             "updateInProgress": self.updating,
             "estimate": self.estimate_json(datetime.now(timezone.utc)),
+            "awakeHours": self.awake_hours or None,
+            "next": self.next_json(datetime.now(timezone.utc)),
         }
+
+    def next_json(self, now: datetime) -> Optional[dict[str, Any]]:
+        schedule = self.schedule(now)
+        if schedule is None:
+            return None
+        return {"transition": schedule[1], "at": schedule[2].isoformat()}
 
     def estimate_json(self, now: datetime) -> Optional[dict[str, Any]]:
         per_day, so_far = self.cost_per_day(), self.cost_so_far(now)
@@ -573,6 +599,7 @@ def list_features(session: Session) -> list[FeatureRow]:
                 last_operation=info.last_operation,
                 cost=info.deployed_config.get(COST_KEY),
                 asleep=info.deployed_config.get(ASLEEP) in (True, "true"),
+                awake_hours=info.deployed_config.get("phoenix:awakeHours") or None,
             )
         )
     return rows

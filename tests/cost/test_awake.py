@@ -103,3 +103,22 @@ def test_the_estimate_counts_the_instances_only_while_awake() -> None:
     assert always.per_hour - office.per_hour == pytest.approx(saved)
     [instances] = [line for line in office.lines if line.item == "instances"]
     assert instances.awake_share == pytest.approx(60 / 168) and "awake 36% of the week" in instances.detail
+
+
+def test_list_shows_awake_or_asleep_and_the_next_transition() -> None:
+    from automation.cli import _next_transition
+    from automation.stacks import FeatureRow
+
+    row = FeatureRow(feature="ryan0001", package_version="1.0.0-ryan0001", url=None, last_update=None, ttl="72h",
+                     expires=None, resources=30, updating=False, awake_hours=SPEC)
+    saturday = datetime(2026, 3, 28, 12, tzinfo=timezone.utc)
+    assert row.schedule(saturday)[:2] == (False, "wakes")
+    assert row.next_json(saturday) == {"transition": "wakes", "at": "2026-03-30T07:00:00+01:00"}
+    assert _next_transition(row, saturday) == "wakes Mon 07:00 Europe/London (in 1d18h)"
+    monday = datetime(2026, 3, 30, 12, tzinfo=timezone.utc)
+    assert row.schedule(monday)[:2] == (True, "sleeps")
+    # Put to sleep with `sleep`: nothing wakes it on a schedule, so there is no next transition.
+    asleep = FeatureRow(**{**row.__dict__, "asleep": True})
+    assert asleep.status == "asleep" and asleep.schedule(monday) is None and _next_transition(asleep, monday) == "-"
+    always = FeatureRow(**{**row.__dict__, "awake_hours": None})
+    assert always.status == "live" and always.next_json(monday) is None
