@@ -9,6 +9,8 @@ time without NAT to say what would fit, is shown beside them.
 
 from __future__ import annotations
 
+import gc
+
 from bench.report import Report
 from bench.table import ratio, render
 from bench.timing import interleaved_medians
@@ -44,13 +46,20 @@ def run(*, quick: bool = False) -> Report:
             return
         raise AssertionError("the budget did not refuse")
 
+    def collected(fn):
+        """Each case starts from a collected heap, so no case pays for the garbage of the one before."""
+        def run_case():
+            gc.collect()
+            return fn()
+        return run_case
+
     medians = interleaved_medians(
         {
-            "synth": lambda: synth_feature(feature, sources=sources, environ=environ),
-            "synth + estimate": lambda: estimate_feature(
-                feature, sources=sources, work_dir=PROJECT_ROOT, environ=environ, table=table),
+            "synth": collected(lambda: synth_feature(feature, sources=sources, environ=environ)),
+            "synth + estimate": collected(lambda: estimate_feature(
+                feature, sources=sources, work_dir=PROJECT_ROOT, environ=environ, table=table)),
             "estimate alone": lambda: estimate(synthesis, table, ttl_hours=72),
-            "budget refusal": refused,
+            "budget refusal": collected(refused),
         },
         runs,
     )
