@@ -193,18 +193,21 @@ def require_accepted_key(ctx: Any, command: str) -> None:
 ASLEEP = "phoenix:asleep"
 
 
-def recorded_asleep(session: Session, feature: Feature) -> bool:
-    """Whether the feature's last successful update put it to sleep (absent stack: awake)."""
+def deployed_config(session: Session, feature: Feature) -> dict[str, Any]:
+    """The plain config of the feature's last successful update; empty when it has no stack yet."""
     engine = session.engine
     if engine.holds_no_stack():
-        return False
+        return {}
     try:
-        value = engine.record(feature.stack_name).deployed_config.get(ASLEEP)
-    except Exception as error:  # noqa: BLE001 - a stack that does not exist yet is awake
+        return engine.record(feature.stack_name).deployed_config
+    except Exception as error:  # noqa: BLE001 - a stack that does not exist yet has none
         if _stack_missing(error) or "no stack named" in str(error):
-            return False
+            return {}
         raise
-    return value is True or value == "true"
+
+
+def is_asleep(deployed: Mapping[str, Any]) -> bool:
+    return deployed.get(ASLEEP) in (True, "true")
 
 
 def _prepare(session: Session, feature: Feature, command: str, *, asleep: Optional[bool] = None):
@@ -217,7 +220,8 @@ def _prepare(session: Session, feature: Feature, command: str, *, asleep: Option
     config = session.stack_config(feature, feature.package_version)  # config, flags and secrets
     engine = session.engine  # passphrase, project, Pulumi CLI
     # Asleep stays asleep until `wake`: create and preview carry the recorded state on.
-    state = (f"{ASLEEP}=true",) if (recorded_asleep(session, feature) if asleep is None else asleep) else ()
+    deployed = deployed_config(session, feature)
+    state = (f"{ASLEEP}=true",) if (is_asleep(deployed) if asleep is None else asleep) else ()
     if state:
         config = session.stack_config(feature, feature.package_version, extra=state)
     estimate = session.estimate(feature, config, extra=state)  # the budget refuses before anything is touched
@@ -243,17 +247,16 @@ def _prepare(session: Session, feature: Feature, command: str, *, asleep: Option
     session.log(f"[{feature.id}] {choice.reason}")
     if version != feature.package_version or choice.image_id:
         config = session.stack_config(feature, version, extra=state, image_id=choice.image_id)
-    return config, engine, version, choice.image_id, estimate, state
+    return config, engine, version, choice.image_id, estimate, state, deployed
 
 
-def cost_record(session: Session, feature: Feature, estimate: Any, *, created: bool) -> dict[str, Any]:
+def cost_record(estimate: Any, deployed: Mapping[str, Any]) -> dict[str, Any]:
     """This update's cost record (automation/cost/ledger.py), carried on from the last deployed one."""
     if estimate is None:
         return {}
     from automation.cost.ledger import COST_KEY, next_record
 
-    previous = None if created else session.engine.record(feature.stack_name).deployed_config.get(COST_KEY)
-    return {COST_KEY: next_record(previous, estimate.per_day, datetime.now(timezone.utc))}
+    return {COST_KEY: next_record(deployed.get(COST_KEY), estimate.per_day, datetime.now(timezone.utc))}
 
 
 def _recorded(config: stack_config.StackConfig, record: Mapping[str, Any]) -> stack_config.StackConfig:
@@ -265,7 +268,7 @@ def create(session: Session, feature: Feature, *, asleep: Optional[bool] = None,
 
     `asleep` None keeps the state the last update recorded; `sleep` and `wake` set it.
     """
-    config, engine, version, image_id, estimate, state = _prepare(session, feature, "create", asleep=asleep)
+    config, engine, version, image_id, estimate, state, deployed = _prepare(session, feature, "create", asleep=asleep)
     start = time.monotonic()
     wait = session.options.wait_lock
     with engine.interruptible():
@@ -273,7 +276,7 @@ def create(session: Session, feature: Feature, *, asleep: Optional[bool] = None,
         if created:
             session.log(f"[{feature.id}] created stack {feature.stack_name}")
         try:
-            cost = cost_record(session, feature, estimate, created=created)
+            cost = cost_record(estimate, {} if created else deployed)
             engine.write_config(stack, _recorded(config, cost))
             pending = engine.recover(stack, wait_seconds=wait)
             if interrupted_tenant_create(pending):
@@ -306,7 +309,7 @@ def create(session: Session, feature: Feature, *, asleep: Optional[bool] = None,
 
 def preview(session: Session, feature: Feature, *, diff: bool = False) -> Report:
     """The change set `create` would make; nothing changes (a stack made for it is removed)."""
-    config, engine, version, _, estimate, _ = _prepare(session, feature, "preview")
+    config, engine, version, _, estimate, _, _ = _prepare(session, feature, "preview")
     start = time.monotonic()
     with engine.interruptible():
         stack, created = engine.create_or_select(feature.stack_name)
@@ -598,7 +601,7 @@ def list_features(session: Session) -> list[FeatureRow]:
                 updating=info.update_in_progress,
                 last_operation=info.last_operation,
                 cost=info.deployed_config.get(COST_KEY),
-                asleep=info.deployed_config.get(ASLEEP) in (True, "true"),
+                asleep=is_asleep(info.deployed_config),
                 awake_hours=info.deployed_config.get("phoenix:awakeHours") or None,
             )
         )
