@@ -118,7 +118,6 @@ class Session:
     def estimate(self, feature: Feature, config: stack_config.StackConfig, *, extra: Sequence[str] = ()) -> Optional[Any]:
         """The feature's cost estimate (automation/cost), refused with exit 2 when over its budget."""
         from automation.cost.feature_cost import checked_estimate
-        from automation.cost.render import headline
 
         def sources_with(more: Sequence[str]) -> stack_config.Sources:
             return stack_config.load(
@@ -131,8 +130,6 @@ class Session:
             budget=config.settings.max_cost_per_day, sources_with=sources_with,
             warn=lambda text: self.log(f"[{feature.id}] warning: {text}"),
         )
-        if found is not None:
-            self.log(f"[{feature.id}] {headline(found)}")
         return found
 
     def default_ttl(self) -> timedelta:
@@ -247,6 +244,10 @@ def _prepare(session: Session, feature: Feature, command: str, *, asleep: Option
     session.log(f"[{feature.id}] {choice.reason}")
     if version != feature.package_version or choice.image_id:
         config = session.stack_config(feature, version, extra=state, image_id=choice.image_id)
+    if estimate is not None:  # shown once the checks passed: a refused run starts with its error
+        from automation.cost.render import headline
+
+        session.log(f"[{feature.id}] {headline(estimate)}")
     return config, engine, version, choice.image_id, estimate, state, deployed
 
 
