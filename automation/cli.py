@@ -181,6 +181,8 @@ COMMAND_GROUPS: dict[str, tuple[str, ...]] = {
     "unlock": ("feature", "workdir", "backend", "config", "output", "accept-yes"),
     "doctor": ("workdir", "backend", "config", "output", "accept-yes"),
     "synth": ("feature", "synth-version", "workdir", "config", "output", "accept-yes"),
+    "sleep": ("feature", "preflight", "workdir", "backend", "config", "running", "progress", "output", "accept-yes"),
+    "wake": ("feature", "preflight", "workdir", "backend", "config", "running", "progress", "output", "accept-yes"),
 }
 
 
@@ -283,6 +285,11 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--format", choices=("tree", "json", "mermaid"),
                        help="tree (default), json (stable, for golden files; also --json) or mermaid (a diagram)")
     synth.add_argument("--output", metavar="FILE", help="write to FILE instead of stdout (its folder must exist)")
+    add("sleep", "scale the feature to zero and remove its NAT gateways and its machines in Octopus; "
+        "the tenant, override and network stay (an ordinary update; a re-run changes nothing)",
+        "sleep ryan0001")
+    add("wake", "bring a sleeping feature back: instances register and Octopus deploys the deployed release again",
+        "wake ryan0001")
     return parser
 
 
@@ -371,6 +378,7 @@ def _report_json(report: Any) -> dict[str, Any]:
         "outputs": {name: _output_value(o) for name, o in sorted(report.outputs.items())},
         "durationSeconds": round(report.duration_seconds, 1) if report.duration_seconds is not None else None,
         "message": report.message or None,
+        "estimate": report.estimate.as_json() if report.estimate is not None else None,
     }
 
 
@@ -398,6 +406,11 @@ def _print_report(console: Console, report: Any) -> None:
             console.out(f"  {step.op:<18} {step.type}  {step.name}")
     if report.message and report.result != "absent":
         console.out(report.message)
+    if report.estimate is not None:
+        from automation.cost.render import text
+
+        for estimate_line in text(report.estimate):
+            console.out(estimate_line)
     _print_outputs(console, dict(report.outputs))
 
 
@@ -431,7 +444,7 @@ def _expires(moment: Optional[datetime], now: datetime) -> str:
 # --- commands ---------------------------------------------------------------------------------
 
 #: Commands that run the engine, and so keep a run log.
-ENGINE_COMMANDS = ("create", "preview", "destroy", "reap")
+ENGINE_COMMANDS = ("create", "preview", "destroy", "reap", "sleep", "wake")
 #: Path options, read from the folder the command runs in (once, before anything else).
 PATH_OPTIONS = ("work_dir", "defaults", "summary", "output", "keep_file")
 
@@ -531,6 +544,24 @@ def cmd_create(args: argparse.Namespace, console: Console) -> int:
     return ExitCode.OK
 
 
+def cmd_sleep(args: argparse.Namespace, console: Console) -> int:
+    return _set_asleep(args, console, asleep=True)
+
+
+def cmd_wake(args: argparse.Namespace, console: Console) -> int:
+    return _set_asleep(args, console, asleep=False)
+
+
+def _set_asleep(args: argparse.Namespace, console: Console, *, asleep: bool) -> int:
+    from automation import stacks
+
+    feature = _feature(args)
+    session = _session(args, console)
+    report = _run_reported(args, console, args.command, lambda: stacks.set_asleep(session, feature, asleep=asleep))
+    _print_report(console, report)
+    return ExitCode.OK
+
+
 def cmd_preview(args: argparse.Namespace, console: Console) -> int:
     from automation import stacks
     from automation.summary import has_changes
@@ -579,7 +610,7 @@ def cmd_list(args: argparse.Namespace, console: Console) -> int:
         console.out("no feature stacks")
         return ExitCode.OK
     now = datetime.now(timezone.utc)
-    table = [("FEATURE", "STATUS", "VERSION", "LAST OPERATION", "URL", "EXPIRES")]
+    table = [("FEATURE", "STATUS", "VERSION", "LAST OPERATION", "URL", "EXPIRES", "NEXT", "USD/DAY", "USD SO FAR")]
     for row in rows:
         last = row.last_operation
         table.append((
@@ -589,11 +620,33 @@ def cmd_list(args: argparse.Namespace, console: Console) -> int:
             f"{last.command} {last.result} {_when(last.at, now)}" if last else "-",
             row.url or "-",
             _expires(row.expires, now),
+            _next_transition(row, now),
+            *_cost_cells(row, now),
         ))
     widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
     for line in table:
         console.out("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip())
     return ExitCode.OK
+
+
+def _next_transition(row: Any, now: datetime) -> str:
+    """`sleeps 19:00 Europe/London (in 3h)`: the next change awake hours make; `-` without them."""
+    schedule = row.schedule(now)
+    if schedule is None:
+        return "-"
+    from automation.reap import format_duration
+
+    _, transition, moment = schedule
+    minutes = timedelta(minutes=max(1, round((moment - now).total_seconds() / 60)))
+    return f"{transition} {moment.strftime('%a %H:%M')} {moment.tzinfo} (in {format_duration(minutes)})"
+
+
+def _cost_cells(row: Any, now: datetime) -> tuple[str, str]:
+    """`list`'s estimate per day and accumulated since creation (automation/cost/ledger.py)."""
+    from automation.cost.render import money
+
+    per_day, so_far = row.cost_per_day(), row.cost_so_far(now)
+    return (money(per_day) if per_day is not None else "-", money(so_far) if so_far is not None else "-")
 
 
 def cmd_reap(args: argparse.Namespace, console: Console) -> int:
@@ -683,6 +736,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Console], int]] = {
     "unlock": cmd_unlock,
     "doctor": cmd_doctor,
     "synth": cmd_synth,
+    "sleep": cmd_sleep,
+    "wake": cmd_wake,
 }
 
 

@@ -34,7 +34,8 @@ TENANT_VARIABLE_SECRETS = "phoenix:tenantVariableSecrets"
 _SECTIONS: dict[str, tuple[Optional[str], dict[str, str]]] = {
     "aws": (None, {"region": "aws:region"}),
     "octopus": ("phoenix:octopus", {"serverUrl": "octopus:serverUrl", "space": "octopus:space"}),
-    "feature": (None, {"ttl": "phoenix:ttl"}),
+    "feature": (None, {"ttl": "phoenix:ttl", "maxCostPerDay": "phoenix:maxCostPerDay",
+                          "awakeHours": "phoenix:awakeHours"}),
     "network": ("phoenix:network", {}),
     "fleet": ("phoenix:fleet", {}),
     "tags": ("phoenix:tags", {}),

@@ -115,6 +115,23 @@ class Session:
             runs_program=runs_program, image_id=image_id,
         )
 
+    def estimate(self, feature: Feature, config: stack_config.StackConfig, *, extra: Sequence[str] = ()) -> Optional[Any]:
+        """The feature's cost estimate (automation/cost), refused with exit 2 when over its budget."""
+        from automation.cost.feature_cost import checked_estimate
+
+        def sources_with(more: Sequence[str]) -> stack_config.Sources:
+            return stack_config.load(
+                self.options.work_dir, (*self.options.overrides, *extra, *more), self.options.defaults
+            )
+
+        found = checked_estimate(
+            feature, sources=sources_with(()) if extra else self.sources, work_dir=self.options.work_dir,
+            environ=self.environ,
+            budget=config.settings.max_cost_per_day, sources_with=sources_with,
+            warn=lambda text: self.log(f"[{feature.id}] warning: {text}"),
+        )
+        return found
+
     def default_ttl(self) -> timedelta:
         text = self.sources.ttl or FALLBACK_TTL
         try:
@@ -187,7 +204,28 @@ def require_accepted_key(ctx: Any, command: str) -> None:
         )
 
 
-def _prepare(session: Session, feature: Feature, command: str):
+#: The stack-config key `sleep` writes and `wake` drops (components/settings.py reads it).
+ASLEEP = "phoenix:asleep"
+
+
+def deployed_config(session: Session, feature: Feature) -> dict[str, Any]:
+    """The plain config of the feature's last successful update; empty when it has no stack yet."""
+    engine = session.engine
+    if engine.holds_no_stack():
+        return {}
+    try:
+        return engine.record(feature.stack_name).deployed_config
+    except Exception as error:  # noqa: BLE001 - a stack that does not exist yet has none
+        if _stack_missing(error) or "no stack named" in str(error):
+            return {}
+        raise
+
+
+def is_asleep(deployed: Mapping[str, Any]) -> bool:
+    return deployed.get(ASLEEP) in (True, "true")
+
+
+def _prepare(session: Session, feature: Feature, command: str, *, asleep: Optional[bool] = None):
     """Everything `create` and `preview` check before touching a stack, cheapest first.
 
     The preflight runs before Octopus is asked for the feature's newest release:
@@ -196,6 +234,12 @@ def _prepare(session: Session, feature: Feature, command: str):
     """
     config = session.stack_config(feature, feature.package_version)  # config, flags and secrets
     engine = session.engine  # passphrase, project, Pulumi CLI
+    # Asleep stays asleep until `wake`: create and preview carry the recorded state on.
+    deployed = deployed_config(session, feature)
+    state = (f"{ASLEEP}=true",) if (is_asleep(deployed) if asleep is None else asleep) else ()
+    if state:
+        config = session.stack_config(feature, feature.package_version, extra=state)
+    estimate = session.estimate(feature, config, extra=state)  # the budget refuses before anything is touched
     from automation import doctor
 
     ctx = doctor.context_for_stack(session, config, feature.package_version)
@@ -217,13 +261,33 @@ def _prepare(session: Session, feature: Feature, command: str):
     choice = image.choose_for(session, feature, config.settings, refresh=session.options.refresh_image)
     session.log(f"[{feature.id}] {choice.reason}")
     if version != feature.package_version or choice.image_id:
-        config = session.stack_config(feature, version, image_id=choice.image_id)
-    return config, engine, version, choice.image_id
+        config = session.stack_config(feature, version, extra=state, image_id=choice.image_id)
+    if estimate is not None:  # shown once the checks passed: a refused run starts with its error
+        from automation.cost.render import headline
+
+        session.log(f"[{feature.id}] {headline(estimate)}")
+    return config, engine, version, choice.image_id, estimate, state, deployed
 
 
-def create(session: Session, feature: Feature) -> Report:
-    """Create or update the feature's stack; a second run with the same input changes nothing."""
-    config, engine, version, image_id = _prepare(session, feature, "create")
+def cost_record(estimate: Any, deployed: Mapping[str, Any]) -> dict[str, Any]:
+    """This update's cost record (automation/cost/ledger.py), carried on from the last deployed one."""
+    if estimate is None:
+        return {}
+    from automation.cost.ledger import COST_KEY, next_record
+
+    return {COST_KEY: next_record(deployed.get(COST_KEY), estimate.per_day, datetime.now(timezone.utc))}
+
+
+def _recorded(config: stack_config.StackConfig, record: Mapping[str, Any]) -> stack_config.StackConfig:
+    return replace(config, values={**config.values, **record}) if record else config
+
+
+def create(session: Session, feature: Feature, *, asleep: Optional[bool] = None, command: str = "create") -> Report:
+    """Create or update the feature's stack; a second run with the same input changes nothing.
+
+    `asleep` None keeps the state the last update recorded; `sleep` and `wake` set it.
+    """
+    config, engine, version, image_id, estimate, state, deployed = _prepare(session, feature, "create", asleep=asleep)
     start = time.monotonic()
     wait = session.options.wait_lock
     with engine.interruptible():
@@ -231,16 +295,17 @@ def create(session: Session, feature: Feature) -> Report:
         if created:
             session.log(f"[{feature.id}] created stack {feature.stack_name}")
         try:
-            engine.write_config(stack, config)
+            cost = cost_record(estimate, {} if created else deployed)
+            engine.write_config(stack, _recorded(config, cost))
             pending = engine.recover(stack, wait_seconds=wait)
             if interrupted_tenant_create(pending):
                 session.log(
                     f"[{feature.id}] the interrupted update was creating tenant {feature.tenant_name!r}: "
                     "this run adopts it if Octopus has it"
                 )
-                engine.write_config(
-                    stack, session.stack_config(feature, version, extra=(ADOPT_TENANT,), image_id=image_id)
-                )
+                engine.write_config(stack, _recorded(
+                    session.stack_config(feature, version, extra=(ADOPT_TENANT, *state), image_id=image_id), cost
+                ))
             result, steps = engine.up(stack, wait_seconds=wait)
         except BaseException:
             if created:
@@ -249,7 +314,7 @@ def create(session: Session, feature: Feature) -> Report:
     from automation.engine import outputs_of
 
     return Report(
-        command="create",
+        command=command,
         feature=feature.id,
         result=result.summary.result,
         package_version=version,
@@ -257,12 +322,13 @@ def create(session: Session, feature: Feature) -> Report:
         steps=steps,
         outputs=outputs_of(result.outputs),
         duration_seconds=_elapsed(start),
+        estimate=estimate,
     )
 
 
 def preview(session: Session, feature: Feature, *, diff: bool = False) -> Report:
     """The change set `create` would make; nothing changes (a stack made for it is removed)."""
-    config, engine, version, _ = _prepare(session, feature, "preview")
+    config, engine, version, _, estimate, _, _ = _prepare(session, feature, "preview")
     start = time.monotonic()
     with engine.interruptible():
         stack, created = engine.create_or_select(feature.stack_name)
@@ -282,7 +348,51 @@ def preview(session: Session, feature: Feature, *, diff: bool = False) -> Report
         steps=steps,
         duration_seconds=_elapsed(start),
         preview=True,
+        estimate=estimate,
     )
+
+
+def set_asleep(session: Session, feature: Feature, *, asleep: bool) -> Report:
+    """`sleep` / `wake`: an ordinary update of an existing feature with the state recorded in its config.
+
+    The package version is the one deployed (waking needs no new release). A
+    sleeping feature's machines are removed from Octopus, so the machine policy
+    finds none unavailable; waking registers new ones and the project trigger
+    deploys the override's release to them, as on create.
+    """
+    command = "sleep" if asleep else "wake"
+    engine = session.engine
+    missing = InputError(f"feature {feature.id!r} has no stack: create it first (`phoenix list` shows those that do)")
+    if engine.holds_no_stack():
+        raise missing
+    try:
+        engine.select(feature.stack_name)
+    except Exception as error:
+        if _stack_missing(error):
+            raise missing from None
+        raise
+    version = feature.package_version or _recorded_version(session, feature)
+    if version is None:
+        raise InputError(f"feature {feature.id!r} was never deployed: create it before it can {command}")
+    report = create(session, replace(feature, package_version=version), asleep=asleep, command=command)
+    if asleep:
+        removed = _remove_machines(session, report)
+        session.log(f"[{feature.id}] removed {len(removed)} machine{'' if len(removed) == 1 else 's'} from Octopus")
+    return report
+
+
+def _remove_machines(session: Session, report: Report) -> list[str]:
+    """The sleeping feature's deployment targets, deleted from Octopus (those of its tenant alone)."""
+    from components.octopus.client import OctopusClient
+    from components.octopus.tenant import deregister_machines
+
+    tenant = report.outputs.get("tenant_id")
+    if tenant is None or tenant.value is None:
+        return []
+    server_url, space, _ = session.sources.octopus_target()
+    api_key = stack_config.read_secrets(session.environ, require=True)["octopus:apiKey"]
+    with OctopusClient(server_url, api_key, space) as client:
+        return deregister_machines(client, str(tenant.value))
 
 
 def _remove_if_empty(session: Session, engine: Any, stack: Any, feature: Feature) -> None:
@@ -406,6 +516,35 @@ class FeatureRow:
     updating: bool
     last_operation: Optional[Any] = None
     """`automation.engine.LastOperation`: command, result, when."""
+    cost: Optional[Mapping[str, Any]] = None
+    """The cost record the deployed update wrote (automation/cost/ledger.py)."""
+    asleep: bool = False
+    """The deployed update put the feature to sleep (`sleep`); `wake` brings it back."""
+    awake_hours: Optional[str] = None
+    """The deployed feature.awakeHours (None or empty: always awake)."""
+
+    def schedule(self, now: datetime) -> Optional[tuple[bool, str, datetime]]:
+        """(awake now, "wakes"/"sleeps", when) under the deployed awake hours; None without them or asleep."""
+        from components.awake import AwakeHoursError, parse_awake_hours
+
+        try:
+            hours = parse_awake_hours(self.awake_hours)
+        except AwakeHoursError:
+            return None
+        if hours is None or self.asleep:
+            return None
+        transition, moment = hours.next_transition(now)
+        return hours.awake_at(now), transition, moment
+
+    def cost_per_day(self) -> Optional[float]:
+        from automation.cost.ledger import per_day
+
+        return per_day(self.cost)
+
+    def cost_so_far(self, now: datetime) -> Optional[float]:
+        from automation.cost.ledger import accumulated
+
+        return accumulated(self.cost, now)
 
     @property
     def status(self) -> str:
@@ -417,7 +556,10 @@ class FeatureRow:
             return f"{last.command} failed"
         if self.package_version is None:
             return "never deployed"
-        return "live"
+        if self.asleep:
+            return "asleep"
+        schedule = self.schedule(datetime.now(timezone.utc))
+        return "live" if schedule is None or schedule[0] else "asleep (awake hours)"
 
     def as_json(self) -> dict[str, Any]:
         last = self.last_operation
@@ -436,7 +578,23 @@ class FeatureRow:
             "expires": self.expires.isoformat() if self.expires else None,
             "resources": self.resources,
             "updateInProgress": self.updating,
+            "estimate": self.estimate_json(datetime.now(timezone.utc)),
+            "awakeHours": self.awake_hours or None,
+            "next": self.next_json(datetime.now(timezone.utc)),
         }
+
+    def next_json(self, now: datetime) -> Optional[dict[str, Any]]:
+        schedule = self.schedule(now)
+        if schedule is None:
+            return None
+        return {"transition": schedule[1], "at": schedule[2].isoformat()}
+
+    def estimate_json(self, now: datetime) -> Optional[dict[str, Any]]:
+        per_day, so_far = self.cost_per_day(), self.cost_so_far(now)
+        if per_day is None:
+            return None
+        return {"perDay": round(per_day, 2), "accumulated": None if so_far is None else round(so_far, 2),
+                "currency": "USD"}
 
 
 def _ttl_text(recorded: Any, default: timedelta) -> tuple[str, timedelta]:
@@ -456,6 +614,8 @@ def _plain_output(outputs_: Mapping[str, Output], name: str) -> Optional[str]:
 
 
 def list_features(session: Session) -> list[FeatureRow]:
+    from automation.cost.ledger import COST_KEY
+
     default_ttl = session.default_ttl()
     rows = []
     for info in session.engine.infos(with_outputs=True):
@@ -472,6 +632,9 @@ def list_features(session: Session) -> list[FeatureRow]:
                 resources=info.resource_count,
                 updating=info.update_in_progress,
                 last_operation=info.last_operation,
+                cost=info.deployed_config.get(COST_KEY),
+                asleep=is_asleep(info.deployed_config),
+                awake_hours=info.deployed_config.get("phoenix:awakeHours") or None,
             )
         )
     return rows

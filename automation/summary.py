@@ -56,6 +56,8 @@ class Report:
     duration_seconds: Optional[float] = None
     message: str = ""
     preview: bool = False
+    estimate: Optional[Any] = None
+    """`automation.cost.estimate.Estimate` of what the feature declares (create, preview)."""
 
 
 def _cell(value: Any) -> str:
@@ -108,6 +110,10 @@ def render(report: Report) -> str:
         lines.append(f"| Duration | {report.duration_seconds:.0f} s |")
     if report.message:
         lines.append(f"| Message | {_cell(report.message)} |")
+    if report.estimate is not None:
+        from automation.cost.render import markdown
+
+        lines += ["", markdown(report.estimate).rstrip("\n")]
     changed = [step for step in report.steps if step.op != "same"]
     if changed:
         lines += ["", "| Operation | Type | Resource |", "| --- | --- | --- |"]

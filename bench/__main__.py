@@ -17,7 +17,7 @@ from typing import Optional, Sequence
 from bench.report import Report
 from bench.table import render
 
-BENCHMARKS = ("startup", "calls", "rollout", "engine", "scale", "program", "s3")
+BENCHMARKS = ("startup", "calls", "rollout", "engine", "scale", "program", "s3", "cost")
 MODES = ("bad-input", "soak", "soak-s3")
 NAMES = BENCHMARKS + MODES
 

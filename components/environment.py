@@ -8,7 +8,7 @@ from typing import Optional
 import pulumi
 
 from components.domain import look_up_zone
-from components.fleet import Fleet, FleetArgs
+from components.fleet import Fleet, FleetArgs, sleeping
 from components.naming import resource_tags
 from components.network import Network, NetworkArgs
 from components.octopus.override import AutoDeployOverride
@@ -72,6 +72,7 @@ class FeatureEnvironment(pulumi.ComponentResource):
                 az_count=settings.network.az_count,
                 nat=settings.network.nat,
                 tags=tags,
+                asleep=settings.asleep,
             ),
             opts=child,
         )
@@ -120,7 +121,9 @@ class FeatureEnvironment(pulumi.ComponentResource):
             f"{name}-fleet",
             FleetArgs(
                 feature=settings.feature,
-                settings=settings.fleet,
+                settings=sleeping(settings.fleet) if settings.asleep else settings.fleet,
+                # Asleep, nothing wakes the group on a schedule: only `wake` brings it back.
+                awake_hours=None if settings.asleep else settings.awake_hours,
                 bootstrap=bootstrap,
                 registration_key=pulumi.Output.secret(settings.octopus.registration_key),
                 vpc_id=network.vpc_id,

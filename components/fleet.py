@@ -13,6 +13,7 @@ original design.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Optional, Sequence
@@ -22,6 +23,7 @@ import pulumi_aws as aws
 
 from bootstrap.render import BootstrapSettings
 from components import naming
+from components.awake import AwakeHours
 from components.domain import FeatureDomain, FeatureDomainArgs, HostedZone
 from components.feature_key import PARAMETER_CONTEXT_KEY, FeatureKey, FeatureKeyArgs, ssm_service
 from components.rollout import RolloutGate
@@ -75,6 +77,12 @@ class FleetArgs:
     None: plain HTTP at the load balancer's own name."""
     tls_policy: str = DEFAULT_TLS_POLICY
     """The HTTPS listener's security policy (with a zone)."""
+    awake_hours: Optional[AwakeHours] = None
+    """When the group runs: two scheduled actions scale it up and to zero, and own its capacity."""
+
+
+#: What the awake-hours scheduled actions change behind Pulumi's back: not drift, so never reset.
+SCHEDULED_GROUP_PROPERTIES = ("desiredCapacity", "minSize")
 
 
 def group_arn(*, partition: str, region: str, account: str, group: str) -> str:
@@ -149,6 +157,12 @@ EC2_TRUST_POLICY = json.dumps(
         ],
     }
 )
+
+
+def sleeping(settings: FleetSettings) -> FleetSettings:
+    """A sleeping feature's fleet: no instances (the group, its template and its version stay, so waking
+    launches the version the rollout last set, and neither starts a refresh)."""
+    return dataclasses.replace(settings, min_size=0, desired_capacity=0)
 
 
 def service_url(dns_name: str, port: int) -> str:
@@ -459,9 +473,12 @@ class Fleet(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self,
                 depends_on=[permissions, *listeners, *launch_after],
-                ignore_changes=list(CREATE_ONLY_GROUP_PROPERTIES),
+                ignore_changes=list(CREATE_ONLY_GROUP_PROPERTIES)
+                + (list(SCHEDULED_GROUP_PROPERTIES) if args.awake_hours else []),
             ),
         )
+        if args.awake_hours:
+            self._schedule(name, group, asg, args.awake_hours, settings)
         hook = aws.autoscaling.LifecycleHook(
             f"{name}-launch-hook",
             name=bootstrap.lifecycle_hook_name,
@@ -499,6 +516,25 @@ class Fleet(pulumi.ComponentResource):
                 "rollout_status": self.rollout_status,
             }
         )
+
+    def _schedule(self, name: str, group: str, asg: aws.autoscaling.Group, hours: AwakeHours,
+                  settings: FleetSettings) -> None:
+        """The awake hours as two scheduled actions in their time zone: up at the start, to zero at the end."""
+        for action, recurrence, low, desired in (
+            ("wake", hours.wake_recurrence, settings.min_size, settings.desired_capacity),
+            ("sleep", hours.sleep_recurrence, 0, 0),
+        ):
+            aws.autoscaling.Schedule(
+                f"{name}-{action}",
+                autoscaling_group_name=asg.name,
+                scheduled_action_name=f"{group}-{action}",
+                recurrence=recurrence,
+                time_zone=hours.zone,
+                min_size=low,
+                max_size=settings.max_size,
+                desired_capacity=desired,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
 
     def _root_device(self, image_id: pulumi.Input[str]) -> pulumi.Output[str]:
         """The image's root device: a mapping under another name would add a volume, not encrypt the root."""

@@ -38,6 +38,9 @@ class NetworkArgs:
     """`none`: instances in public subnets; `single`/`per_az`: private subnets behind NAT."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags on every resource (`naming.resource_tags`)."""
+    asleep: bool = False
+    """The feature sleeps: no NAT gateways (nor their addresses), which cost money idle and come back
+    on waking; the private route tables stay, without their way out."""
 
 
 class Network(pulumi.ComponentResource):
@@ -87,7 +90,7 @@ class Network(pulumi.ComponentResource):
         if args.nat != "none":
             zones = self.availability_zones if args.nat == "per_az" else self.availability_zones[:1]
             private_routes = [
-                self._nat_routes(name, index, zone, vpc.id, public[index].id, gateway, tags)
+                self._nat_routes(name, index, zone, vpc.id, public[index].id, gateway, tags, asleep=args.asleep)
                 for index, zone in enumerate(zones)
             ]
             private = [
@@ -149,10 +152,13 @@ class Network(pulumi.ComponentResource):
 
     def _nat_routes(
         self, name: str, index: int, zone: str, vpc_id: pulumi.Input[str], public_subnet_id: pulumi.Input[str],
-        gateway: aws.ec2.InternetGateway, tags: Callable[[str], dict[str, str]],
+        gateway: aws.ec2.InternetGateway, tags: Callable[[str], dict[str, str]], *, asleep: bool = False,
     ) -> aws.ec2.RouteTable:
-        """A NAT gateway in a public subnet and the private route table that leads to it."""
+        """A NAT gateway in a public subnet and the private route table that leads to it (asleep: the table only)."""
         child = pulumi.ResourceOptions(parent=self)
+        if asleep:
+            return aws.ec2.RouteTable(f"{name}-private-{index}", vpc_id=vpc_id, routes=[],
+                                      tags=tags(f"private-{zone}"), opts=child)
         address = aws.ec2.Eip(f"{name}-nat-{index}", domain="vpc", tags=tags(f"nat-{zone}"), opts=child)
         nat = aws.ec2.NatGateway(
             f"{name}-nat-{index}",

@@ -19,6 +19,7 @@ from components.dns_names import ZoneError, ZoneRef, parse_zone
 from components.feature import FeatureError, parse_version, validate_feature_id
 from bootstrap import health
 from bootstrap.render import BootstrapSettingsError
+from components.awake import EXAMPLE as AWAKE_EXAMPLE, AwakeHours, AwakeHoursError, parse_awake_hours
 from components.versioning import bootstrap_for, userdata
 
 NatMode = Literal["none", "single", "per_az"]
@@ -50,6 +51,8 @@ TEXT_KEYS = (
     "phoenix:packageVersion",
     "phoenix:ttl",
     IMAGE_KEY,
+    "phoenix:asleep",
+    "phoenix:awakeHours",
 )
 #: The sensitive tenant variable values: a JSON object (template name -> value) that
 #: `automation` builds from the environment variables `octopus.tenantVariables.sensitive` names.
@@ -299,6 +302,14 @@ class FeatureSettings:
     fleet: FleetSettings
     tags: Mapping[str, str]
     dns: DnsSettings = field(default_factory=DnsSettings)
+    awake_hours: Optional[AwakeHours] = None
+    """feature.awakeHours: scheduled actions scale the group to zero outside them; None: always awake."""
+    asleep: bool = False
+    """Recorded by `sleep` / `wake`: the group is at zero and the NAT gateways are gone; the tenant,
+    override and network stay."""
+    max_cost_per_day: Optional[float] = None
+    """The budget `python -m automation` holds the estimate to (USD a day); None: no budget. The
+    program never reads it: create and preview refuse a feature over it before anything runs."""
 
     @property
     def tenant_name(self) -> str:
@@ -402,6 +413,9 @@ def parse_settings(config: Mapping[str, Any]) -> FeatureSettings:
     ttl = top.text("phoenix:ttl", None)
     if ttl is not None and not _TTL.match(ttl):
         raise SettingsError("phoenix:ttl", f"{ttl!r} is not a duration like 90m, 72h or 3d")
+    max_cost_per_day = _budget(top)
+    asleep = _asleep(top)
+    awake_hours = _awake_hours(top)
     octopus = _octopus(top)
     network = _network(top.section("phoenix:network"))
     fleet = _fleet(top.section("phoenix:fleet"), pinned_image=_pinned_image(top))
@@ -418,12 +432,54 @@ def parse_settings(config: Mapping[str, Any]) -> FeatureSettings:
         fleet=fleet,
         tags=tags,
         dns=dns,
+        max_cost_per_day=max_cost_per_day,
+        asleep=asleep,
+        awake_hours=awake_hours,
     )
     _check_renders(settings)
     # Last: a mistake in the file is reported before a key missing from the environment.
     if octopus.shares_deploy_key and not octopus.share_deploy_key_with_instances:
         raise SettingsError(REGISTRATION_KEY, registration_key_refusal(octopus))
     return settings
+
+
+#: The stack-config key of feature.maxCostPerDay (defaults.yaml), read by `python -m automation` only.
+BUDGET_KEY = "phoenix:maxCostPerDay"
+
+
+def _budget(top: _Section) -> Optional[float]:
+    value = top.raw(BUDGET_KEY, None)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SettingsError(BUDGET_KEY, f"must be a number of USD a day (e.g. 10 or 2.5), got {_kind(value)}")
+    if not 0 < value < 1_000_000:
+        raise SettingsError(BUDGET_KEY, f"{value} is not a budget: give a positive number of USD a day")
+    return float(value)
+
+
+#: The stack-config key `sleep` and `wake` record the feature's state in.
+ASLEEP_KEY = "phoenix:asleep"
+
+
+def _asleep(top: _Section) -> bool:
+    """A flag; Pulumi hands the program config as text, so "true"/"false" are read too."""
+    value = top.raw(ASLEEP_KEY, False)
+    if isinstance(value, str) and value in ("true", "false"):
+        return value == "true"
+    if not isinstance(value, bool):
+        raise SettingsError(ASLEEP_KEY, f"must be true or false, got {value!r}")
+    return value
+
+
+def _awake_hours(top: _Section) -> Optional[AwakeHours]:
+    value = top.raw("phoenix:awakeHours", "")
+    if not isinstance(value, str):
+        raise SettingsError("phoenix:awakeHours", f"must be text like {AWAKE_EXAMPLE!r}, got {_kind(value)}")
+    try:
+        return parse_awake_hours(value)
+    except AwakeHoursError as error:
+        raise SettingsError("phoenix:awakeHours", str(error)) from None
 
 
 def _check_renders(settings: FeatureSettings) -> None:

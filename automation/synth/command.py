@@ -80,6 +80,11 @@ def run_cli(args: Any, *, console: Any, session: Any) -> int:
         feature, sources=session.sources, work_dir=session.options.work_dir, environ=session.environ
     )
     text = render(synthesis, args.format)
+    if args.format == "mermaid":
+        from automation.cost.render import synthesis_lines
+
+        for line in synthesis_lines(synthesis):
+            console.log(f"[{feature.id}] {line}")
     if args.format != "tree":
         for note in synthesis.notes:
             console.log(f"[{feature.id}] note: {note}")
@@ -91,3 +96,4 @@ def run_cli(args: Any, *, console: Any, session: Any) -> int:
     else:
         console.out(text.rstrip("\n"))
     return 0
+

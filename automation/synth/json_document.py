@@ -70,7 +70,14 @@ def document(synthesis: Synthesis) -> dict[str, Any]:
         "outputs": sorted_value(dict(synthesis.outputs)),
         "warnings": list(synthesis.warnings),
         "placeholders": PLACEHOLDERS,
+        "estimate": _estimate(synthesis),
     }
+
+
+def _estimate(synthesis: Synthesis) -> dict[str, Any]:
+    from automation.cost.render import estimate_json
+
+    return estimate_json(synthesis)
 
 
 def readable_inputs(inputs: Mapping[str, Any]) -> dict[str, Any]:

@@ -114,6 +114,9 @@ def render_tree(synthesis: Synthesis) -> str:
         lines += ["", "warnings"] + [f"  {warning}" for warning in synthesis.warnings]
     if synthesis.notes:
         lines += ["", "notes"] + [f"  {note}" for note in synthesis.notes]
+    from automation.cost.render import synthesis_lines
+
+    lines += ["", *synthesis_lines(synthesis)]
     lines += ["", "placeholders (values only AWS or Octopus know)"]
     width = max(len(key) for key in PLACEHOLDERS)
     lines += [f"  {key.ljust(width)}  {meaning}" for key, meaning in PLACEHOLDERS.items()]

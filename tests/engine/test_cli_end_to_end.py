@@ -33,7 +33,7 @@ ENVIRONMENT = "Feature"
 #: The image create would otherwise pin from EC2 (fleet.amiId names one, so EC2 is never asked).
 FIXED_IMAGE = "ami-0123456789abcdef0"
 #: Commands that take --set (and so get the emulator's URL as octopus:serverUrl).
-CONFIGURED = {"create", "preview", "destroy", "reap", "list"}
+CONFIGURED = {"create", "preview", "destroy", "reap", "list", "sleep", "wake"}
 
 
 @dataclass
@@ -49,9 +49,9 @@ class Cli:
         argv = [sys.executable, "-m", "automation", command, *args, "--work-dir", str(self.work_dir)]
         if command in CONFIGURED:
             argv += ["--set", f"octopus:serverUrl={self.emulator.url}"]
-        if command in ("create", "preview"):
+        if command in ("create", "preview", "sleep", "wake"):
             argv += ["--set", f"phoenix:fleet.amiId={FIXED_IMAGE}"]  # no AWS part: no image to look up in EC2
-        if command in ("create", "preview") and not preflight:
+        if command in ("create", "preview", "sleep", "wake") and not preflight:
             argv.append("--skip-preflight")  # doctor's AWS checks: this project has no AWS part
         return argv
 
