@@ -81,6 +81,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must not be negative")
+    return value
+
+
 def _version_help(offline: bool) -> str:
     if offline:
         return ("package version to render (default: FEATURE when it is a version, else the stand-in "
@@ -178,6 +188,9 @@ COMMAND_GROUPS: dict[str, tuple[str, ...]] = {
     "list": ("workdir", "backend", "config", "output", "accept-yes"),
     "outputs": ("feature", "workdir", "backend", "output", "accept-yes"),
     "reap": ("workdir", "backend", "config", "running", "progress", "output", "confirm"),
+    "extend": ("feature", "workdir", "backend", "config", "output", "accept-yes"),
+    "keep": ("feature", "workdir", "backend", "config", "output", "accept-yes"),
+    "unkeep": ("feature", "workdir", "backend", "config", "output", "accept-yes"),
     "doctor": ("workdir", "backend", "config", "output", "accept-yes"),
     "synth": ("feature", "synth-version", "workdir", "config", "output", "accept-yes"),
 }
@@ -249,8 +262,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add("destroy", "destroy everything the feature holds, then remove its stack (absent: not an error)",
         "destroy ryan0001 --yes")
-    add("list", "every feature stack: its package version, last operation and result, URL, expiry",
-        "list --json")
+    listing = add("list", "every feature stack: its package version, last operation and result, URL, expiry",
+                  "list --expiring 12h --json")
+    listing.add_argument(
+        "--expiring", metavar="DURATION",
+        help="only features reap may take within DURATION (e.g. 12h; expired ones included, pinned ones never): "
+        "for a notification job",
+    )
     add("outputs", "the feature stack's outputs (secret ones masked)", "outputs ryan0001 --json")
     reap = add("reap", "destroy every feature whose last update is older than its TTL, except kept ones",
                "reap --keep-file live-branches.txt --parallel 4 --yes")
@@ -265,6 +283,27 @@ def build_parser() -> argparse.ArgumentParser:
     reap.add_argument("--dry-run", action="store_true", help="report what would be destroyed; destroy nothing")
     reap.add_argument("--parallel", metavar="N", type=_positive_int, default=1,
                       help="run up to N destroys at once (default 1)")
+    reap.add_argument(
+        "--max-destroy", metavar="N", type=_non_negative_int, default=10,
+        help="destroy at most N features and orphan tenants in this run, longest expired first; the rest are "
+        "reported as left for the next run (default 10)",
+    )
+    reap.add_argument(
+        "--allow-empty-keep-list", action="store_true",
+        help="run even when --keep/--keep-file name no feature, or none of more than 3 feature stacks "
+        "(otherwise reap refuses with exit 2: an empty list of live branches is more likely broken than true)",
+    )
+    reap.add_argument(
+        "--orphans", action="store_true",
+        help="also clean orphans: Octopus tenants phoenix made that have no stack (deleted with their machines) "
+        "and stacks whose tenant was deleted in Octopus (destroyed); with --dry-run, list them",
+    )
+    extend = add("extend", "move the feature's expiry DURATION from now (recorded in the stack; at most "
+                 "feature.maxTtl); counts as activity", "extend ryan0001 48h")
+    extend.add_argument("duration", metavar="DURATION",
+                        help="how long from now the feature must live, e.g. 48h or 3d (at most feature.maxTtl)")
+    add("keep", "pin the feature: reap never takes it, expired or orphaned, until `unkeep`", "keep ryan0001")
+    add("unkeep", "release a pinned feature: reap takes it again once it expires", "unkeep ryan0001")
     doctor = add("doctor", "check that Pulumi, AWS and Octopus are ready, before anything is created",
                  "doctor ryan0001")
     doctor.add_argument("feature", metavar="FEATURE", nargs="?",
@@ -564,14 +603,17 @@ def cmd_outputs(args: argparse.Namespace, console: Console) -> int:
 def cmd_list(args: argparse.Namespace, console: Console) -> int:
     from automation import stacks
 
-    rows = stacks.list_features(_session(args, console, needs_passphrase=False))
+    from automation.lifetime import utcnow
+
+    expiring = _duration_argument("--expiring", args.expiring) if args.expiring is not None else None
+    now = utcnow()
+    rows = stacks.list_features(_session(args, console, needs_passphrase=False), expiring=expiring, now=now)
     if console.json_mode:
         console.emit_json([row.as_json() for row in rows])
         return ExitCode.OK
     if not rows:
-        console.out("no feature stacks")
+        console.out("no feature stacks" if expiring is None else f"no feature expires within {args.expiring}")
         return ExitCode.OK
-    now = datetime.now(timezone.utc)
     table = [("FEATURE", "STATUS", "VERSION", "LAST OPERATION", "URL", "EXPIRES")]
     for row in rows:
         last = row.last_operation
@@ -581,7 +623,7 @@ def cmd_list(args: argparse.Namespace, console: Console) -> int:
             row.package_version or "-",
             f"{last.command} {last.result} {_when(last.at, now)}" if last else "-",
             row.url or "-",
-            _expires(row.expires, now),
+            "pinned" if row.pinned else _expires(row.expires, now),
         ))
     widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
     for line in table:
@@ -599,14 +641,21 @@ def cmd_reap(args: argparse.Namespace, console: Console) -> int:
             older_than = reap.parse_duration(args.older_than)
         except ValueError as error:
             raise InputError(f"--older-than: {error}") from None
-    keep = reap.keep_set(args.keep, args.keep_file)
+    keep = stacks.KeepList(
+        features=frozenset(reap.keep_set(args.keep, args.keep_file)),
+        sources=(("--keep",) if args.keep else ()) + tuple(f"--keep-file {path}" for path in args.keep_file),
+        allow_empty=args.allow_empty_keep_list,
+    )
     session = _session(args, console, needs_passphrase=not args.dry_run)
     session.sources  # validate defaults.yaml and --set before touching anything
-    decisions = stacks.reap_plan(session, keep=keep, older_than=older_than)
+    decisions = stacks.reap_plan(
+        session, keep=keep, older_than=older_than, orphans=args.orphans, max_destroy=args.max_destroy,
+    )
 
     def report(outcome: reap.Outcome) -> None:
         if not console.json_mode:
-            console.out(f"{outcome.feature}: {outcome.action} - {outcome.reason}")
+            what = f"{outcome.feature} (orphan tenant)" if outcome.kind == reap.TENANT else outcome.feature
+            console.out(f"{what}: {outcome.action} - {outcome.reason}")
 
     outcomes = stacks.reap(
         session, decisions, parallel=args.parallel, dry_run=args.dry_run, report=report,
@@ -614,7 +663,7 @@ def cmd_reap(args: argparse.Namespace, console: Console) -> int:
     )
     if console.json_mode:
         console.emit_json([
-            {"feature": o.feature, "action": o.action, "reason": o.reason, "exitCode": o.code}
+            {"feature": o.feature, "kind": o.kind, "action": o.action, "reason": o.reason, "exitCode": o.code}
             for o in outcomes
         ])
     elif not outcomes:
@@ -627,6 +676,41 @@ def cmd_reap(args: argparse.Namespace, console: Console) -> int:
 
         report_failure(console, Failure(code, f"reap failed for {', '.join(failed)}", RERUN_ADVICE), json_document=False)
     return code
+
+
+def _duration_argument(flag: str, text: str):
+    from automation.lifetime import parse_bound
+
+    return parse_bound(text, flag)
+
+
+def _print_expiry(console: Console, expiry: Any) -> None:
+    if console.json_mode:
+        console.emit_json({
+            "feature": expiry.feature,
+            "expires": expiry.expires.isoformat() if expiry.expires else None,
+            "pinned": expiry.pinned,
+        })
+    else:
+        console.out(f"{expiry.feature}: expires {expiry.describe()}")
+
+
+def cmd_extend(args: argparse.Namespace, console: Console) -> int:
+    from automation import stacks
+
+    feature = _feature(args)
+    duration = _duration_argument("DURATION", args.duration)
+    _print_expiry(console, stacks.extend(_session(args, console, needs_passphrase=False), feature, duration))
+    return ExitCode.OK
+
+
+def cmd_keep(args: argparse.Namespace, console: Console) -> int:
+    from automation import stacks
+
+    feature = _feature(args)
+    pinned = args.command == "keep"
+    _print_expiry(console, stacks.pin(_session(args, console, needs_passphrase=False), feature, pinned=pinned))
+    return ExitCode.OK
 
 
 def cmd_doctor(args: argparse.Namespace, console: Console) -> int:
@@ -660,6 +744,9 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Console], int]] = {
     "list": cmd_list,
     "outputs": cmd_outputs,
     "reap": cmd_reap,
+    "extend": cmd_extend,
+    "keep": cmd_keep,
+    "unkeep": cmd_keep,
     "doctor": cmd_doctor,
     "synth": cmd_synth,
 }

@@ -48,6 +48,7 @@ TEXT_KEYS = (
     "phoenix:feature",
     "phoenix:packageVersion",
     "phoenix:ttl",
+    "phoenix:maxTtl",
     IMAGE_KEY,
 )
 #: The sensitive tenant variable values: a JSON object (template name -> value) that
@@ -259,6 +260,8 @@ class FeatureSettings:
     network: NetworkSettings
     fleet: FleetSettings
     tags: Mapping[str, str]
+    max_ttl: Optional[str] = None
+    """How far `extend` may move the expiry (feature.maxTtl); automation reads it, the program does not."""
 
     @property
     def tenant_name(self) -> str:
@@ -362,6 +365,7 @@ def parse_settings(config: Mapping[str, Any]) -> FeatureSettings:
     ttl = top.text("phoenix:ttl", None)
     if ttl is not None and not _TTL.match(ttl):
         raise SettingsError("phoenix:ttl", f"{ttl!r} is not a duration like 90m, 72h or 3d")
+    max_ttl = _max_ttl(top, ttl)
     octopus = _octopus(top)
     network = _network(top.section("phoenix:network"))
     fleet = _fleet(top.section("phoenix:fleet"), pinned_image=_pinned_image(top))
@@ -372,6 +376,7 @@ def parse_settings(config: Mapping[str, Any]) -> FeatureSettings:
         package_version=package_version,
         region=region,
         ttl=ttl,
+        max_ttl=max_ttl,
         octopus=octopus,
         network=network,
         fleet=fleet,
@@ -382,6 +387,23 @@ def parse_settings(config: Mapping[str, Any]) -> FeatureSettings:
     if octopus.shares_deploy_key and not octopus.share_deploy_key_with_instances:
         raise SettingsError(REGISTRATION_KEY, registration_key_refusal(octopus))
     return settings
+
+
+_TTL_UNITS = {"m": 60, "h": 3600, "d": 86400}
+
+
+def _max_ttl(top: "_Section", ttl: Optional[str]) -> Optional[str]:
+    """feature.maxTtl: how far `extend` may move the expiry; never shorter than the TTL itself."""
+    max_ttl = top.text("phoenix:maxTtl", None)
+    if max_ttl is None:
+        return None
+    if not _TTL.match(max_ttl):
+        raise SettingsError("phoenix:maxTtl", f"{max_ttl!r} is not a duration like 72h, 7d or 14d")
+    if ttl is not None and _TTL.match(ttl):
+        seconds = {text: int(text[:-1]) * _TTL_UNITS[text[-1]] for text in (ttl, max_ttl)}
+        if seconds[max_ttl] < seconds[ttl]:
+            raise SettingsError("phoenix:maxTtl", f"{max_ttl} is shorter than feature.ttl {ttl}")
+    return max_ttl
 
 
 def _check_renders(settings: FeatureSettings) -> None:
