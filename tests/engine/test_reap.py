@@ -60,20 +60,14 @@ def test_reap_caps_what_one_run_destroys_and_reports_the_rest(cli: Cli) -> None:
     ages = {row["feature"]: row["lastUpdate"] for row in cli.json("list")}
     oldest = sorted(features, key=lambda f: (ages[f], f))
 
-    planned = cli.json("reap", "--older-than", "0s", "--dry-run", "--max-destroy", "4")
-    actions = {o["feature"]: o["action"] for o in planned}
-    assert sorted(f for f, a in actions.items() if a == "planned") == sorted(oldest[:4])
-    assert sorted(f for f, a in actions.items() if a == "left") == sorted(oldest[4:])
-    assert all("left for the next run (--max-destroy 4)" in o["reason"] for o in planned if o["action"] == "left")
-
-    cli.emulator.clear_log()
     reaped = cli.run("reap", "--older-than", "0s", "--max-destroy", "4", "--parallel", "2", "--quiet", "--json")
     assert reaped.returncode == 0, reaped.stderr[-3000:]
-    outcomes = {o["feature"]: o["action"] for o in json.loads(reaped.stdout)}
-    assert sorted(f for f, a in outcomes.items() if a == "destroyed") == sorted(oldest[:4])
-    assert sorted(f for f, a in outcomes.items() if a == "left") == sorted(oldest[4:])
+    outcomes = {o["feature"]: o for o in json.loads(reaped.stdout)}
+    assert sorted(f for f, o in outcomes.items() if o["action"] == "destroyed") == sorted(oldest[:4])
+    assert sorted(f for f, o in outcomes.items() if o["action"] == "left") == sorted(oldest[4:])
+    assert all("left for the next run (--max-destroy 4)" in outcomes[f]["reason"] for f in oldest[4:])
     assert tenant_names(cli) == sorted(oldest[4:])
-    assert sorted(row["feature"] for row in cli.json("list")) == sorted(oldest[4:])
+    assert [f for f in features if cli.has_stack(f)] == [f for f in features if f in oldest[4:]]
 
     # The keep-list fails closed: empty, or keeping none of the 8 that are left.
     empty = cli.work_dir / "live.txt"
@@ -83,12 +77,11 @@ def test_reap_caps_what_one_run_destroys_and_reports_the_rest(cli: Cli) -> None:
         refused = cli.run("reap", "--older-than", "0s", *args)
         assert refused.returncode == 2, refused.stderr[-3000:]
         assert "--allow-empty-keep-list" in refused.stderr and "refuses" in refused.stderr
-    assert writes(cli) == [] and sorted(row["feature"] for row in cli.json("list")) == sorted(oldest[4:])
+    assert writes(cli) == [] and [f for f in features if cli.has_stack(f)] == [f for f in features if f in oldest[4:]]
 
-    allowed = cli.run("reap", "--older-than", "0s", "--keep-file", str(empty), "--allow-empty-keep-list",
-                      "--max-destroy", "1", "--quiet", "--json")
-    assert allowed.returncode == 0, allowed.stderr[-3000:]
-    assert [o["feature"] for o in json.loads(allowed.stdout) if o["action"] == "destroyed"] == [oldest[4]]
+    allowed = cli.json("reap", "--older-than", "0s", "--keep-file", str(empty), "--allow-empty-keep-list",
+                       "--max-destroy", "1", "--dry-run")
+    assert [o["feature"] for o in allowed if o["action"] == "planned"] == [oldest[4]]
 
 
 def test_orphans_on_both_sides_are_listed_then_cleaned_once(cli: Cli) -> None:
@@ -147,33 +140,52 @@ def test_destroy_after_the_tenant_was_deleted_by_hand_exits_0_and_says_so(cli: C
     assert not cli.has_stack("hand0001") and overrides(cli.emulator) == []
 
 
-def test_extend_keep_unkeep_and_list_expiring_are_recorded_in_the_stack(cli: Cli) -> None:
+#: `python -m automation` with its one clock (automation/lifetime.py) frozen at argv[1].
+FROZEN = (
+    "import sys; from datetime import datetime; import automation.lifetime as lifetime; "
+    "moment = datetime.fromisoformat(sys.argv[1]); lifetime.utcnow = lambda: moment; "
+    "from automation.cli import main; sys.exit(main(sys.argv[2:]))"
+)
+
+
+def at(cli: Cli, moment: datetime, command: str, *args: str) -> subprocess.CompletedProcess:
+    """Run a command with the clock frozen at `moment` (the engine's own timestamps stay real)."""
+    argv = [sys.executable, "-c", FROZEN, moment.isoformat(), *cli.argv(command, *args)[3:]]
+    return subprocess.run(argv, cwd=PROJECT_ROOT, env=cli.env, stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=240)
+
+
+def at_json(cli: Cli, moment: datetime, command: str, *args: str):
+    result = at(cli, moment, command, *args, "--json")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout)
+
+
+def test_extend_keep_unkeep_and_list_expiring_with_a_frozen_clock(cli: Cli) -> None:
     populate(cli, ["ttl0001", "ttl0002"])
     made = {row["feature"]: datetime.fromisoformat(row["lastUpdate"]) for row in cli.json("list")}
+    # 70h after the later update: ttl0002's default 72h TTL has 2h left, ttl0001's a little more.
+    now = (max(made.values()) + timedelta(hours=70)).replace(microsecond=0)
 
-    extended = cli.json("extend", "ttl0001", "5d")
-    expires = datetime.fromisoformat(extended["expires"])
-    now = datetime.now(timezone.utc)
-    assert timedelta(days=5) - timedelta(minutes=5) < expires - now <= timedelta(days=5)
-    assert expires > made["ttl0001"] + timedelta(hours=72)
-    rows = {row["feature"]: row for row in cli.json("list")}
-    assert rows["ttl0001"]["expires"] == extended["expires"], "another runner reads it from the backend"
+    assert [row["feature"] for row in at_json(cli, now, "list", "--expiring", "3h")] == ["ttl0001", "ttl0002"]
+    extended = at_json(cli, now, "extend", "ttl0001", "5d")
+    assert datetime.fromisoformat(extended["expires"]) == now + timedelta(days=5)
+    rows = {row["feature"]: row for row in at_json(cli, now, "list", "--expiring", "3h")}
+    assert list(rows) == ["ttl0002"], "the extension is read back from the backend"
     assert datetime.fromisoformat(rows["ttl0002"]["expires"]) == made["ttl0002"] + timedelta(hours=72)
 
-    assert [row["feature"] for row in cli.json("list", "--expiring", "73h")] == ["ttl0002"]
-    assert cli.json("list", "--expiring", "1h") == []
-
-    too_long = cli.run("extend", "ttl0001", "30d")
+    too_long = at(cli, now, "extend", "ttl0002", "30d")
     assert too_long.returncode == 2 and "feature.maxTtl 14d" in too_long.stderr
 
-    assert cli.json("keep", "ttl0002")["pinned"] is True
-    assert cli.json("list", "--expiring", "73h") == []
-    kept = {o["feature"]: o["action"] for o in cli.json("reap", "--older-than", "0s", "--dry-run")}
-    assert kept == {"ttl0001": "skipped", "ttl0002": "kept"}, "an extension and a pin both hold"
-    assert "pinned" in cli.run("list").stdout
+    assert at_json(cli, now, "keep", "ttl0002")["pinned"] is True
+    later = now + timedelta(days=6)  # past both the TTL and the extension
+    decided = {o["feature"]: o["action"] for o in at_json(cli, later, "reap", "--dry-run")}
+    assert decided == {"ttl0001": "planned", "ttl0002": "kept"}
+    assert at_json(cli, later, "list", "--expiring", "1h")[0]["feature"] == "ttl0001", "a pinned one never expires"
 
-    assert cli.json("unkeep", "ttl0002")["pinned"] is False
-    assert [row["feature"] for row in cli.json("list", "--expiring", "73h")] == ["ttl0002"]
-
-    missing = cli.run("extend", "nope0001", "1d")
+    assert at_json(cli, now, "unkeep", "ttl0002")["pinned"] is False
+    assert {o["feature"]: o["action"] for o in at_json(cli, later, "reap", "--dry-run")} == {
+        "ttl0001": "planned", "ttl0002": "planned",
+    }
+    missing = at(cli, now, "extend", "nope0001", "1d")
     assert missing.returncode == 2 and "has no stack" in missing.stderr
