@@ -387,16 +387,21 @@ def found_missing(gone: Sequence[Any]) -> str:
 # --- reading ------------------------------------------------------------------------------------
 
 
-def outputs(session: Session, feature: Feature) -> dict[str, Output]:
+def _of_existing_stack(session: Session, feature: Feature, read: Callable[[str], Any]) -> Any:
+    """`read(stack name)`; a feature without a stack is bad input (exit 2)."""
     missing = InputError(f"feature {feature.id!r} has no stack (`phoenix list` shows those that do)")
     if session.engine.holds_no_stack():
         raise missing
     try:
-        return session.engine.outputs(feature.stack_name)
+        return read(feature.stack_name)
     except Exception as error:
         if _stack_missing(error):
             raise missing from None
         raise
+
+
+def outputs(session: Session, feature: Feature) -> dict[str, Output]:
+    return _of_existing_stack(session, feature, session.engine.outputs)
 
 
 @dataclass(frozen=True)
@@ -509,16 +514,7 @@ def list_features(
 
 
 def _stack_info(session: Session, feature: Feature) -> Any:
-    """The feature's stack info; a feature without a stack is bad input (exit 2)."""
-    missing = InputError(f"feature {feature.id!r} has no stack (`phoenix list` shows those that do)")
-    if session.engine.holds_no_stack():
-        raise missing
-    try:
-        return session.engine.info(feature.stack_name)
-    except Exception as error:
-        if _stack_missing(error):
-            raise missing from None
-        raise
+    return _of_existing_stack(session, feature, session.engine.info)
 
 
 def _lifetime_row(session: Session, feature: Feature) -> Expiry:

@@ -82,17 +82,23 @@ DAY_TWO = {
 }
 
 
-def test_the_day_two_bad_inputs_are_refused_by_name_with_nothing_created() -> None:
+def run_prepared(labels: set[str]) -> tuple[list[Row], set[str]]:
+    """The rows named, in a sandbox prepared as the bench prepares it; (rows, the stacks left)."""
     from bench.bad_input import prepare
 
-    selected = [case for case in cases() if case.label in DAY_TWO]
-    assert {case.label for case in selected} == DAY_TWO
+    selected = [case for case in cases() if case.label in labels]
+    assert {case.label for case in selected} == labels
     with sandbox() as box:
         box.ready_for_preflight()
         prepare(box)
         rows = run_cases(box, selected)
         existing = box.stacks()
     assert {row.case.label: row.problems() for row in rows if not row.ok} == {}
+    return rows, existing
+
+
+def test_the_day_two_bad_inputs_are_refused_by_name_with_nothing_created() -> None:
+    rows, existing = run_prepared(DAY_TWO)
     for row in rows:
         assert "Traceback" not in row.outcome.output, row.case.label
         assert len(row.message()) < 400, row.case.label
@@ -107,15 +113,6 @@ KEEP_LIST = {
 
 
 def test_the_keep_list_rows_refuse_reap_with_nothing_destroyed() -> None:
-    from bench.bad_input import prepare
-
-    selected = [case for case in cases() if case.label in KEEP_LIST]
-    assert {case.label for case in selected} == KEEP_LIST
-    with sandbox() as box:
-        box.ready_for_preflight()
-        prepare(box)
-        rows = run_cases(box, selected)
-        existing = box.stacks()
-    assert {row.case.label: row.problems() for row in rows if not row.ok} == {}
+    rows, existing = run_prepared(KEEP_LIST)
     assert all("Traceback" not in row.outcome.output for row in rows)
     assert "keep0001" in existing, "reap --older-than 0s destroyed nothing"

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Optional
+from typing import Optional
 
 import pytest
 
@@ -36,19 +35,11 @@ from automation.reap import (
 )
 from automation.summary import Expiry, Report, render
 from components.octopus.tenant import made_by_phoenix, phoenix_description
+from tests.cli.test_reap import Info
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 TTL = timedelta(hours=72)
 MAX_TTL = timedelta(days=14)
-
-
-@dataclass
-class Info:
-    name: str
-    last_update: Optional[datetime]
-    update_in_progress: bool = False
-    config: dict[str, Any] = field(default_factory=dict)
-    tags: dict[str, str] = field(default_factory=dict)
 
 
 def test_the_expiry_is_the_later_of_ttl_after_the_update_and_the_recorded_one() -> None:

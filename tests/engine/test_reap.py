@@ -189,3 +189,20 @@ def test_extend_keep_unkeep_and_list_expiring_with_a_frozen_clock(cli: Cli) -> N
     }
     missing = at(cli, now, "extend", "nope0001", "1d")
     assert missing.returncode == 2 and "has no stack" in missing.stderr
+
+
+def test_activity_restarts_the_ttl_from_now_for_every_runner(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What `wake` calls: stacks.record_activity, with the clock frozen in this process."""
+    from automation import lifetime, stacks
+    from automation.feature import parse_feature
+
+    populate(cli, ["wake0001"])
+    [row] = cli.json("list")
+    now = (datetime.fromisoformat(row["lastUpdate"]) + timedelta(hours=71)).replace(microsecond=0)
+    monkeypatch.setattr(lifetime, "utcnow", lambda: now)
+    session = stacks.Session(stacks.Options(work_dir=cli.work_dir, needs_passphrase=False),
+                             environ=cli.env, log=lambda line: None)
+    woke = stacks.record_activity(session, parse_feature("wake0001"))
+    assert woke.expires == now + timedelta(hours=72) and not woke.pinned
+    [row] = cli.json("list")
+    assert datetime.fromisoformat(row["expires"]) == now + timedelta(hours=72), "recorded in the backend"
