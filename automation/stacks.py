@@ -12,7 +12,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence
@@ -682,8 +682,10 @@ def reap(
         stack_config.read_secrets(session.environ, require=True)
         require_accepted_key(doctor.context_for_doctor(session, None, None), "reap")
         names = ", ".join(d.feature + (" (orphan tenant)" if d.kind == reaping.TENANT else "") for d in doomed)
+        orphaned = any(d.kind == reaping.TENANT or d.reason.startswith("orphan:") for d in doomed)
+        what = "expired or orphaned" if orphaned else "expired"
         if confirm is not None and not confirm(
-            f"Destroy {len(doomed)} expired or orphaned feature{'s' if len(doomed) > 1 else ''} ({names})?"
+            f"Destroy {len(doomed)} {what} feature{'s' if len(doomed) > 1 else ''} ({names})?"
         ):
             raise NotConfirmed("reap was not confirmed: nothing was destroyed")
 
