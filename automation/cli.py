@@ -71,14 +71,23 @@ def _non_negative_seconds(text: str) -> float:
     return value
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
+def _whole_number(minimum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number of at least `minimum`."""
+
+    def whole_number(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError("must not be negative" if minimum == 0 else f"must be at least {minimum}")
+        return value
+
+    return whole_number
+
+
+_positive_int = _whole_number(1)
+_non_negative_int = _whole_number(0)
 
 
 def _version_help(offline: bool) -> str:
@@ -179,6 +188,9 @@ COMMAND_GROUPS: dict[str, tuple[str, ...]] = {
     "outputs": ("feature", "workdir", "backend", "output", "accept-yes"),
     "reap": ("workdir", "backend", "config", "running", "progress", "output", "confirm"),
     "unlock": ("feature", "workdir", "backend", "config", "output", "accept-yes"),
+    "extend": ("feature", "workdir", "backend", "config", "output", "accept-yes"),
+    "keep": ("feature", "workdir", "backend", "config", "output", "accept-yes"),
+    "unkeep": ("feature", "workdir", "backend", "config", "output", "accept-yes"),
     "doctor": ("workdir", "backend", "config", "output", "accept-yes"),
     "synth": ("feature", "synth-version", "workdir", "config", "output", "accept-yes"),
     "sleep": ("feature", "preflight", "workdir", "backend", "config", "running", "progress", "output", "accept-yes"),
@@ -252,8 +264,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add("destroy", "destroy everything the feature holds, then remove its stack (absent: not an error)",
         "destroy ryan0001 --yes")
-    add("list", "every feature stack: its package version, last operation and result, URL, expiry",
-        "list --json")
+    listing = add("list", "every feature stack: its package version, last operation and result, URL, expiry",
+                  "list --expiring 12h --json")
+    listing.add_argument(
+        "--expiring", metavar="DURATION",
+        help="only features reap may take within DURATION (e.g. 12h; expired ones included, pinned ones never): "
+        "for a notification job",
+    )
     add("outputs", "the feature stack's outputs (secret ones masked)", "outputs ryan0001 --json")
     reap = add("reap", "destroy every feature whose last update is older than its TTL, except kept ones",
                "reap --keep-file live-branches.txt --parallel 4 --yes")
@@ -268,6 +285,27 @@ def build_parser() -> argparse.ArgumentParser:
     reap.add_argument("--dry-run", action="store_true", help="report what would be destroyed; destroy nothing")
     reap.add_argument("--parallel", metavar="N", type=_positive_int, default=1,
                       help="run up to N destroys at once (default 1)")
+    reap.add_argument(
+        "--max-destroy", metavar="N", type=_non_negative_int, default=10,
+        help="destroy at most N features and orphan tenants in this run, longest expired first; the rest are "
+        "reported as left for the next run (default 10)",
+    )
+    reap.add_argument(
+        "--allow-empty-keep-list", action="store_true",
+        help="run even when --keep/--keep-file name no feature, or none of more than 3 feature stacks "
+        "(otherwise reap refuses with exit 2: an empty list of live branches is more likely broken than true)",
+    )
+    reap.add_argument(
+        "--orphans", action="store_true",
+        help="also clean orphans: Octopus tenants phoenix made that have no stack (deleted with their machines) "
+        "and stacks whose tenant was deleted in Octopus (destroyed); with --dry-run, list them",
+    )
+    extend = add("extend", "move the feature's expiry DURATION from now (recorded in the stack; at most "
+                 "feature.maxTtl); counts as activity", "extend ryan0001 48h")
+    extend.add_argument("duration", metavar="DURATION",
+                        help="how long from now the feature must live, e.g. 48h or 3d (at most feature.maxTtl)")
+    add("keep", "pin the feature: reap never takes it, expired or orphaned, until `unkeep`", "keep ryan0001")
+    add("unkeep", "release a pinned feature: reap takes it again once it expires", "unkeep ryan0001")
     unlock = add("unlock", "remove a lock a dead runner left on the feature's stack: only an old one whose update "
                  "is not running", "unlock ryan0001 --older-than 8h")
     unlock.add_argument(
@@ -602,12 +640,16 @@ def cmd_outputs(args: argparse.Namespace, console: Console) -> int:
 def cmd_list(args: argparse.Namespace, console: Console) -> int:
     from automation import stacks
 
-    rows = stacks.list_features(_session(args, console, needs_passphrase=False))
+    from automation.lifetime import utcnow
+
+    expiring = _duration_argument("--expiring", args.expiring) if args.expiring is not None else None
+    now = utcnow()
+    rows = stacks.list_features(_session(args, console, needs_passphrase=False), expiring=expiring, now=now)
     if console.json_mode:
         console.emit_json([row.as_json() for row in rows])
         return ExitCode.OK
     if not rows:
-        console.out("no feature stacks")
+        console.out("no feature stacks" if expiring is None else f"no feature expires within {args.expiring}")
         return ExitCode.OK
     now = datetime.now(timezone.utc)
     table = [("FEATURE", "STATUS", "VERSION", "LAST OPERATION", "URL", "EXPIRES", "NEXT", "USD/DAY", "USD SO FAR")]
@@ -619,7 +661,7 @@ def cmd_list(args: argparse.Namespace, console: Console) -> int:
             row.package_version or "-",
             f"{last.command} {last.result} {_when(last.at, now)}" if last else "-",
             row.url or "-",
-            _expires(row.expires, now),
+            "pinned" if row.pinned else _expires(row.expires, now),
             _next_transition(row, now),
             *_cost_cells(row, now),
         ))
@@ -659,14 +701,21 @@ def cmd_reap(args: argparse.Namespace, console: Console) -> int:
             older_than = reap.parse_duration(args.older_than)
         except ValueError as error:
             raise InputError(f"--older-than: {error}") from None
-    keep = reap.keep_set(args.keep, args.keep_file)
+    keep = stacks.KeepList(
+        features=frozenset(reap.keep_set(args.keep, args.keep_file)),
+        sources=(("--keep",) if args.keep else ()) + tuple(f"--keep-file {path}" for path in args.keep_file),
+        allow_empty=args.allow_empty_keep_list,
+    )
     session = _session(args, console, needs_passphrase=not args.dry_run)
     session.sources  # validate defaults.yaml and --set before touching anything
-    decisions = stacks.reap_plan(session, keep=keep, older_than=older_than)
+    decisions = stacks.reap_plan(
+        session, keep=keep, older_than=older_than, orphans=args.orphans, max_destroy=args.max_destroy,
+    )
 
     def report(outcome: reap.Outcome) -> None:
         if not console.json_mode:
-            console.out(f"{outcome.feature}: {outcome.action} - {outcome.reason}")
+            what = f"{outcome.feature} (orphan tenant)" if outcome.kind == reap.TENANT else outcome.feature
+            console.out(f"{what}: {outcome.action} - {outcome.reason}")
 
     outcomes = stacks.reap(
         session, decisions, parallel=args.parallel, dry_run=args.dry_run, report=report,
@@ -674,7 +723,7 @@ def cmd_reap(args: argparse.Namespace, console: Console) -> int:
     )
     if console.json_mode:
         console.emit_json([
-            {"feature": o.feature, "action": o.action, "reason": o.reason, "exitCode": o.code}
+            {"feature": o.feature, "kind": o.kind, "action": o.action, "reason": o.reason, "exitCode": o.code}
             for o in outcomes
         ])
     elif not outcomes:
@@ -699,6 +748,41 @@ def cmd_unlock(args: argparse.Namespace, console: Console) -> int:
     else:
         for line in done.lines():
             console.out(line)
+    return ExitCode.OK
+
+
+def _duration_argument(flag: str, text: str):
+    from automation.lifetime import parse_bound
+
+    return parse_bound(text, flag)
+
+
+def _print_expiry(console: Console, expiry: Any) -> None:
+    if console.json_mode:
+        console.emit_json({
+            "feature": expiry.feature,
+            "expires": expiry.expires.isoformat() if expiry.expires else None,
+            "pinned": expiry.pinned,
+        })
+    else:
+        console.out(f"{expiry.feature}: expires {expiry.describe()}")
+
+
+def cmd_extend(args: argparse.Namespace, console: Console) -> int:
+    from automation import stacks
+
+    feature = _feature(args)
+    duration = _duration_argument("DURATION", args.duration)
+    _print_expiry(console, stacks.extend(_session(args, console, needs_passphrase=False), feature, duration))
+    return ExitCode.OK
+
+
+def cmd_keep(args: argparse.Namespace, console: Console) -> int:
+    from automation import stacks
+
+    feature = _feature(args)
+    pinned = args.command == "keep"
+    _print_expiry(console, stacks.pin(_session(args, console, needs_passphrase=False), feature, pinned=pinned))
     return ExitCode.OK
 
 
@@ -734,6 +818,9 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Console], int]] = {
     "outputs": cmd_outputs,
     "reap": cmd_reap,
     "unlock": cmd_unlock,
+    "extend": cmd_extend,
+    "keep": cmd_keep,
+    "unkeep": cmd_keep,
     "doctor": cmd_doctor,
     "synth": cmd_synth,
     "sleep": cmd_sleep,

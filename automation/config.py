@@ -34,7 +34,7 @@ TENANT_VARIABLE_SECRETS = "phoenix:tenantVariableSecrets"
 _SECTIONS: dict[str, tuple[Optional[str], dict[str, str]]] = {
     "aws": (None, {"region": "aws:region"}),
     "octopus": ("phoenix:octopus", {"serverUrl": "octopus:serverUrl", "space": "octopus:space"}),
-    "feature": (None, {"ttl": "phoenix:ttl", "maxCostPerDay": "phoenix:maxCostPerDay",
+    "feature": (None, {"ttl": "phoenix:ttl", "maxTtl": "phoenix:maxTtl", "maxCostPerDay": "phoenix:maxCostPerDay",
                           "awakeHours": "phoenix:awakeHours"}),
     "network": ("phoenix:network", {}),
     "fleet": ("phoenix:fleet", {}),
@@ -97,6 +97,11 @@ class Sources:
     @property
     def ttl(self) -> Optional[str]:
         value = self.values.get("phoenix:ttl")
+        return value if isinstance(value, str) else None
+
+    @property
+    def max_ttl(self) -> Optional[str]:
+        value = self.values.get("phoenix:maxTtl")
         return value if isinstance(value, str) else None
 
 

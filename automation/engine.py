@@ -402,8 +402,16 @@ class StepRecorder:
     """Collects the resources an operation touches from the engine's event stream."""
 
     steps: list[Step] = field(default_factory=list)
+    gone: list[Step] = field(default_factory=list)
+    """Resources a refresh found deleted outside Pulumi (a refresh step with no new state)."""
 
     def __call__(self, event: Any) -> None:
+        done = getattr(event, "res_outputs_event", None)
+        if done is not None and done.metadata is not None:
+            meta = done.metadata
+            if getattr(meta.op, "value", str(meta.op)) == "refresh" and meta.new is None:
+                self.gone.append(Step(op="gone", type=meta.type, name=meta.urn.rsplit("::", 1)[-1]))
+            return
         pre = getattr(event, "resource_pre_event", None)
         if pre is None or pre.metadata is None:
             return
@@ -493,6 +501,8 @@ class StackInfo:
     outputs: dict[str, Output]
     last_operation: Optional[LastOperation] = None
     deployed_config: dict[str, Any] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    """The stack's own tags (automation/lifetime.py: expiry and pin)."""
 
 
 # --- the engine ---------------------------------------------------------------------------------
@@ -662,25 +672,44 @@ class Engine:
         from concurrent.futures import ThreadPoolExecutor
 
         summaries = self.workspace().list_stacks()
-
-        def one(summary) -> StackInfo:
-            last = summary.last_update
-            if last is not None and last.tzinfo is None:
-                last = last.replace(tzinfo=timezone.utc)
-            record = self.record(summary.name)
-            return StackInfo(
-                name=summary.name,
-                last_update=last,
-                update_in_progress=bool(summary.update_in_progress),
-                resource_count=summary.resource_count,
-                config=record.last_config,
-                outputs=self.outputs(summary.name) if with_outputs else {},
-                last_operation=record.last_operation,
-                deployed_config=record.deployed_config,
-            )
-
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            return sorted(pool.map(one, summaries), key=lambda info: info.name)
+            infos = pool.map(lambda summary: self._info(summary, with_outputs=with_outputs), summaries)
+            return sorted(infos, key=lambda info: info.name)
+
+    def info(self, name: str) -> StackInfo:
+        """One stack's info (StackNotFoundError when it does not exist)."""
+        for summary in self.workspace().list_stacks():
+            if summary.name == name:
+                return self._info(summary, with_outputs=False)
+        raise auto.StackNotFoundError(CommandResult(stdout="", stderr=f"no stack named '{name}' found", code=255))
+
+    def _info(self, summary: Any, *, with_outputs: bool) -> StackInfo:
+        last = summary.last_update
+        if last is not None and last.tzinfo is None:
+            last = last.replace(tzinfo=timezone.utc)
+        record = self.record(summary.name)
+        return StackInfo(
+            name=summary.name,
+            last_update=last,
+            update_in_progress=bool(summary.update_in_progress),
+            resource_count=summary.resource_count,
+            config=record.last_config,
+            outputs=self.outputs(summary.name) if with_outputs else {},
+            last_operation=record.last_operation,
+            deployed_config=record.deployed_config,
+            tags=self.tags(summary.name),
+        )
+
+    def tags(self, name: str) -> dict[str, str]:
+        """The stack's tags, as every runner sees them (they live in the backend)."""
+        return {str(key): str(value) for key, value in (self.workspace().list_tags(name) or {}).items()}
+
+    def set_tag(self, name: str, key: str, value: str) -> None:
+        self.workspace().set_tag(name, key, value)
+
+    def remove_tag(self, name: str, key: str) -> None:
+        if key in self.tags(name):
+            self.workspace().remove_tag(name, key)
 
     # running
 
@@ -887,14 +916,23 @@ class Engine:
     def preview(self, stack: auto.Stack, *, diff: bool = False, wait_seconds: float = 0.0) -> tuple[Any, list[Step]]:
         return self._operate(stack, stack.preview, wait_seconds, diff=diff)
 
-    def destroy(self, stack: auto.Stack, *, wait_seconds: float = 0.0) -> tuple[Any, list[Step]]:
-        return self._operate(stack, stack.destroy, wait_seconds, show_secrets=False)
+    def destroy(
+        self, stack: auto.Stack, *, wait_seconds: float = 0.0, refresh: bool = False
+    ) -> tuple[Any, list[Step], list[Step]]:
+        """Destroy; with `refresh`, what was deleted by hand is dropped first and named (the third item)."""
+        recorder = StepRecorder()
+        result, steps = self._operate(
+            stack, stack.destroy, wait_seconds, show_secrets=False, recorder=recorder,
+            **({"refresh": True} if refresh else {}),
+        )
+        return result, steps, recorder.gone
 
     def _operate(
-        self, stack: auto.Stack, operation: Callable[..., Any], wait_seconds: float, **options: Any
+        self, stack: auto.Stack, operation: Callable[..., Any], wait_seconds: float, *,
+        recorder: Optional[StepRecorder] = None, **options: Any
     ) -> tuple[Any, list[Step]]:
         """Run one engine operation under the stack's lock, streaming its output and recording its steps."""
-        recorder = StepRecorder()
+        recorder = recorder or StepRecorder()
         on_output, on_error = self._streams(stack.name)
         result = self.with_lock(
             stack,

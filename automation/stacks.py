@@ -12,7 +12,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence
@@ -20,8 +20,9 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 from automation import config as stack_config
 from automation.errors import InputError, OperationFailed
 from automation.feature import Feature, FeatureError, parse_feature, parse_version
-from automation.reap import Decision, Outcome, format_duration, parse_duration
-from automation.summary import Output, Report, has_changes
+from automation.lifetime import format_duration, parse_duration
+from automation.reap import Decision, Outcome
+from automation.summary import Expiry, Output, Report, has_changes
 
 #: The TTL used when neither the stack nor defaults.yaml records one.
 FALLBACK_TTL = "72h"
@@ -138,6 +139,12 @@ class Session:
             return parse_duration(text)
         except ValueError as error:
             raise InputError(f"feature.ttl: {error}") from None
+
+    def max_ttl(self) -> timedelta:
+        """How far `extend` may move an expiry (feature.maxTtl)."""
+        from automation.lifetime import FALLBACK_MAX_TTL, parse_bound
+
+        return parse_bound(self.sources.max_ttl or FALLBACK_MAX_TTL, "feature.maxTtl")
 
 
 #: An interrupted update may have created the feature's tenant in Octopus without
@@ -323,7 +330,23 @@ def create(session: Session, feature: Feature, *, asleep: Optional[bool] = None,
         outputs=outputs_of(result.outputs),
         duration_seconds=_elapsed(start),
         estimate=estimate,
+        expires=_expiry_after_update(session, engine, feature, config),
     )
+
+
+def _expiry_after_update(session: Session, engine: Any, feature: Feature, config: Any):
+    """When the feature just updated expires (its TTL from now, or a later extension), for the summary."""
+    from automation.lifetime import lifetime_of, utcnow
+
+    _, ttl = _ttl_text(config.values.get("phoenix:ttl"), session.default_ttl())
+    try:
+        tags = engine.tags(feature.stack_name)
+    except Exception as error:  # noqa: BLE001 - the update succeeded; the expiry line is a courtesy
+        session.log(f"[{feature.id}] warning: could not read the stack's tags for its expiry: {error}")
+        tags = {}
+    lifetime = lifetime_of(tags, last_update=utcnow(), ttl=ttl)
+    return Expiry(feature.id, lifetime.expires, lifetime.pinned, format_duration(ttl),
+                  format_duration(session.max_ttl()))
 
 
 def preview(session: Session, feature: Feature, *, diff: bool = False) -> Report:
@@ -378,6 +401,8 @@ def set_asleep(session: Session, feature: Feature, *, asleep: bool) -> Report:
     if asleep:
         removed = _remove_machines(session, report)
         session.log(f"[{feature.id}] removed {len(removed)} machine{'' if len(removed) == 1 else 's'} from Octopus")
+    else:
+        record_activity(session, feature)  # waking counts as activity: the TTL counts from now
     return report
 
 
@@ -461,7 +486,7 @@ def destroy(session: Session, feature: Feature, *, confirm: Optional[Callable[[s
                     raise NotConfirmed(f"destroy of {feature.id!r} was not confirmed: nothing was changed")
             engine.write_config(stack, config)
             engine.recover(stack, wait_seconds=wait)
-            result, steps = engine.destroy(stack, wait_seconds=wait)
+            result, steps, gone = engine.destroy(stack, wait_seconds=wait, refresh=True)
         except Exception as error:
             if not _removed_meanwhile(engine, feature.stack_name, error):
                 raise
@@ -474,6 +499,9 @@ def destroy(session: Session, feature: Feature, *, confirm: Optional[Callable[[s
         except Exception as error:
             if not _removed_meanwhile(engine, feature.stack_name, error):
                 raise
+    missing = found_missing(gone)
+    if missing:
+        session.log(f"[{feature.id}] {missing}")
     return Report(
         command="destroy",
         feature=feature.id,
@@ -482,23 +510,41 @@ def destroy(session: Session, feature: Feature, *, confirm: Optional[Callable[[s
         changes=dict(result.summary.resource_changes or {}),
         steps=steps,
         duration_seconds=_elapsed(start),
-        message="stack removed",
+        message="stack removed" + (f"; {missing}" if missing else ""),
     )
+
+
+#: Gone by design, not by hand: Octopus clears an override once its release is deployed (reference §6).
+_GONE_BY_DESIGN = ("/octopus:AutoDeployOverride",)
+
+
+def found_missing(gone: Sequence[Any]) -> str:
+    """What destroy's refresh found deleted outside phoenix (in Octopus or AWS), in one sentence."""
+    named = [
+        f"{step.type.rsplit(':', 1)[-1]} {step.name}" for step in gone
+        if not step.type.endswith(_GONE_BY_DESIGN)
+    ]
+    return f"already deleted outside phoenix: {', '.join(named)}" if named else ""
 
 
 # --- reading ------------------------------------------------------------------------------------
 
 
-def outputs(session: Session, feature: Feature) -> dict[str, Output]:
+def _of_existing_stack(session: Session, feature: Feature, read: Callable[[str], Any]) -> Any:
+    """`read(stack name)`; a feature without a stack is bad input (exit 2)."""
     missing = InputError(f"feature {feature.id!r} has no stack (`phoenix list` shows those that do)")
     if session.engine.holds_no_stack():
         raise missing
     try:
-        return session.engine.outputs(feature.stack_name)
+        return read(feature.stack_name)
     except Exception as error:
         if _stack_missing(error):
             raise missing from None
         raise
+
+
+def outputs(session: Session, feature: Feature) -> dict[str, Output]:
+    return _of_existing_stack(session, feature, session.engine.outputs)
 
 
 @dataclass(frozen=True)
@@ -545,6 +591,8 @@ class FeatureRow:
         from automation.cost.ledger import accumulated
 
         return accumulated(self.cost, now)
+    pinned: bool = False
+    """`keep` pinned it: reap never takes it."""
 
     @property
     def status(self) -> str:
@@ -576,6 +624,7 @@ class FeatureRow:
             } if last else None,
             "ttl": self.ttl,
             "expires": self.expires.isoformat() if self.expires else None,
+            "pinned": self.pinned,
             "resources": self.resources,
             "updateInProgress": self.updating,
             "estimate": self.estimate_json(datetime.now(timezone.utc)),
@@ -613,13 +662,28 @@ def _plain_output(outputs_: Mapping[str, Output], name: str) -> Optional[str]:
     return str(output.value)
 
 
-def list_features(session: Session) -> list[FeatureRow]:
+def _lifetime(info: Any, default_ttl: timedelta):
+    from automation.lifetime import lifetime_of
+
+    _, ttl = _ttl_text(info.config.get("phoenix:ttl"), default_ttl)
+    return lifetime_of(info.tags, last_update=info.last_update, ttl=ttl)
+
+
+def list_features(
+    session: Session, *, expiring: Optional[timedelta] = None, now: Optional[datetime] = None
+) -> list[FeatureRow]:
+    """Every feature stack; with `expiring`, only those reap may take within that window."""
+    from automation.lifetime import utcnow
     from automation.cost.ledger import COST_KEY
 
     default_ttl = session.default_ttl()
+    now = now or utcnow()
     rows = []
     for info in session.engine.infos(with_outputs=True):
-        ttl_text, ttl = _ttl_text(info.config.get("phoenix:ttl"), default_ttl)
+        ttl_text, _ = _ttl_text(info.config.get("phoenix:ttl"), default_ttl)
+        lifetime = _lifetime(info, default_ttl)
+        if expiring is not None and not lifetime.expiring(now, expiring):
+            continue
         version = info.deployed_config.get("phoenix:packageVersion")
         rows.append(
             FeatureRow(
@@ -628,34 +692,169 @@ def list_features(session: Session) -> list[FeatureRow]:
                 url=_plain_output(info.outputs, "url"),
                 last_update=info.last_update,
                 ttl=ttl_text,
-                expires=info.last_update + ttl if info.last_update else None,
+                expires=lifetime.expires,
                 resources=info.resource_count,
                 updating=info.update_in_progress,
                 last_operation=info.last_operation,
                 cost=info.deployed_config.get(COST_KEY),
                 asleep=is_asleep(info.deployed_config),
                 awake_hours=info.deployed_config.get("phoenix:awakeHours") or None,
+                pinned=lifetime.pinned,
             )
         )
     return rows
 
 
+# --- lifetime: extend, keep, unkeep, activity ------------------------------------------------------
+
+
+def _stack_info(session: Session, feature: Feature) -> Any:
+    return _of_existing_stack(session, feature, session.engine.info)
+
+
+def _lifetime_row(session: Session, feature: Feature) -> Expiry:
+    info = _stack_info(session, feature)
+    default_ttl = session.default_ttl()
+    lifetime = _lifetime(info, default_ttl)
+    return Expiry(feature.id, lifetime.expires, lifetime.pinned, format_duration(lifetime.ttl),
+                  format_duration(session.max_ttl()))
+
+
+def extend(session: Session, feature: Feature, duration: timedelta) -> Expiry:
+    """Record activity and move the expiry to DURATION from now (never earlier; at most feature.maxTtl)."""
+    from automation.lifetime import EXPIRES_TAG, extended, format_moment, utcnow
+
+    max_ttl = session.max_ttl()
+    info = _stack_info(session, feature)
+    lifetime = _lifetime(info, session.default_ttl())
+    expires = extended(lifetime, now=utcnow(), duration=duration, max_ttl=max_ttl)
+    session.engine.set_tag(feature.stack_name, EXPIRES_TAG, format_moment(expires))
+    session.log(f"[{feature.id}] expiry recorded in the stack: {format_moment(expires)}")
+    return _lifetime_row(session, feature)
+
+
+def record_activity(session: Session, feature: Feature) -> Expiry:
+    """Activity (`wake`): the TTL counts from now; an expiry already later stays."""
+    from automation.lifetime import EXPIRES_TAG, after_activity, format_moment, utcnow
+
+    info = _stack_info(session, feature)
+    lifetime = _lifetime(info, session.default_ttl())
+    expires = after_activity(lifetime, now=utcnow(), max_ttl=session.max_ttl())
+    session.engine.set_tag(feature.stack_name, EXPIRES_TAG, format_moment(expires))
+    return _lifetime_row(session, feature)
+
+
+def pin(session: Session, feature: Feature, *, pinned: bool) -> Expiry:
+    """`keep` (pinned) or `unkeep`: recorded in the stack, so every runner's reap sees it."""
+    from automation.lifetime import PINNED_TAG
+
+    _stack_info(session, feature)
+    if pinned:
+        session.engine.set_tag(feature.stack_name, PINNED_TAG, "true")
+    else:
+        session.engine.remove_tag(feature.stack_name, PINNED_TAG)
+    return _lifetime_row(session, feature)
+
+
 # --- reap ---------------------------------------------------------------------------------------
 
 
-def reap_plan(
-    session: Session, *, keep: set[str], older_than: Optional[timedelta], now: Optional[datetime] = None
-) -> list[Decision]:
-    from automation import reap
+@dataclass(frozen=True)
+class KeepList:
+    """The features reap must not take, and whether (and where) a list was given at all."""
 
+    features: frozenset[str] = frozenset()
+    sources: tuple[str, ...] = ()
+    """`--keep`, `--keep-file live.txt`: where the list came from (none: no list was given)."""
+    allow_empty: bool = False
+
+
+def reap_plan(
+    session: Session, *, keep: KeepList, older_than: Optional[timedelta], now: Optional[datetime] = None,
+    orphans: bool = False, max_destroy: Optional[int] = None,
+) -> list[Decision]:
+    """What reap does with every stack (and, with `orphans`, every phoenix tenant without one).
+
+    The keep-list is checked against the stacks before anything is decided: a
+    refused list stops here (exit 2), before any destroy or Octopus write.
+    """
+    from automation import reap
+    from automation.feature import validate_feature_id
+    from automation.lifetime import utcnow
+
+    # Tenants first, then stacks: a tenant exists only after its stack does, so a tenant
+    # listed here whose stack is missing from the later listing really has none.
+    tenants = _phoenix_tenants(session) if orphans else []
     infos = session.engine.infos(with_outputs=False)
-    return reap.plan(
+    features = []
+    for info in infos:
+        try:
+            features.append(validate_feature_id(info.name))
+        except FeatureError:
+            continue
+    reap.check_keep_list(
+        set(keep.features), given=bool(keep.sources), feature_stacks=features,
+        allow_empty=keep.allow_empty, sources=keep.sources,
+    )
+    decisions = reap.plan(
         infos,
-        now=now or datetime.now(timezone.utc),
-        keep=keep,
+        now=now or utcnow(),
+        keep=keep.features,
         older_than=older_than,
         default_ttl=session.default_ttl(),
+        orphans=_stack_orphans(session, infos, tenants) if orphans else {},
     )
+    if orphans:
+        decisions += reap.orphan_tenants(tenants, [info.name for info in infos])
+    return reap.cap(decisions, reap.DEFAULT_MAX_DESTROY if max_destroy is None else max_destroy)
+
+
+def _octopus_client(session: Session):
+    from components.octopus.client import OctopusClient
+
+    api_key = stack_config.read_secrets(session.environ, require=True)["octopus:apiKey"]
+    server_url, space, _ = session.sources.octopus_target()
+    if not server_url:
+        raise InputError(f"{session.sources.defaults_path}: octopus.serverUrl is needed to find orphans in Octopus")
+    return OctopusClient(server_url, api_key, space)
+
+
+def _phoenix_tenants(session: Session) -> list[dict]:
+    """Every tenant of the configured space (the orphan check keeps only phoenix's)."""
+    from automation import doctor
+
+    require_accepted_key(doctor.context_for_doctor(session, None, None), "reap --orphans")
+    with _octopus_client(session) as client:
+        return client.tenants()
+
+
+def _stack_orphans(session: Session, infos: Sequence[Any], tenants: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """Stacks whose Octopus tenant is gone (deleted by hand), and why.
+
+    Only the tenant decides: Octopus clears an override once its release is
+    deployed (reference/octopus-api.md §6) and a fleet scaled to zero has no
+    machines, so neither proves a feature abandoned. A tenant missing from the
+    listing is asked for once more by id, so one made after the listing is no orphan.
+    """
+    from components.octopus.errors import OctopusNotFound
+
+    listed = {str(tenant.get("Id")) for tenant in tenants}
+    orphans: dict[str, str] = {}
+    with _octopus_client(session) as client:
+        for info in infos:
+            if info.update_in_progress:
+                continue
+            ids, _ = session.engine.stack_tenants(info.name)
+            for tenant_id in sorted(ids or ()):
+                if tenant_id in listed:
+                    continue
+                try:
+                    client.get_tenant(tenant_id)
+                except OctopusNotFound:
+                    orphans[info.name] = (
+                        f"its Octopus tenant {tenant_id} is gone (deleted in Octopus): destroy what is left"
+                    )
+    return orphans
 
 
 def reap(
@@ -667,23 +866,42 @@ def reap(
     report: Callable[[Outcome], None],
     confirm: Optional[Callable[[str], bool]] = None,
 ) -> list[Outcome]:
-    """Destroy the expired features with the same flow `destroy` uses; `confirm` is asked once."""
+    """Destroy the expired features with the same flow `destroy` uses, and delete orphan
+    tenants with their machines; `confirm` is asked once."""
     from automation import reap as reaping
 
-    doomed = [d.feature for d in decisions if d.action == reaping.DESTROY]
+    doomed = [d for d in decisions if d.action == reaping.DESTROY]
     if not dry_run and doomed:
         from automation import doctor
 
         stack_config.read_secrets(session.environ, require=True)
         require_accepted_key(doctor.context_for_doctor(session, None, None), "reap")
+        names = ", ".join(d.feature + (" (orphan tenant)" if d.kind == reaping.TENANT else "") for d in doomed)
+        orphaned = any(d.kind == reaping.TENANT or d.reason.startswith("orphan:") for d in doomed)
+        what = "expired or orphaned" if orphaned else "expired"
         if confirm is not None and not confirm(
-            f"Destroy {len(doomed)} expired feature{'s' if len(doomed) > 1 else ''} ({', '.join(doomed)})?"
+            f"Destroy {len(doomed)} {what} feature{'s' if len(doomed) > 1 else ''} ({names})?"
         ):
             raise NotConfirmed("reap was not confirmed: nothing was destroyed")
 
-    def destroy_one(name: str) -> None:
+    def destroy_one(decision: Decision) -> None:
         with session.engine.interruptible():
-            destroy(session, parse_feature(name))
+            if decision.kind == reaping.TENANT:
+                _delete_orphan_tenant(session, decision)
+            else:
+                destroy(session, parse_feature(decision.feature))
 
     with session.engine.interruptible():
         return reaping.run(decisions, destroy_one, parallel=parallel, dry_run=dry_run, report=report)
+
+
+def _delete_orphan_tenant(session: Session, decision: Decision) -> None:
+    """Delete a phoenix tenant without a stack, unless a create made its stack meanwhile."""
+    from components.octopus.tenant import delete_tenant
+
+    if decision.feature in session.engine.stack_names():
+        raise OperationFailed(
+            f"tenant {decision.feature!r} has a stack now (a create started since the plan): left as it is"
+        )
+    with _octopus_client(session) as client:
+        delete_tenant(client, str(decision.target_id))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 
@@ -43,6 +44,26 @@ class Output:
 
 
 @dataclass(frozen=True)
+class Expiry:
+    """When a feature expires, and how to keep it longer (automation/lifetime.py)."""
+
+    feature: str
+    expires: Optional[datetime]
+    pinned: bool
+    ttl: str
+    max_ttl: str
+
+    def describe(self) -> str:
+        if self.pinned:
+            return f"never: pinned (`phoenix unkeep {self.feature}` releases it)"
+        when = f"{self.expires:%Y-%m-%d %H:%M} UTC" if self.expires else "unknown"
+        return (
+            f"{when} ({self.ttl} after its last update); `phoenix extend {self.feature} 48h` moves it "
+            f"(at most {self.max_ttl} ahead), `phoenix keep {self.feature}` pins it"
+        )
+
+
+@dataclass(frozen=True)
 class Report:
     """What one command did to one feature's stack."""
 
@@ -58,6 +79,8 @@ class Report:
     preview: bool = False
     estimate: Optional[Any] = None
     """`automation.cost.estimate.Estimate` of what the feature declares (create, preview)."""
+    expires: Optional[Expiry] = None
+    """When the feature expires (create); the summary says how to extend it."""
 
 
 def _cell(value: Any) -> str:
@@ -114,6 +137,8 @@ def render(report: Report) -> str:
         from automation.cost.render import markdown
 
         lines += ["", markdown(report.estimate).rstrip("\n")]
+    if report.expires is not None:
+        lines.append(f"| Expires | {_cell(report.expires.describe())} |")
     changed = [step for step in report.steps if step.op != "same"]
     if changed:
         lines += ["", "| Operation | Type | Resource |", "| --- | --- | --- |"]

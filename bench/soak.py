@@ -23,7 +23,7 @@ dropped in between shows here even when a later destroy would hide it. At the
 end every tenant, override and tenant variable any stack records must exist
 in Octopus exactly once, and Octopus must hold nothing else (no orphans, no
 lost overrides or values, no duplicates), and no stack may hold pending
-operations.
+operations; `reap --dry-run --orphans` must find nothing to clean on either side.
 """
 
 from __future__ import annotations
@@ -454,13 +454,26 @@ def run(*, quick: bool = False, lifecycles: Optional[int] = None, workers: Optio
             census_of_state(exported_deployments(box.work_dir, box.env)), census_of_emulator(box.emulator),
         )
         live_stacks = len(box.stacks())
+        reap_found = reap_would_clean(box)
     return Report(_report(reports, reconciliation, plan, log, elapsed, workers, lifecycles, live_stacks,
-                          where="S3" if s3 else "Octopus"),
-                  reconciliation.ok and not any(r.unrecovered or r.mismatches for r in reports))
+                          reap_found, where="S3" if s3 else "Octopus"),
+                  reconciliation.ok and not reap_found and not any(r.unrecovered or r.mismatches for r in reports))
+
+
+def reap_would_clean(box: Any) -> list[str]:
+    """What `reap --dry-run --orphans` would destroy or delete after the soak: it must be nothing."""
+    import json
+
+    done = box.cli("reap", "--dry-run", "--orphans", "--json", check=False)
+    if done.returncode != 0:
+        return [f"reap --dry-run --orphans exited {done.returncode}: {done.stderr.strip()[-300:]}"]
+    return [f"{o['kind']} {o['feature']}: {o['reason']}" for o in json.loads(done.stdout)
+            if o["action"] not in ("skipped", "kept")]
 
 
 def _report(reports: Sequence[WorkerReport], rec: Reconciliation, plan: RandomFaults, log: Sequence[Any],
-            elapsed: float, workers: int, asked: int, live_stacks: int, where: str = "Octopus") -> str:
+            elapsed: float, workers: int, asked: int, live_stacks: int, reap_found: Sequence[str] = (),
+            where: str = "Octopus") -> str:
     operations: Counter = Counter()
     for report in reports:
         operations.update(report.operations)
@@ -482,6 +495,7 @@ def _report(reports: Sequence[WorkerReport], rec: Reconciliation, plan: RandomFa
         (f"{where} requests", len(log)),
         (f"faults injected on {where}", ", ".join(f"{n} {k}" for k, n in sorted(plan.injected.items())) or "none"),
         ("fault rates", plan.rates.describe()),
+        ("`reap --dry-run --orphans` afterwards: would clean", len(reap_found)),
     ]
     state, octopus = rec.state, rec.octopus
     truth_rows = [
@@ -492,11 +506,12 @@ def _report(reports: Sequence[WorkerReport], rec: Reconciliation, plan: RandomFa
         ("tenant variables", len(state.variables), len(octopus.variables), rec.matched_variables,
          len(rec.orphan_variables), len(rec.lost_variables), len(rec.duplicate_variables)),
     ]
-    ok = rec.ok and not mismatches and not unrecovered
+    ok = rec.ok and not mismatches and not unrecovered and not reap_found
     verdict = "PASS: Octopus holds exactly what Pulumi's state records" if ok else "FAIL"
     details = [f"{kind}: {', '.join(items[:5])}" for kind, items in rec.problems.items()]
     details += [f"never succeeded: {u}" for u in unrecovered[:5]]
     details += [f"mismatch: {m}" for m in mismatches[:5]]
+    details += [f"reap --orphans would clean: {r}" for r in reap_found[:5]]
     failures = [f for r in reports for f in r.failures]
     if failures:
         details.append(f"failed attempts (first {min(5, len(failures))} of {len(failures)}):")

@@ -12,7 +12,7 @@ from components.fleet import Fleet, FleetArgs, sleeping
 from components.naming import resource_tags
 from components.network import Network, NetworkArgs
 from components.octopus.override import AutoDeployOverride
-from components.octopus.tenant import Tenant
+from components.octopus.tenant import Tenant, phoenix_description
 from components.octopus.tenant_variables import TenantVariables, tenant_values
 from components.settings import FeatureSettings
 from components.versioning import bootstrap_for
@@ -81,7 +81,7 @@ class FeatureEnvironment(pulumi.ComponentResource):
             tenant_name=bootstrap.tenant,
             projects=[settings.octopus.project],
             environments=[bootstrap.environment],
-            description=f"Feature environment {settings.feature}, managed by phoenix",
+            description=phoenix_description(settings.feature),
             tenant_tags=list(settings.octopus.tenant_tags),
             space=bootstrap.space,
             adopt_existing=settings.octopus.adopt_existing_tenant,

@@ -50,6 +50,7 @@ TEXT_KEYS = (
     "phoenix:feature",
     "phoenix:packageVersion",
     "phoenix:ttl",
+    "phoenix:maxTtl",
     IMAGE_KEY,
     "phoenix:asleep",
     "phoenix:awakeHours",
@@ -310,6 +311,8 @@ class FeatureSettings:
     max_cost_per_day: Optional[float] = None
     """The budget `python -m automation` holds the estimate to (USD a day); None: no budget. The
     program never reads it: create and preview refuse a feature over it before anything runs."""
+    max_ttl: Optional[str] = None
+    """How far `extend` may move the expiry (feature.maxTtl); automation reads it, the program does not."""
 
     @property
     def tenant_name(self) -> str:
@@ -416,6 +419,7 @@ def parse_settings(config: Mapping[str, Any]) -> FeatureSettings:
     max_cost_per_day = _budget(top)
     asleep = _asleep(top)
     awake_hours = _awake_hours(top)
+    max_ttl = _max_ttl(top, ttl)
     octopus = _octopus(top)
     network = _network(top.section("phoenix:network"))
     fleet = _fleet(top.section("phoenix:fleet"), pinned_image=_pinned_image(top))
@@ -427,6 +431,7 @@ def parse_settings(config: Mapping[str, Any]) -> FeatureSettings:
         package_version=package_version,
         region=region,
         ttl=ttl,
+        max_ttl=max_ttl,
         octopus=octopus,
         network=network,
         fleet=fleet,
@@ -480,6 +485,21 @@ def _awake_hours(top: _Section) -> Optional[AwakeHours]:
         return parse_awake_hours(value)
     except AwakeHoursError as error:
         raise SettingsError("phoenix:awakeHours", str(error)) from None
+_TTL_UNITS = {"m": 60, "h": 3600, "d": 86400}
+
+
+def _max_ttl(top: "_Section", ttl: Optional[str]) -> Optional[str]:
+    """feature.maxTtl: how far `extend` may move the expiry; never shorter than the TTL itself."""
+    max_ttl = top.text("phoenix:maxTtl", None)
+    if max_ttl is None:
+        return None
+    if not _TTL.match(max_ttl):
+        raise SettingsError("phoenix:maxTtl", f"{max_ttl!r} is not a duration like 72h, 7d or 14d")
+    if ttl is not None and _TTL.match(ttl):
+        seconds = {text: int(text[:-1]) * _TTL_UNITS[text[-1]] for text in (ttl, max_ttl)}
+        if seconds[max_ttl] < seconds[ttl]:
+            raise SettingsError("phoenix:maxTtl", f"{max_ttl} is shorter than feature.ttl {ttl}")
+    return max_ttl
 
 
 def _check_renders(settings: FeatureSettings) -> None:

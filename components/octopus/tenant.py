@@ -9,7 +9,7 @@ behind in Octopus.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 import pulumi
 from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
@@ -106,19 +106,46 @@ class TenantProvider(OctopusProvider):
         return UpdateResult(outs)
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        from components.octopus.errors import OctopusNotFound
-
         with self.client(self.recorded_space(props)) as client:
-            try:
-                tenant = client.get_tenant(id_)
-            except OctopusNotFound:
-                return  # already gone (or its whole space is): nothing is left to delete
-            deregister_machines(client, id_)
-            _remove_overrides(client, tenant)
-            try:
-                client.delete_tenant(id_)
-            except OctopusNotFound:
-                pass  # deleted meanwhile: the goal is met
+            delete_tenant(client, id_)
+
+
+def delete_tenant(client: Any, tenant_id: str) -> bool:
+    """Delete the tenant, the machines registered for it alone and overrides naming it;
+    False when it was already gone (or its whole space is): nothing is left to delete."""
+    from components.octopus.errors import OctopusNotFound
+
+    try:
+        tenant = client.get_tenant(tenant_id)
+    except OctopusNotFound:
+        return False
+    deregister_machines(client, tenant_id)
+    _remove_overrides(client, tenant)
+    try:
+        client.delete_tenant(tenant_id)
+    except OctopusNotFound:
+        pass  # deleted meanwhile: the goal is met
+    return True
+
+
+#: How a phoenix-made tenant's description begins: `reap --orphans` deletes only tenants
+#: marked so whose feature has no stack. A description needs no tag set made in Octopus
+#: first, and the adopted tenant of a feature gets it too.
+MARK = "Feature environment {name}, managed by phoenix"
+
+
+def phoenix_description(feature: str, detail: str = "") -> str:
+    """The description that marks the feature's tenant as phoenix's; `detail` follows it."""
+    return MARK.format(name=feature) + (f", {detail}" if detail else "")
+
+
+def made_by_phoenix(tenant: Mapping[str, Any]) -> bool:
+    """Whether the tenant carries phoenix's mark for its own name (a copied description names another)."""
+    name, description = tenant.get("Name"), tenant.get("Description")
+    if not isinstance(name, str) or not isinstance(description, str):
+        return False
+    mark = MARK.format(name=name)
+    return description == mark or description.startswith(mark + ", ")
 
 
 def deregister_machines(client: Any, tenant_id: str) -> list[str]:

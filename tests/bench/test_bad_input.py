@@ -82,18 +82,37 @@ DAY_TWO = {
 }
 
 
-def test_the_day_two_bad_inputs_are_refused_by_name_with_nothing_created() -> None:
+def run_prepared(labels: set[str]) -> tuple[list[Row], set[str]]:
+    """The rows named, in a sandbox prepared as the bench prepares it; (rows, the stacks left)."""
     from bench.bad_input import prepare
 
-    selected = [case for case in cases() if case.label in DAY_TWO]
-    assert {case.label for case in selected} == DAY_TWO
+    selected = [case for case in cases() if case.label in labels]
+    assert {case.label for case in selected} == labels
     with sandbox() as box:
         box.ready_for_preflight()
         prepare(box)
         rows = run_cases(box, selected)
         existing = box.stacks()
     assert {row.case.label: row.problems() for row in rows if not row.ok} == {}
+    return rows, existing
+
+
+def test_the_day_two_bad_inputs_are_refused_by_name_with_nothing_created() -> None:
+    rows, existing = run_prepared(DAY_TWO)
     for row in rows:
         assert "Traceback" not in row.outcome.output, row.case.label
         assert len(row.message()) < 400, row.case.label
     assert "keep0001" in existing, "the existing stack survived the rows about it"
+
+
+#: The rows of issue 19: a keep-list reap cannot trust stops it, exit 2 naming why, before anything changes.
+KEEP_LIST = {
+    "reap --keep-file that does not exist", "reap --keep-file /dev/null (empty: the SCM answered nothing)",
+    "reap --keep-file of a folder (unreadable)", "reap --orphans --keep-file /dev/null", "reap --max-destroy -1",
+}
+
+
+def test_the_keep_list_rows_refuse_reap_with_nothing_destroyed() -> None:
+    rows, existing = run_prepared(KEEP_LIST)
+    assert all("Traceback" not in row.outcome.output for row in rows)
+    assert "keep0001" in existing, "reap --older-than 0s destroyed nothing"

@@ -93,6 +93,20 @@ def test_a_short_soak_under_faults_ends_with_octopus_matching_the_state(pulumi_b
     assert report.ok, report.text
     assert "lifecycles (asked / done)" in report.text and "4 / 4" in report.text
     assert "PASS: Octopus holds exactly what Pulumi's state records" in report.text
+    assert "`reap --dry-run --orphans` afterwards: would clean" in report.text
+
+
+def test_the_final_reap_check_finds_a_phoenix_tenant_left_without_a_stack() -> None:
+    from bench.sandbox import sandbox
+    from bench.soak import reap_would_clean
+    from components.octopus.tenant import phoenix_description
+
+    with sandbox() as box:
+        assert reap_would_clean(box) == []
+        box.emulator.seed_tenant("soak9", description=phoenix_description("soak9", "revision 2"))
+        box.emulator.seed_tenant("handmade", description="not phoenix's")
+        [found] = reap_would_clean(box)
+    assert found.startswith("tenant soak9: orphan:") and "no stack" in found
 
 
 def test_the_check_after_each_operation_sees_a_lost_or_stale_override(octopus_emulator) -> None:

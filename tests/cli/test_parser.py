@@ -123,8 +123,13 @@ HONOURED = {
     "create": ({"--version", "--skip-preflight", "--backend", "--set", "--wait-lock", "--quiet", "--verbose", "--json"},
                {"--yes", "--older-than"}),
     "destroy": ({"--backend", "--set", "--summary", "--verbose", "--json", "--yes"}, {"--version", "--skip-preflight"}),
-    "reap": ({"--older-than", "--keep-file", "--set", "--summary", "--verbose", "--yes"}, {"--version"}),
-    "list": ({"--work-dir", "--backend", "--set", "--json"}, {"--quiet", "--verbose", "--summary", "--yes"}),
+    "reap": ({"--older-than", "--keep-file", "--set", "--summary", "--verbose", "--yes", "--max-destroy",
+              "--allow-empty-keep-list", "--orphans"}, {"--version", "--expiring"}),
+    "list": ({"--work-dir", "--backend", "--set", "--json", "--expiring"},
+             {"--quiet", "--verbose", "--summary", "--yes", "--max-destroy"}),
+    "extend": ({"--work-dir", "--backend", "--set", "--json"}, {"--quiet", "--summary", "--yes", "--wait-lock"}),
+    "keep": ({"--work-dir", "--backend", "--json"}, {"--quiet", "--summary", "--yes", "--orphans"}),
+    "unkeep": ({"--work-dir", "--backend", "--json"}, {"--quiet", "--summary", "--yes", "--orphans"}),
     "outputs": ({"--work-dir", "--backend", "--json"}, {"--set", "--defaults", "--quiet", "--summary", "--yes"}),
     "doctor": ({"--backend", "--set", "--json", "--version"}, {"--quiet", "--summary", "--yes"}),
     "unlock": ({"--older-than", "--work-dir", "--backend", "--set", "--json"},
@@ -146,8 +151,8 @@ def test_help_lists_what_the_command_honours_and_nothing_else(command: str) -> N
 def test_a_shared_option_reads_the_same_everywhere_and_every_command_takes_yes() -> None:
     helps = {}
     for name, parser in subparsers().items():
-        assert parser.parse_args([*(["ryan0001"] if "feature" in COMMAND_GROUPS[name] else []),
-                                  "--yes"]).yes, f"{name} must accept --yes (CI scripts pass it everywhere)"
+        positional = {"extend": ["ryan0001", "2d"]}.get(name) or (["ryan0001"] if "feature" in COMMAND_GROUPS[name] else [])
+        assert parser.parse_args([*positional, "--yes"]).yes, f"{name} must accept --yes (CI scripts pass it everywhere)"
         for action in parser._actions:
             for option in action.option_strings:
                 helps.setdefault((option, action.dest), set()).add(action.help)
@@ -193,3 +198,14 @@ def test_help_imports_nothing_heavy(argv) -> None:
     heavy = sorted(name for name in imported if name.split(".")[0] in {h.split(".")[0] for h in HEAVY}
                    and any(name == h or name.startswith(h + ".") for h in HEAVY))
     assert heavy == []
+
+
+def test_reap_caps_deletions_at_ten_unless_told_and_refuses_a_negative_cap() -> None:
+    reap = parse("reap")
+    assert (reap.max_destroy, reap.allow_empty_keep_list, reap.orphans) == (10, False, False)
+    told = parse("reap", "--max-destroy", "0", "--allow-empty-keep-list", "--orphans")
+    assert (told.max_destroy, told.allow_empty_keep_list, told.orphans) == (0, True, True)
+    with pytest.raises(SystemExit):
+        parse("reap", "--max-destroy", "-1")
+    assert parse("extend", "1.0.0-ryan0001", "48h").duration == "48h"
+    assert parse("list", "--expiring", "12h").expiring == "12h"

@@ -14,6 +14,7 @@ import pytest
 from automation.errors import ExitCode, InputError, OperationFailed
 from automation.reap import (
     DESTROY,
+    Decision,
     KEEP,
     SKIP,
     exit_code,
@@ -34,6 +35,7 @@ class Info:
     last_update: Optional[datetime]
     update_in_progress: bool = False
     config: dict[str, Any] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 @pytest.mark.parametrize(
@@ -114,10 +116,10 @@ def test_run_continues_past_a_failure_and_reports_each() -> None:
     decisions = plan(stacks, now=NOW, default_ttl=timedelta(hours=72))
     destroyed, reported = [], []
 
-    def destroy(name: str) -> None:
-        if name == "b":
+    def destroy(decision: Decision) -> None:
+        if decision.feature == "b":
             raise OperationFailed("b: Octopus is down")
-        destroyed.append(name)
+        destroyed.append(decision.feature)
 
     outcomes = run(decisions, destroy, parallel=1, report=reported.append)
     assert destroyed == ["a", "c"]
@@ -134,7 +136,7 @@ def test_run_holds_at_most_parallel_destroys_at_once() -> None:
     lock = threading.Lock()
     running, peak = 0, 0
 
-    def destroy(name: str) -> None:
+    def destroy(decision: Decision) -> None:
         nonlocal running, peak
         with lock:
             running += 1
@@ -154,7 +156,7 @@ def test_dry_run_destroys_nothing_and_kept_ones_are_reported() -> None:
     stacks = [Info("a", NOW - timedelta(days=9)), Info("b", NOW - timedelta(days=9))]
     decisions = plan(stacks, now=NOW, keep={"a"}, default_ttl=timedelta(hours=72))
 
-    def destroy(name: str) -> None:
+    def destroy(decision: Decision) -> None:
         raise AssertionError("dry run destroyed something")
 
     outcomes = run(decisions, destroy, dry_run=True)
@@ -167,7 +169,7 @@ def test_an_interrupted_reap_exits_130() -> None:
 
     decisions = plan([Info("a", NOW - timedelta(days=9))], now=NOW, default_ttl=timedelta(hours=72))
 
-    def destroy(name: str) -> None:
+    def destroy(decision: Decision) -> None:
         raise Interrupted("interrupted")
 
     assert exit_code(run(decisions, destroy)) == ExitCode.INTERRUPTED
@@ -175,4 +177,4 @@ def test_an_interrupted_reap_exits_130() -> None:
 
 def test_parallel_must_be_positive() -> None:
     with pytest.raises(InputError):
-        run([], lambda name: None, parallel=0)
+        run([], lambda decision: None, parallel=0)

@@ -142,6 +142,8 @@ def test_server_url_loses_its_trailing_slash() -> None:
         ({"octopus:serverUrl": "https://admin:pw@octopus.example.com"}, "octopus:serverUrl", "credentials"),
         ({"octopus:apiKey": None}, "octopus:apiKey", "set OCTOPUS_API_KEY"),
         ({"phoenix:ttl": "3 days"}, "phoenix:ttl", "not a duration"),
+        ({"phoenix:maxTtl": "two weeks"}, "phoenix:maxTtl", "not a duration"),
+        ({"phoenix:maxTtl": "48h"}, "phoenix:maxTtl", "shorter than feature.ttl 72h"),
         ({"phoenix:packageVersion": "1.0"}, "phoenix:packageVersion", "not a semantic version"),
         ({"phoenix:packageVersion": "1.0.0-sam0002"}, "phoenix:packageVersion", "does not name feature 'ryan0001'"),
         ({"phoenix:feature": "Ryan0001"}, "phoenix:feature", "upper-case"),
@@ -283,3 +285,9 @@ def test_sample_follows_the_shape_of_defaults_yaml() -> None:
         "phoenix:octopus": {k: v for k, v in defaults["octopus"].items() if k not in lifted},
     }
     assert parse_settings(flat).network.nat == defaults["network"]["nat"]
+
+
+def test_max_ttl_bounds_extend_and_may_equal_the_ttl() -> None:
+    assert parse_settings(sample_config({"phoenix:maxTtl": "14d"})).max_ttl == "14d"
+    assert parse_settings(sample_config({"phoenix:maxTtl": "72h"})).max_ttl == "72h"
+    assert parse_settings(sample_config()).max_ttl is None

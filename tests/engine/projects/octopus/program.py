@@ -17,7 +17,7 @@ from typing import Any, Optional
 import pulumi
 
 from components.octopus.override import AutoDeployOverride
-from components.octopus.tenant import Tenant
+from components.octopus.tenant import Tenant, phoenix_description
 from components.octopus.tenant_variables import TenantVariables, tenant_values
 from components.settings import TenantVariableSettings
 
@@ -38,7 +38,7 @@ def program() -> None:
         tenant_name=feature,
         projects=[octopus["project"]],
         environments=[octopus["environment"]],
-        description=f"Feature environment {feature}" + (f", revision {revision}" if revision else ""),
+        description=phoenix_description(feature, f"revision {revision}" if revision else ""),
         tenant_tags=octopus.get("tenantTags") or [],
         adopt_existing=bool(octopus.get("adoptExistingTenant", False)),
     )
