@@ -176,3 +176,18 @@ def test_an_interrupted_reap_exits_130() -> None:
 def test_parallel_must_be_positive() -> None:
     with pytest.raises(InputError):
         run([], lambda name: None, parallel=0)
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_a_stack_not_yet_expired_is_reported_skipped_and_never_destroyed(dry_run: bool) -> None:
+    stacks = [Info("fresh1", NOW - timedelta(hours=1)), Info("stale1", NOW - timedelta(days=9))]
+    decisions = plan(stacks, now=NOW, default_ttl=timedelta(hours=72))
+    destroyed, reported = [], []
+    outcomes = run(decisions, destroyed.append, dry_run=dry_run, report=reported.append)
+    assert destroyed == ([] if dry_run else ["stale1"])
+    assert [(o.feature, o.action) for o in outcomes] == [
+        ("fresh1", "skipped"), ("stale1", "planned" if dry_run else "destroyed"),
+    ]
+    assert outcomes[0].reason == "not expired (the default ttl 3d)"
+    assert sorted(o.feature for o in reported) == ["fresh1", "stale1"], "the skipped one is reported as it happens"
+    assert exit_code(outcomes) == ExitCode.OK
