@@ -43,16 +43,25 @@ LINKED = (".venv", ".pulumi")
 """Installed, not versioned: linked into the copy, as is every node_modules folder."""
 GOAL, GOAL_WITHOUT_TEXT = 0.90, 0.95
 
+#: The program's tests that read what it hands the Octopus resources (their constructors run only there).
+PROGRAM_OCTOPUS = tuple(
+    f"tests/unit/test_program.py::{name}" for name in (
+        "test_instances_register_with_what_the_octopus_resources_were_created_with",
+        "test_group_launches_only_after_the_tenant_and_override_exist",
+        "test_tenant_options_pass_through",
+    )
+)
+
 # Each module's fast subset: the unit, provider and CLI tests that exercise it, without the
 # engine tier (minutes per run; what it adds is covered here through the same functions).
 MODULES: dict[str, tuple[str, ...]] = {
     "components/octopus/override.py": (
         "tests/providers/test_override_provider.py", "tests/providers/test_protocol.py",
-        "tests/providers/test_provider_config.py",
+        "tests/providers/test_provider_config.py", *PROGRAM_OCTOPUS,
     ),
     "components/octopus/tenant.py": (
         "tests/providers/test_tenant_provider.py", "tests/providers/test_protocol.py",
-        "tests/providers/test_provider_config.py",
+        "tests/providers/test_provider_config.py", *PROGRAM_OCTOPUS,
     ),
     "components/rollout.py": (
         "tests/rollout/test_rollout.py", "tests/rollout/test_provider.py", "tests/rollout/test_protocol.py",
