@@ -28,8 +28,6 @@ class TenantNameTaken(ValueError):
     """A tenant with the wanted name exists and adopting it was not asked for."""
 
     def __init__(self, name: str, tenant_id: str, space: str) -> None:
-        self.name = name
-        self.tenant_id = tenant_id
         super().__init__(
             f"an Octopus tenant named {name!r} already exists in space {space!r} ({tenant_id});"
             " set adopt_existing (phoenix:octopus.adoptExistingTenant) to manage it from this"
