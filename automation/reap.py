@@ -26,7 +26,7 @@ DESTROY, KEEP, SKIP = "destroy", "keep", "skip"
 
 def parse_duration(text: str) -> timedelta:
     """`72h`, `30m`, `7d`, `1h30m`, `0s` -> timedelta; ValueError names the bad text."""
-    cleaned = (text or "").strip().lower()
+    cleaned = text.strip().lower()
     if not cleaned or _DURATION_PART.sub("", cleaned):
         raise ValueError(
             f"{text!r} is not a duration: use a number and a unit s, m, h, d or w, e.g. 72h or 1h30m"

@@ -89,7 +89,7 @@ def test_older_than_overrides_every_ttl() -> None:
 
 def test_keep_file_takes_ids_versions_and_comments(tmp_path: Path) -> None:
     path = tmp_path / "live.txt"
-    path.write_text("# live branches\nryan0001\n\n1.2.0-anna0002   # from the package\n  bob0003\n")
+    path.write_text("# live branches\nryan0001\n\n1.2.0-anna0002   # from the package # v2\n  bob0003\n")
     assert read_keep_file(str(path)) == {"ryan0001", "anna0002", "bob0003"}
     assert keep_set(["carl0004", "1.0.0-dana0005"], [str(path)]) == {
         "ryan0001", "anna0002", "bob0003", "carl0004", "dana0005",
@@ -104,9 +104,10 @@ def test_a_bad_keep_entry_names_file_and_line(tmp_path: Path) -> None:
     assert "line 2" in str(caught.value) and "live.txt" in str(caught.value)
     with pytest.raises(InputError) as caught:
         read_keep_file(str(tmp_path / "missing.txt"))
-    assert "missing.txt" in str(caught.value)
-    with pytest.raises(InputError):
+    assert str(caught.value) == f"--keep-file {tmp_path / 'missing.txt'}: No such file or directory"
+    with pytest.raises(InputError) as caught:
         keep_set(["Bad Name"], [])
+    assert str(caught.value).startswith("--keep 'Bad Name': ")
 
 
 def test_run_continues_past_a_failure_and_reports_each() -> None:
@@ -174,7 +175,7 @@ def test_an_interrupted_reap_exits_130() -> None:
 
 
 def test_parallel_must_be_positive() -> None:
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match="--parallel must be at least 1"):
         run([], lambda name: None, parallel=0)
 
 
@@ -191,3 +192,24 @@ def test_a_stack_not_yet_expired_is_reported_skipped_and_never_destroyed(dry_run
     assert outcomes[0].reason == "not expired (the default ttl 3d)"
     assert sorted(o.feature for o in reported) == ["fresh1", "stale1"], "the skipped one is reported as it happens"
     assert exit_code(outcomes) == ExitCode.OK
+
+
+def test_each_outcome_says_why_and_a_failed_engine_run_names_its_stack() -> None:
+    from pulumi.automation._cmd import CommandResult
+    from pulumi.automation.errors import create_command_error
+
+    stacks = [Info("kept1", NOW - timedelta(days=9)), Info("gone1", NOW - timedelta(days=9)),
+              Info("busy1", NOW - timedelta(days=9))]
+    decisions = plan(stacks, now=NOW, keep={"kept1"}, default_ttl=timedelta(hours=72))
+
+    def destroy(name: str) -> None:
+        if name == "busy1":
+            raise create_command_error(CommandResult(stdout="", stderr="error: the cloud said no", code=255))
+
+    outcomes = {o.feature: o for o in run(decisions, destroy)}
+    past = "last updated 2026-02-20 12:00 UTC, past the default ttl 3d"
+    assert outcomes["kept1"].reason == "kept (--keep / --keep-file)"
+    assert outcomes["gone1"].reason == past
+    assert outcomes["busy1"].action == "failed" and outcomes["busy1"].reason.startswith("busy1: ")
+    planned = {o.feature: o.reason for o in run(decisions, destroy, dry_run=True)}
+    assert planned["gone1"] == past
