@@ -42,6 +42,7 @@ SOURCE_DIRS = ("automation", "components", "bootstrap")
 LINKED = (".venv", ".pulumi")
 """Installed, not versioned: linked into the copy, as is every node_modules folder."""
 GOAL, GOAL_WITHOUT_TEXT = 0.90, 0.95
+TEST_TIMEOUT_SECONDS = 120
 
 #: The program's tests that read what it hands the Octopus resources (their constructors run only there).
 PROGRAM_OCTOPUS = tuple(
@@ -223,6 +224,12 @@ def _config(module: str) -> str:
         f"only_mutate = {module}",
         "pytest_add_cli_args_test_selection =", *(f"    {test}" for test in MODULES[module]),
         "pytest_add_cli_args =", "    -p", "    bench.mutation_relay", "    -p", "    no:cacheprovider",
+        # A mutant that makes a test wait forever (a retry loop, an output never resolved) fails it
+        # after this long instead of pytest.ini's 600 s; a test takes seconds when nothing is wrong.
+        f"    --timeout={TEST_TIMEOUT_SECONDS}",
+        # mutmut's own limit is CPU time: (the tests' time + 1 s) x this x 2. A spinning mutant is
+        # a timeout after 4x the CPU time its tests took unmutated, not mutmut's default 30x.
+        "timeout_multiplier = 2",
         # The gRPC channels the provider tests open are not fork-safe: workers fork from a clean server.
         "process_isolation = forkserver",
         "use_git_change_detection = false",
