@@ -55,6 +55,7 @@ def test_format_duration() -> None:
     assert format_duration(timedelta(hours=72)) == "3d"
     assert format_duration(timedelta(minutes=90)) == "1h30m"
     assert format_duration(timedelta(0)) == "0s"
+    assert format_duration(timedelta(seconds=1)) == "1s"
 
 
 def test_plan_uses_each_stacks_own_ttl_and_respects_kept_and_busy_stacks() -> None:
@@ -78,6 +79,26 @@ def test_plan_uses_each_stacks_own_ttl_and_respects_kept_and_busy_stacks() -> No
     assert "7d" in decisions["long"].reason
     assert "invalid" in decisions["broken"].reason
     assert decisions["busy"].reason == "an update is running"
+
+
+def test_every_decision_carries_the_reason_and_expiry_reap_dry_run_shows() -> None:
+    stacks = [
+        Info("old1", NOW - timedelta(hours=73)),
+        Info("kept1", NOW - timedelta(days=30)),
+        Info("busy1", NOW - timedelta(days=30), update_in_progress=True),
+        Info("empty1", None),
+        Info("Not_A_Feature", NOW - timedelta(days=30)),
+        Info("odd1", NOW - timedelta(hours=1), config={"phoenix:ttl": 5}),  # not text: the default applies
+    ]
+    decisions = plan(stacks, now=NOW, keep={"kept1"}, default_ttl=timedelta(hours=72))
+    assert [(d.feature, d.action, d.reason, d.expires) for d in decisions] == [
+        ("Not_A_Feature", SKIP, "not a feature stack (its name is no feature id)", NOW + timedelta(days=-27)),
+        ("busy1", SKIP, "an update is running", NOW + timedelta(days=-27)),
+        ("empty1", DESTROY, "never updated", None),
+        ("kept1", KEEP, "kept (--keep / --keep-file)", NOW + timedelta(days=-27)),
+        ("odd1", SKIP, "not expired (the default ttl 3d)", NOW + timedelta(hours=71)),
+        ("old1", DESTROY, "last updated 2026-02-26 11:00 UTC, past the default ttl 3d", NOW - timedelta(hours=1)),
+    ]
 
 
 def test_older_than_overrides_every_ttl() -> None:
