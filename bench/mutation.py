@@ -227,9 +227,6 @@ def _config(module: str) -> str:
         # A mutant that makes a test wait forever (a retry loop, an output never resolved) fails it
         # after this long instead of pytest.ini's 600 s; a test takes seconds when nothing is wrong.
         f"    --timeout={TEST_TIMEOUT_SECONDS}",
-        # mutmut's own limit is CPU time: (the tests' time + 1 s) x this x 2. A spinning mutant is
-        # a timeout after 4x the CPU time its tests took unmutated, not mutmut's default 30x.
-        "timeout_multiplier = 2",
         # The gRPC channels the provider tests open are not fork-safe: workers fork from a clean server.
         "process_isolation = forkserver",
         "use_git_change_detection = false",
