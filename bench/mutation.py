@@ -246,11 +246,14 @@ def run_module(module: str, *, log) -> Tally:
         [str(Path(sys.executable).parent / "mutmut"), "run", "--max-children", "1"],
         cwd=work, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, check=False,
     )
-    seconds = time.monotonic() - started
-    meta = work / "mutants" / f"{module}.meta"
-    if done.returncode != 0 or not meta.exists():
+    if done.returncode != 0 or not (work / "mutants" / f"{module}.meta").exists():
         raise RuntimeError(f"mutmut failed on {module} (exit {done.returncode}); see {log.name}")
-    exit_codes = json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"]
+    return read_tally(work, module, time.monotonic() - started)
+
+
+def read_tally(work: Path, module: str, seconds: float = 0.0) -> Tally:
+    """The verdicts mutmut left in a work folder (also after a run resumed there by hand)."""
+    exit_codes = json.loads((work / "mutants" / f"{module}.meta").read_text(encoding="utf-8"))["exit_code_by_key"]
     text = text_only_mutants((work / "mutants" / module).read_text(encoding="utf-8"))
     return tally(module, exit_codes, text, seconds)
 
