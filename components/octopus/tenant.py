@@ -207,8 +207,7 @@ def _live_inputs(props: dict[str, Any], tenant: dict) -> dict[str, Any]:
     A project or environment whose connection was removed in Octopus drops out,
     so the next `up` shows it coming back.
     """
-    live = {key: props.get(key) for key in INPUTS}
-    live["tenant_name"] = tenant.get("Name")
+    live = {key: props.get(key) for key in INPUTS}  # the name comes from the tenant in _outputs
     live["description"] = tenant.get("Description") or ""
     live["tenant_tags"] = sorted(tenant.get("TenantTags") or ())
     projects, environments = _connected_names(props, tenant)

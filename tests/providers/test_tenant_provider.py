@@ -190,6 +190,25 @@ def test_read_returns_drift_as_inputs_so_the_next_diff_repairs_it(world: World) 
     assert list(tenant["ProjectEnvironments"]) == [world.project()["Id"]]
 
 
+def test_read_shows_a_description_tags_and_an_environment_changed_in_octopus(world: World) -> None:
+    provider, inputs, tenant_id, outs = created(
+        world, environments=[ENVIRONMENT, OTHER_ENVIRONMENT], tenant_tags=["Team/Web"]
+    )
+    staging_id = outs["environment_ids"][inputs["environments"].index(OTHER_ENVIRONMENT)]
+    with provider.client() as client:
+        tenant = client.get_tenant(tenant_id)
+        tenant["Description"] = ""
+        tenant["TenantTags"] = ["Team/Api", "Feature/Branch"]
+        tenant["ProjectEnvironments"][world.project()["Id"]].remove(staging_id)
+        client.modify_tenant(tenant)
+    read = provider.read(tenant_id, outs)
+    assert read.inputs["description"] == ""
+    assert read.inputs["tenant_tags"] == ["Feature/Branch", "Team/Api"]
+    assert read.inputs["environments"] == [ENVIRONMENT]
+    assert read.inputs["tenant_name"] == "ryan0001"
+    assert provider.diff(tenant_id, read.outs, inputs).changes is True
+
+
 def test_existing_tenant_is_refused_without_adopt_and_left_untouched(world: World) -> None:
     world.emulator.seed_tenant("ryan0001")
     before = world.emulator.tenants()
