@@ -182,6 +182,7 @@ def test_read_returns_drift_as_inputs_so_the_next_diff_repairs_it(world: World) 
     read = provider.read(tenant_id, outs)
     assert read.inputs["tenant_name"] == "renamed-by-hand"
     assert read.inputs["projects"] == [] and read.outs["project_ids"] == []
+    assert read.inputs["environments"] == [] and read.outs["environment_ids"] == [], "no project, no environment"
     diff = provider.diff(tenant_id, read.outs, inputs)
     assert (diff.changes, diff.replaces) == (True, [])
     provider.update(tenant_id, read.outs, inputs)
