@@ -217,7 +217,7 @@ def test_existing_tenant_is_refused_without_adopt_and_left_untouched(world: Worl
     with pytest.raises(TenantNameTaken) as raised:
         provider.create(checked(provider, news()))
     assert "'ryan0001'" in str(raised.value) and before[0]["Id"] in str(raised.value)
-    assert "adopt" in str(raised.value)
+    assert "phoenix:octopus.adoptExistingTenant" in str(raised.value), "the advice names the setting to change"
     assert world.emulator.tenants() == before
 
 
