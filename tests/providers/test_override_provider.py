@@ -291,3 +291,17 @@ def test_an_override_in_another_space_is_read_updated_and_deleted_there(world: W
     provider.delete(override_id, updated.outs)
     assert emulator.project(PROJECT, space="Features").get("AutoDeployReleaseOverrides") in (None, [])
     assert [o["TenantId"] for o in world.overrides()] == [t_default["Id"]]
+
+
+def test_read_of_an_override_pointing_at_a_deleted_release_shows_no_version(world: World) -> None:
+    """Someone pointed the entry at another release by hand, and that release is gone since:
+    refresh shows the drift (no version) instead of failing, and the next `up` repairs it."""
+    t = tenant(world)
+    provider, inputs, override_id, outs = created(world, t["Id"])
+    other_release = release_id(world, NEXT_VERSION)
+    with provider.client() as client:
+        client.set_auto_deploy_override(outs["project_id"], outs["environment_id"], t["Id"], other_release)
+    world.emulator.state.delete("Spaces-1", "releases", other_release)
+    read = provider.read(override_id, outs)
+    assert read.id == override_id and read.inputs["release_version"] is None
+    assert provider.diff(override_id, read.outs, inputs).changes is True
