@@ -69,6 +69,14 @@ def test_scores_count_timeouts_as_detected_and_leave_text_only_mutants_out_of_th
     assert "60.0%" in table and "66.7%" in table and "NO" in table
 
 
+def test_a_run_stopped_early_scores_what_it_checked_and_never_meets_the_goal() -> None:
+    codes = {"m.x_f__mutmut_1": 1, "m.x_f__mutmut_2": 1, "m.x_f__mutmut_3": None, "m.x_f__mutmut_4": None}
+    tally = mutation.tally("m.py", codes, {"x_f__mutmut_2", "x_f__mutmut_4"})
+    assert (tally.unchecked, tally.other) == (2, 0)
+    assert tally.score == 1.0 and tally.score_without_text == 1.0
+    assert tally.goal_met == "partial: 2 checked"
+
+
 @pytest.mark.parametrize("name", ["components/rollout.py", "components.rollout", "rollout"])
 def test_a_module_is_named_by_path_dotted_name_or_file_name(name: str) -> None:
     assert mutation.resolve_module(name) == "components/rollout.py"
