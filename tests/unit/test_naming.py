@@ -114,3 +114,15 @@ def test_a_features_names_are_the_same_in_every_release() -> None:
         "key alias": "alias/phoenix/phx-ryan0001-be755723-key",
         "long load balancer": "phx-feature-xxxxxxx-16b00e66-alb",
     }
+
+
+def test_the_shortest_limit_still_holds_one_character_of_the_feature() -> None:
+    # phx + 8 hex + "alb" + three hyphens leave exactly one character at a limit of 18.
+    assert naming.aws_name("ryan0001", "alb", limit=18) == "phx-r-be755723-alb"
+    with pytest.raises(ValueError, match="no room for a feature in a 17-character 'alb' name"):
+        naming.aws_name("ryan0001", "alb", limit=17)
+
+
+def test_a_slug_has_no_hyphen_at_either_end() -> None:
+    assert naming.slug("_Ryan 0001!") == "ryan-0001"
+    assert naming.group_name("-ryan0001-").startswith("phx-ryan0001-")
