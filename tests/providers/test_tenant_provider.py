@@ -228,6 +228,8 @@ def test_existing_tenant_is_adopted_when_asked(world: World) -> None:
     assert tenant_id == tenant["Id"] == seeded["Id"]
     assert outs["adopted"] is True
     assert list(tenant["ProjectEnvironments"]) == [world.project()["Id"]]
+    provider = world.make(TenantProvider)
+    assert provider.read(tenant_id, outs).outs["adopted"] is True, "a refresh still knows it was adopted"
 
 
 def test_create_with_a_missing_project_creates_nothing(world: World) -> None:

@@ -557,6 +557,7 @@ def test_instances_register_with_what_the_octopus_resources_were_created_with(sa
     assert f"{bash_variable('environment')}={bash_quote(tenant['environments'][0])}" in text
     assert f"{bash_variable('space')}={bash_quote(tenant['space'])}" in text
     assert override["environment"] == tenant["environments"][0]
+    assert override["space"] == tenant["space"] == "Default", "the override is written in the tenant's space"
     assert override["project"] == tenant["projects"][0] == "Phoenix Web"
     assert override["tenant_id"] == "Tenants-1"
     assert override["release_version"] == "1.0.0-ryan0001"
