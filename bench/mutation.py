@@ -44,6 +44,7 @@ LINKED = (".venv", ".pulumi")
 """Installed, not versioned: linked into the copy, as is every node_modules folder."""
 GOAL, GOAL_WITHOUT_TEXT = 0.90, 0.95
 TEST_TIMEOUT_SECONDS = 120
+SETUP_ALLOWANCE_SECONDS = 60
 
 #: The program's tests that read what it hands the Octopus resources (their constructors run only there).
 PROGRAM_OCTOPUS = tuple(
@@ -244,6 +245,10 @@ def _config(module: str) -> str:
         f"    --timeout={TEST_TIMEOUT_SECONDS}",
         # The gRPC channels the provider tests open are not fork-safe: workers fork from a clean server.
         "process_isolation = forkserver",
+        # mutmut stops a mutant after (its tests' time + this) x 15 x 2 CPU seconds, timing only the
+        # test bodies: the program tests do their work in module fixtures, and a mutant they let
+        # pass ran past mutmut's default 1 s and counted as a timeout (detected) when it survived.
+        f"timeout_constant = {SETUP_ALLOWANCE_SECONDS}",
         "use_git_change_detection = false",
     ]
     return "\n".join(lines) + "\n"
