@@ -257,6 +257,9 @@ def test_an_override_known_only_by_its_id_is_read_and_deleted(world: World) -> N
         k: outs[k] for k in ("space_id", "project_id", "environment_id", "tenant_id", "release_id")
     }
     assert read.inputs["release_version"] == VERSION
+    updated = provider.update(override_id, {}, {**inputs, "release_version": NEXT_VERSION})
+    assert [(o["TenantId"], o["ReleaseId"]) for o in world.overrides()] == [(t["Id"], updated.outs["release_id"])]
+    assert updated.outs["release_id"] == release_id(world, NEXT_VERSION)
     provider.delete(override_id, {})
     assert world.overrides() == []
 
