@@ -43,7 +43,7 @@ SOURCE_DIRS = ("automation", "components", "bootstrap")
 LINKED = (".venv", ".pulumi")
 """Installed, not versioned: linked into the copy, as is every node_modules folder."""
 GOAL, GOAL_WITHOUT_TEXT = 0.90, 0.95
-TEST_TIMEOUT_SECONDS = 120
+TEST_TIMEOUT_SECONDS = 300
 SETUP_ALLOWANCE_SECONDS = 60
 
 #: The program's tests that read what it hands the Octopus resources (their constructors run only there).
@@ -74,7 +74,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "components/naming.py": ("tests/unit/test_naming.py",),
     "components/versioning.py": ("tests/unit/test_versioning.py", "tests/unit/test_components.py"),
     "automation/reap.py": ("tests/cli/test_reap.py", "tests/cli/test_summary.py"),
-    "automation/feature.py": ("tests/cli/test_feature.py", "tests/cli/test_config.py", "tests/synth/test_cli.py"),
+    "automation/feature.py": ("tests/cli/test_feature.py", "tests/cli/test_config.py"),
     "components/settings.py": (
         "tests/unit/test_settings.py", "tests/cli/test_tenant_variable_config.py", "tests/cli/test_image.py",
     ),
@@ -241,7 +241,8 @@ def _config(module: str) -> str:
         "pytest_add_cli_args_test_selection =", *(f"    {test}" for test in MODULES[module]),
         "pytest_add_cli_args =", "    -p", "    bench.mutation_relay", "    -p", "    no:cacheprovider",
         # A mutant that makes a test wait forever (a retry loop, an output never resolved) fails it
-        # after this long instead of pytest.ini's 600 s; a test takes seconds when nothing is wrong.
+        # after this long instead of pytest.ini's 600 s; a test that starts Python takes up to a
+        # minute or two at nice 19 on a busy machine, the others seconds.
         f"    --timeout={TEST_TIMEOUT_SECONDS}",
         # The gRPC channels the provider tests open are not fork-safe: workers fork from a clean server.
         "process_isolation = forkserver",

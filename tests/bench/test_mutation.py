@@ -110,7 +110,7 @@ def test_mutmut_reads_the_module_its_tests_and_the_relay_from_the_generated_sett
         assert config.pytest_add_cli_args[:2] == ["-p", "bench.mutation_relay"]
         assert [str(p) for p in config.source_paths] == list(mutation.SOURCE_DIRS)
         assert config.process_isolation.value == "forkserver"
-        assert "--timeout=120" in config.pytest_add_cli_args and config.timeout_constant == 60
+        assert "--timeout=300" in config.pytest_add_cli_args and config.timeout_constant == 60
     finally:
         configuration.reset_config()
 
