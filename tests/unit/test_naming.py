@@ -126,3 +126,10 @@ def test_the_shortest_limit_still_holds_one_character_of_the_feature() -> None:
 def test_a_slug_has_no_hyphen_at_either_end() -> None:
     assert naming.slug("_Ryan 0001!") == "ryan-0001"
     assert naming.group_name("-ryan0001-").startswith("phx-ryan0001-")
+
+
+def test_a_feature_cut_at_a_hyphen_leaves_no_double_hyphen() -> None:
+    # 15 characters fit a load balancer name: "feature-branch-" ends on the hyphen.
+    name = naming.load_balancer_name("feature-branch-x-123")
+    assert name == "phx-feature-branch-" + naming.digest("feature-branch-x-123", "") + "-alb"
+    assert "--" not in name
