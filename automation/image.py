@@ -58,6 +58,11 @@ def newest_image(*, region: str, owners: tuple[str, ...], name_pattern: str, cli
     """(id, name) of the newest available image matching the pattern; a clear error when there is none."""
     from botocore.exceptions import BotoCoreError, ClientError
 
+    if not owners:
+        # DescribeImages without Owners searches every account's public images: anyone could
+        # publish one whose name matches the pattern.
+        raise InputError("fleet.amiOwners is empty: name the accounts whose images may be used "
+                         "(e.g. [amazon]), or set fleet.amiId")
     if client is None:
         import boto3
 

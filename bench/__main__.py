@@ -1,5 +1,8 @@
 """`python -m bench [NAME ...] [--quick]`: run the benchmarks, the bad-input table and the soak.
 
+`python -m bench mutation [MODULE ...]` runs the mutation testing alone (hours for all
+modules, so never part of the default run); see bench/mutation.py.
+
 Every figure is a ratio or a count taken side by side in the same run;
 seconds are printed, never judged. The exit code is 1 when the soak or the
 bad-input table found a problem, or a benchmark failed.
@@ -30,14 +33,36 @@ def _run(name: str, args: argparse.Namespace) -> Report:
         return soak.run(quick=args.quick, lifecycles=args.lifecycles, workers=args.workers,
                         seed=args.seed, max_minutes=args.max_minutes, s3=name == "soak-s3")
     module = importlib.import_module(f"bench.{name.replace('-', '_')}")
+    if name == "mutation":
+        return module.run(modules=args.names[1:])
     return module.run(quick=args.quick)
+
+
+def mutation_modules() -> list[str]:
+    from bench.mutation import MODULES
+
+    return list(MODULES)
+
+
+def _unknown_modules(names: Sequence[str]) -> list[str]:
+    """The names after `mutation` that name no measured module."""
+    from bench.mutation import resolve_module
+
+    unknown = []
+    for name in names:
+        try:
+            resolve_module(name)
+        except ValueError:
+            unknown.append(name)
+    return unknown
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
         description="Benchmarks, the bad-input table and the reliability soak; all on 127.0.0.1.",
-        epilog="names: " + ", ".join(NAMES) + " (default: all of them, in this order)",
+        epilog="names: " + ", ".join(NAMES) + " (default: all of them, in this order); "
+               "mutation [MODULE ...] alone",
     )
     parser.add_argument("names", nargs="*", metavar="NAME", help="what to run (default: everything)")
     parser.add_argument("--quick", action="store_true",
@@ -54,12 +79,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    unknown = [name for name in args.names if name not in NAMES]
+    mutation = args.names[:1] == ["mutation"]
+    unknown = _unknown_modules(args.names[1:]) if mutation else [name for name in args.names if name not in NAMES]
+    if unknown and mutation:
+        parser.error(f"unknown module {', '.join(unknown)}; choose from {', '.join(mutation_modules())}")
     if unknown:
         parser.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(NAMES)}")
     if args.lifecycles is not None and args.lifecycles < 1 or args.workers is not None and args.workers < 1:
         parser.error("--lifecycles and --workers must be at least 1")
-    chosen = [name for name in NAMES if name in args.names] or list(NAMES)
+    chosen = ["mutation"] if mutation else [name for name in NAMES if name in args.names] or list(NAMES)
 
     from bench import machine
 

@@ -42,9 +42,9 @@ def aws_name(feature: str, kind: str, *, limit: int = DEFAULT_LIMIT, variant: st
     """`phx-<feature>-<hash>-<kind>`, the feature shortened to fit `limit`.
 
     `variant` joins the hash for resources whose replacement must not reuse the
-    old name (AWS refuses a duplicate while the old one still exists).
+    old name (AWS refuses a duplicate while the old one still exists). `kind` is
+    one of this module's own lower-case words, already valid in every name.
     """
-    kind = slug(kind)
     tail = f"{digest(feature, variant)}-{kind}"
     room = limit - len(PREFIX) - len(tail) - 2
     if room < 1:

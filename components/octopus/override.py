@@ -27,8 +27,6 @@ class ReleaseNotFound(ValueError):
     """The release version has no release in the project (yet)."""
 
     def __init__(self, project: str, version: str) -> None:
-        self.project = project
-        self.version = version
         super().__init__(
             f"Octopus project {project!r} has no release {version!r}: create the release"
             " (publish the package) before the feature environment"

@@ -28,8 +28,6 @@ class TenantNameTaken(ValueError):
     """A tenant with the wanted name exists and adopting it was not asked for."""
 
     def __init__(self, name: str, tenant_id: str, space: str) -> None:
-        self.name = name
-        self.tenant_id = tenant_id
         super().__init__(
             f"an Octopus tenant named {name!r} already exists in space {space!r} ({tenant_id});"
             " set adopt_existing (phoenix:octopus.adoptExistingTenant) to manage it from this"
@@ -236,8 +234,7 @@ def _live_inputs(props: dict[str, Any], tenant: dict) -> dict[str, Any]:
     A project or environment whose connection was removed in Octopus drops out,
     so the next `up` shows it coming back.
     """
-    live = {key: props.get(key) for key in INPUTS}
-    live["tenant_name"] = tenant.get("Name")
+    live = {key: props.get(key) for key in INPUTS}  # the name comes from the tenant in _outputs
     live["description"] = tenant.get("Description") or ""
     live["tenant_tags"] = sorted(tenant.get("TenantTags") or ())
     projects, environments = _connected_names(props, tenant)

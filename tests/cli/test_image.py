@@ -214,3 +214,10 @@ def test_destroy_does_not_take_refresh_image(capsys) -> None:
     with pytest.raises(SystemExit) as caught:
         build_parser().parse_args(["destroy", "ryan0001", "--refresh-image"])
     assert caught.value.code == 2 and "--refresh-image" in capsys.readouterr().err
+
+
+def test_the_image_look_up_refuses_to_search_without_owners(ec2) -> None:
+    with Stubber(ec2):  # no answer queued: any call to AWS would fail the test with another error
+        with pytest.raises(InputError) as caught:
+            image.newest_image(region="eu-west-1", owners=(), name_pattern=PATTERN, client=ec2)
+    assert "fleet.amiOwners" in str(caught.value) and "fleet.amiId" in str(caught.value)

@@ -57,6 +57,7 @@ def test_format_duration() -> None:
     assert format_duration(timedelta(hours=72)) == "3d"
     assert format_duration(timedelta(minutes=90)) == "1h30m"
     assert format_duration(timedelta(0)) == "0s"
+    assert format_duration(timedelta(seconds=1)) == "1s"
 
 
 def test_plan_uses_each_stacks_own_ttl_and_respects_kept_and_busy_stacks() -> None:
@@ -82,6 +83,26 @@ def test_plan_uses_each_stacks_own_ttl_and_respects_kept_and_busy_stacks() -> No
     assert decisions["busy"].reason == "an update is running"
 
 
+def test_every_decision_carries_the_reason_and_expiry_reap_dry_run_shows() -> None:
+    stacks = [
+        Info("old1", NOW - timedelta(hours=73)),
+        Info("kept1", NOW - timedelta(days=30)),
+        Info("busy1", NOW - timedelta(days=30), update_in_progress=True),
+        Info("empty1", None),
+        Info("Not_A_Feature", NOW - timedelta(days=30)),
+        Info("odd1", NOW - timedelta(hours=1), config={"phoenix:ttl": 5}),  # not text: the default applies
+    ]
+    decisions = plan(stacks, now=NOW, keep={"kept1"}, default_ttl=timedelta(hours=72))
+    assert [(d.feature, d.action, d.reason, d.expires) for d in decisions] == [
+        ("Not_A_Feature", SKIP, "not a feature stack (its name is no feature id)", NOW + timedelta(days=-27)),
+        ("busy1", SKIP, "an update is running", NOW + timedelta(days=-27)),
+        ("empty1", DESTROY, "never updated", None),
+        ("kept1", KEEP, "kept (--keep / --keep-file)", NOW + timedelta(days=-27)),
+        ("odd1", SKIP, "not expired (the default ttl 3d; until 2026-03-04 11:00 UTC)", NOW + timedelta(hours=71)),
+        ("old1", DESTROY, "last updated 2026-02-26 11:00 UTC, past the default ttl 3d", NOW - timedelta(hours=1)),
+    ]
+
+
 def test_older_than_overrides_every_ttl() -> None:
     stacks = [Info("a", NOW), Info("b", NOW - timedelta(seconds=1), config={"phoenix:ttl": "7d"})]
     decisions = plan(stacks, now=NOW, older_than=timedelta(0), default_ttl=timedelta(hours=72))
@@ -91,7 +112,7 @@ def test_older_than_overrides_every_ttl() -> None:
 
 def test_keep_file_takes_ids_versions_and_comments(tmp_path: Path) -> None:
     path = tmp_path / "live.txt"
-    path.write_text("# live branches\nryan0001\n\n1.2.0-anna0002   # from the package\n  bob0003\n")
+    path.write_text("# live branches\nryan0001\n\n1.2.0-anna0002   # from the package # v2\n  bob0003\n")
     assert read_keep_file(str(path)) == {"ryan0001", "anna0002", "bob0003"}
     assert keep_set(["carl0004", "1.0.0-dana0005"], [str(path)]) == {
         "ryan0001", "anna0002", "bob0003", "carl0004", "dana0005",
@@ -106,9 +127,10 @@ def test_a_bad_keep_entry_names_file_and_line(tmp_path: Path) -> None:
     assert "line 2" in str(caught.value) and "live.txt" in str(caught.value)
     with pytest.raises(InputError) as caught:
         read_keep_file(str(tmp_path / "missing.txt"))
-    assert "missing.txt" in str(caught.value)
-    with pytest.raises(InputError):
+    assert str(caught.value) == f"--keep-file {tmp_path / 'missing.txt'}: No such file or directory"
+    with pytest.raises(InputError) as caught:
         keep_set(["Bad Name"], [])
+    assert str(caught.value).startswith("--keep 'Bad Name': ")
 
 
 def test_run_continues_past_a_failure_and_reports_each() -> None:
@@ -176,5 +198,41 @@ def test_an_interrupted_reap_exits_130() -> None:
 
 
 def test_parallel_must_be_positive() -> None:
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match="--parallel must be at least 1"):
         run([], lambda decision: None, parallel=0)
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_a_stack_not_yet_expired_is_reported_skipped_and_never_destroyed(dry_run: bool) -> None:
+    stacks = [Info("fresh1", NOW - timedelta(hours=1)), Info("stale1", NOW - timedelta(days=9))]
+    decisions = plan(stacks, now=NOW, default_ttl=timedelta(hours=72))
+    destroyed, reported = [], []
+    outcomes = run(decisions, lambda d: destroyed.append(d.feature), dry_run=dry_run, report=reported.append)
+    assert destroyed == ([] if dry_run else ["stale1"])
+    assert [(o.feature, o.action) for o in outcomes] == [
+        ("fresh1", "skipped"), ("stale1", "planned" if dry_run else "destroyed"),
+    ]
+    assert outcomes[0].reason == "not expired (the default ttl 3d; until 2026-03-04 11:00 UTC)"
+    assert sorted(o.feature for o in reported) == ["fresh1", "stale1"], "the skipped one is reported as it happens"
+    assert exit_code(outcomes) == ExitCode.OK
+
+
+def test_each_outcome_says_why_and_a_failed_engine_run_names_its_stack() -> None:
+    from pulumi.automation._cmd import CommandResult
+    from pulumi.automation.errors import create_command_error
+
+    stacks = [Info("kept1", NOW - timedelta(days=9)), Info("gone1", NOW - timedelta(days=9)),
+              Info("busy1", NOW - timedelta(days=9))]
+    decisions = plan(stacks, now=NOW, keep={"kept1"}, default_ttl=timedelta(hours=72))
+
+    def destroy(decision) -> None:
+        if decision.feature == "busy1":
+            raise create_command_error(CommandResult(stdout="", stderr="error: the cloud said no", code=255))
+
+    outcomes = {o.feature: o for o in run(decisions, destroy)}
+    past = "last updated 2026-02-20 12:00 UTC, past the default ttl 3d"
+    assert outcomes["kept1"].reason == "kept (--keep / --keep-file)"
+    assert outcomes["gone1"].reason == past
+    assert outcomes["busy1"].action == "failed" and outcomes["busy1"].reason.startswith("busy1: ")
+    planned = {o.feature: o.reason for o in run(decisions, destroy, dry_run=True)}
+    assert planned["gone1"] == past

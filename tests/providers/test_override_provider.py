@@ -245,3 +245,66 @@ def test_a_write_that_landed_although_its_answer_was_lost_counts_as_written(worl
     provider.create(checked(provider, news(t["Id"])))
     assert [e["TenantId"] for e in world.overrides()] == [t["Id"]]
     assert world.emulator.count("PUT", r"/projects/Projects-\d+$") == 1
+
+
+def test_an_override_known_only_by_its_id_is_read_and_deleted(world: World) -> None:
+    """`pulumi import`, or a state written without the ids: the resource id alone locates the entry."""
+    t = tenant(world)
+    provider, inputs, override_id, outs = created(world, t["Id"])
+    read = provider.read(override_id, {})
+    assert read.id == override_id
+    assert {k: read.outs[k] for k in ("space_id", "project_id", "environment_id", "tenant_id", "release_id")} == {
+        k: outs[k] for k in ("space_id", "project_id", "environment_id", "tenant_id", "release_id")
+    }
+    assert read.inputs["release_version"] == VERSION
+    updated = provider.update(override_id, {}, {**inputs, "release_version": NEXT_VERSION})
+    assert [(o["TenantId"], o["ReleaseId"]) for o in world.overrides()] == [(t["Id"], updated.outs["release_id"])]
+    assert updated.outs["release_id"] == release_id(world, NEXT_VERSION)
+    provider.delete(override_id, {})
+    assert world.overrides() == []
+
+
+@pytest.mark.parametrize("bad_id", ["Tenants-1", "Spaces-1/Projects-1/Environments-1/", "a/b/c/d/e"])
+def test_an_id_that_is_no_override_id_is_refused_by_name(world: World, bad_id: str) -> None:
+    provider = world.make(AutoDeployOverrideProvider)
+    with pytest.raises(ValueError) as raised:
+        provider.read(bad_id, {})
+    assert repr(bad_id) in str(raised.value) and "Spaces-1/Projects-1/Environments-1/Tenants-1" in str(raised.value)
+
+
+def test_an_override_in_another_space_is_read_updated_and_deleted_there(world: World) -> None:
+    emulator = world.emulator
+    emulator.seed_space("Features")
+    emulator.seed_project(PROJECT, space="Features")
+    emulator.seed_environment(ENVIRONMENT, space="Features")
+    emulator.seed_release(PROJECT, VERSION, space="Features")
+    emulator.seed_release(PROJECT, NEXT_VERSION, space="Features")
+    # A same-named project in the provider's default space, whose overrides must stay untouched.
+    t_default = tenant(world, "kate0002")
+    created(world, t_default["Id"])
+    t = emulator.seed_tenant("ryan0001", projects={PROJECT: [ENVIRONMENT]}, space="Features")
+    provider, inputs, override_id, outs = created(world, t["Id"], space="Features")
+    assert outs["space_id"] != "Spaces-1"
+
+    read = provider.read(override_id, outs)
+    assert (read.id, read.outs) == (override_id, outs)
+    updated = provider.update(override_id, outs, {**inputs, "release_version": NEXT_VERSION})
+    features_project = emulator.project(PROJECT, space="Features")
+    assert [o["ReleaseId"] for o in features_project["AutoDeployReleaseOverrides"]] == [updated.outs["release_id"]]
+    provider.delete(override_id, updated.outs)
+    assert emulator.project(PROJECT, space="Features").get("AutoDeployReleaseOverrides") in (None, [])
+    assert [o["TenantId"] for o in world.overrides()] == [t_default["Id"]]
+
+
+def test_read_of_an_override_pointing_at_a_deleted_release_shows_no_version(world: World) -> None:
+    """Someone pointed the entry at another release by hand, and that release is gone since:
+    refresh shows the drift (no version) instead of failing, and the next `up` repairs it."""
+    t = tenant(world)
+    provider, inputs, override_id, outs = created(world, t["Id"])
+    other_release = release_id(world, NEXT_VERSION)
+    with provider.client() as client:
+        client.set_auto_deploy_override(outs["project_id"], outs["environment_id"], t["Id"], other_release)
+    world.emulator.state.delete("Spaces-1", "releases", other_release)
+    read = provider.read(override_id, outs)
+    assert read.id == override_id and read.inputs["release_version"] is None
+    assert provider.diff(override_id, read.outs, inputs).changes is True

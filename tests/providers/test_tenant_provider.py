@@ -182,12 +182,32 @@ def test_read_returns_drift_as_inputs_so_the_next_diff_repairs_it(world: World) 
     read = provider.read(tenant_id, outs)
     assert read.inputs["tenant_name"] == "renamed-by-hand"
     assert read.inputs["projects"] == [] and read.outs["project_ids"] == []
+    assert read.inputs["environments"] == [] and read.outs["environment_ids"] == [], "no project, no environment"
     diff = provider.diff(tenant_id, read.outs, inputs)
     assert (diff.changes, diff.replaces) == (True, [])
     provider.update(tenant_id, read.outs, inputs)
     [tenant] = world.emulator.tenants()
     assert tenant["Name"] == "ryan0001"
     assert list(tenant["ProjectEnvironments"]) == [world.project()["Id"]]
+
+
+def test_read_shows_a_description_tags_and_an_environment_changed_in_octopus(world: World) -> None:
+    provider, inputs, tenant_id, outs = created(
+        world, environments=[ENVIRONMENT, OTHER_ENVIRONMENT], tenant_tags=["Team/Web"]
+    )
+    staging_id = outs["environment_ids"][inputs["environments"].index(OTHER_ENVIRONMENT)]
+    with provider.client() as client:
+        tenant = client.get_tenant(tenant_id)
+        tenant["Description"] = ""
+        tenant["TenantTags"] = ["Team/Api", "Feature/Branch"]
+        tenant["ProjectEnvironments"][world.project()["Id"]].remove(staging_id)
+        client.modify_tenant(tenant)
+    read = provider.read(tenant_id, outs)
+    assert read.inputs["description"] == ""
+    assert read.inputs["tenant_tags"] == ["Feature/Branch", "Team/Api"]
+    assert read.inputs["environments"] == [ENVIRONMENT]
+    assert read.inputs["tenant_name"] == "ryan0001"
+    assert provider.diff(tenant_id, read.outs, inputs).changes is True
 
 
 def test_existing_tenant_is_refused_without_adopt_and_left_untouched(world: World) -> None:
@@ -197,7 +217,7 @@ def test_existing_tenant_is_refused_without_adopt_and_left_untouched(world: Worl
     with pytest.raises(TenantNameTaken) as raised:
         provider.create(checked(provider, news()))
     assert "'ryan0001'" in str(raised.value) and before[0]["Id"] in str(raised.value)
-    assert "adopt" in str(raised.value)
+    assert "phoenix:octopus.adoptExistingTenant" in str(raised.value), "the advice names the setting to change"
     assert world.emulator.tenants() == before
 
 
@@ -208,6 +228,8 @@ def test_existing_tenant_is_adopted_when_asked(world: World) -> None:
     assert tenant_id == tenant["Id"] == seeded["Id"]
     assert outs["adopted"] is True
     assert list(tenant["ProjectEnvironments"]) == [world.project()["Id"]]
+    provider = world.make(TenantProvider)
+    assert provider.read(tenant_id, outs).outs["adopted"] is True, "a refresh still knows it was adopted"
 
 
 def test_create_with_a_missing_project_creates_nothing(world: World) -> None:
@@ -246,28 +268,32 @@ def test_delete_deregisters_only_the_tenants_own_machines(world: World) -> None:
     emulator = world.emulator
     provider, _, tenant_id, _ = created(world)
     emulator.seed_tenant("other0001", projects={PROJECT: [ENVIRONMENT]})
-    emulator.register_machine("ryan0001-i-1", environments=[ENVIRONMENT], roles=["web"], tenants=["ryan0001"])
-    emulator.register_machine("ryan0001-i-2", environments=[ENVIRONMENT], roles=["web"], tenants=["ryan0001"])
+    # Octopus lists machines by name, so the shared one comes first: skipping it must not end the walk.
     emulator.register_machine(
-        "shared-1", environments=[ENVIRONMENT], roles=["web"], tenants=["ryan0001", "other0001"]
+        "green-shared-1", environments=[ENVIRONMENT], roles=["web"], tenants=["ryan0001", "other0001"]
     )
+    emulator.register_machine("ryan0001-i-1", environments=[ENVIRONMENT], roles=["web"], tenants=["ryan0001"])
     emulator.register_machine("other-1", environments=[ENVIRONMENT], roles=["web"], tenants=["other0001"])
+    emulator.register_machine("ryan0001-i-2", environments=[ENVIRONMENT], roles=["web"], tenants=["ryan0001"])
     provider.delete(tenant_id, {"space": "Default"})
-    assert sorted(m["Name"] for m in emulator.machines()) == ["other-1", "shared-1"]
+    assert sorted(m["Name"] for m in emulator.machines()) == ["green-shared-1", "other-1"]
     assert [t["Name"] for t in emulator.tenants()] == ["other0001"]
 
 
 def test_delete_removes_overrides_still_naming_the_tenant_and_no_other(world: World) -> None:
-    provider, _, tenant_id, outs = created(world)
-    other = world.emulator.seed_tenant("other0001", projects={PROJECT: [ENVIRONMENT]})
-    env_id = outs["environment_ids"][0]
-    release_id = None
+    provider, _, tenant_id, outs = created(world, environments=[ENVIRONMENT, OTHER_ENVIRONMENT])
+    other = world.emulator.seed_tenant("other0001", projects={PROJECT: [ENVIRONMENT, OTHER_ENVIRONMENT]})
+    project_id = outs["project_ids"][0]
     with provider.client() as client:
-        release_id = client.find_release(outs["project_ids"][0], "1.0.0-ryan0001")["Id"]
-        client.set_auto_deploy_override(outs["project_ids"][0], env_id, tenant_id, release_id)
-        client.set_auto_deploy_override(outs["project_ids"][0], env_id, other["Id"], release_id)
+        env_id, other_env_id = (client.find_environment(name)["Id"] for name in (ENVIRONMENT, OTHER_ENVIRONMENT))
+        release_id = client.find_release(project_id, "1.0.0-ryan0001")["Id"]
+        # Ours in one environment, the other tenant's in another and listed first: whoever
+        # picks entries by the wrong tenant would remove nothing of ours, or theirs.
+        client.set_auto_deploy_override(project_id, other_env_id, other["Id"], release_id)
+        client.set_auto_deploy_override(project_id, env_id, tenant_id, release_id)
+        client.set_auto_deploy_override(project_id, other_env_id, tenant_id, release_id)
     provider.delete(tenant_id, outs)
-    assert [(o["TenantId"], o["ReleaseId"]) for o in world.overrides()] == [(other["Id"], release_id)]
+    assert [(o["TenantId"], o["EnvironmentId"]) for o in world.overrides()] == [(other["Id"], other_env_id)]
 
 
 def test_delete_of_a_tenant_already_gone_succeeds(world: World) -> None:
@@ -288,3 +314,30 @@ def test_a_tenant_in_another_space_is_read_and_deleted_there(world: World) -> No
     assert provider.read(tenant_id, outs).id == tenant_id
     provider.delete(tenant_id, outs)
     assert emulator.tenants(space="Features") == []
+
+
+def test_a_new_tenant_is_created_enabled(world: World) -> None:
+    _, _, tenant_id, _ = created(world)
+    [tenant] = world.emulator.tenants()
+    assert tenant["Id"] == tenant_id and tenant["IsDisabled"] is False, "a disabled tenant gets no deployments"
+
+
+def test_tenant_tags_reach_octopus_on_create_and_update_and_read_back(world: World) -> None:
+    provider, inputs, tenant_id, outs = created(world, tenant_tags=["Team/Web", "Feature/Branch"])
+    [tenant] = world.emulator.tenants()
+    assert sorted(tenant["TenantTags"]) == ["Feature/Branch", "Team/Web"]
+    read = provider.read(tenant_id, outs)
+    assert read.inputs["tenant_tags"] == ["Feature/Branch", "Team/Web"]
+    assert provider.diff(tenant_id, read.outs, inputs).changes is False
+    provider.update(tenant_id, outs, checked(provider, news(tenant_tags=["Team/Web"])))
+    [tenant] = world.emulator.tenants()
+    assert tenant["TenantTags"] == ["Team/Web"]
+
+
+def test_update_that_drops_a_project_disconnects_the_tenant_from_it(world: World) -> None:
+    other = world.emulator.seed_project("Other App")
+    provider, _, tenant_id, outs = created(world, projects=[PROJECT, "Other App"])
+    assert sorted(outs["project_ids"]) == sorted([world.project()["Id"], other["Id"]])
+    result = provider.update(tenant_id, outs, checked(provider, news(projects=[PROJECT])))
+    [tenant] = world.emulator.tenants()
+    assert list(tenant["ProjectEnvironments"]) == [world.project()["Id"]] == result.outs["project_ids"]

@@ -19,6 +19,7 @@ from components.rollout import (
     RolloutInterrupted,
     RolloutTimeout,
     Target,
+    observe,
 )
 from tests.rollout.autoscaling_server import ABANDONS, HANGS, HEALTHY, Hook
 from tests.rollout.conftest import GROUP, SECRET_ACCESS_KEY, FakeClock, Fleet
@@ -329,3 +330,25 @@ def test_a_rollback_already_running_at_the_deadline_is_waited_on_not_repeated(cl
     assert "was already RollbackInProgress and is still running (the next run waits for it)" in message
     assert stand_in.actions().count("RollbackInstanceRefresh") == 0, "one rollback at a time"
     assert "StartInstanceRefresh" not in stand_in.actions()
+
+
+def test_an_old_instance_listed_after_one_still_launching_is_seen_as_stale():
+    """AWS lists instances in no promised order: one not in service must not hide those after it."""
+    target = Target(GROUP, "lt-0123456789abcdef0", "2")
+    on = {"LaunchTemplateId": "lt-0123456789abcdef0", "Version": "2"}
+    old = {"LaunchTemplateId": "lt-0123456789abcdef0", "Version": "1"}
+    group = {
+        "DesiredCapacity": 2,
+        "LaunchTemplate": on,
+        "Instances": [
+            {"InstanceId": "i-1", "LifecycleState": "Pending", "HealthStatus": "Healthy", "LaunchTemplate": on},
+            {"InstanceId": "i-2", "LifecycleState": "InService", "HealthStatus": "Healthy", "LaunchTemplate": on},
+            {"InstanceId": "i-3", "LifecycleState": "Terminating", "HealthStatus": "Healthy", "LaunchTemplate": old},
+            {"InstanceId": "i-4", "LifecycleState": "InService", "HealthStatus": "Healthy", "LaunchTemplate": old},
+        ],
+    }
+    seen = observe(group, target)
+    assert seen.in_service == {"version 2": 1, "version 1": 1}
+    assert seen.other_states == {"Pending": 1, "Terminating": 1}
+    assert seen.stale and not seen.converged
+    assert seen.healthy_on_target == 1

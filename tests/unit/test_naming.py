@@ -88,3 +88,48 @@ def test_project_tags_win_over_user_tags() -> None:
     tags = naming.resource_tags("ryan0001", {"team": "web", naming.FEATURE_TAG: "spoofed"})
     assert tags == {"team": "web", naming.FEATURE_TAG: "ryan0001"}
     assert naming.named(tags, "x") == {**tags, "Name": "x"}
+
+
+def test_a_features_names_are_the_same_in_every_release() -> None:
+    """Existing stacks hold these names: any change to how they are made would replace (or orphan)
+    the group, the load balancer, the role and the key of every live feature on its next update."""
+    assert {
+        "group": naming.group_name("ryan0001"),
+        "load balancer": naming.load_balancer_name("ryan0001"),
+        "target group": naming.target_group_name("ryan0001", port=80, vpc_cidr="10.20.0.0/16"),
+        "role": naming.role_name("ryan0001"),
+        "launch template": naming.launch_template_name("ryan0001"),
+        "security group": naming.security_group_name("ryan0001", "instances"),
+        "registration key": naming.registration_key_parameter("ryan0001"),
+        "key alias": naming.key_alias("ryan0001"),
+        "long load balancer": naming.load_balancer_name(LONG),
+    } == {
+        "group": "phx-ryan0001-be755723-asg",
+        "load balancer": "phx-ryan0001-be755723-alb",
+        "target group": "phx-ryan0001-e683a175-tg",
+        "role": "phx-ryan0001-be755723-instance",
+        "launch template": "phx-ryan0001-be755723-lt",
+        "security group": "phx-ryan0001-be755723-instances-sg",
+        "registration key": "/phoenix/phx-ryan0001-be755723-octopus/registration-key",
+        "key alias": "alias/phoenix/phx-ryan0001-be755723-key",
+        "long load balancer": "phx-feature-xxxxxxx-16b00e66-alb",
+    }
+
+
+def test_the_shortest_limit_still_holds_one_character_of_the_feature() -> None:
+    # phx + 8 hex + "alb" + three hyphens leave exactly one character at a limit of 18.
+    assert naming.aws_name("ryan0001", "alb", limit=18) == "phx-r-be755723-alb"
+    with pytest.raises(ValueError, match="no room for a feature in a 17-character 'alb' name"):
+        naming.aws_name("ryan0001", "alb", limit=17)
+
+
+def test_a_slug_has_no_hyphen_at_either_end() -> None:
+    assert naming.slug("_Ryan 0001!") == "ryan-0001"
+    assert naming.group_name("-ryan0001-").startswith("phx-ryan0001-")
+
+
+def test_a_feature_cut_at_a_hyphen_leaves_no_double_hyphen() -> None:
+    # 15 characters fit a load balancer name: "feature-branch-" ends on the hyphen.
+    name = naming.load_balancer_name("feature-branch-x-123")
+    assert name == "phx-feature-branch-" + naming.digest("feature-branch-x-123", "") + "-alb"
+    assert "--" not in name

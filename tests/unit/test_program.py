@@ -557,6 +557,10 @@ def test_instances_register_with_what_the_octopus_resources_were_created_with(sa
     assert f"{bash_variable('environment')}={bash_quote(tenant['environments'][0])}" in text
     assert f"{bash_variable('space')}={bash_quote(tenant['space'])}" in text
     assert override["environment"] == tenant["environments"][0]
+    assert override["space"] == tenant["space"] == "Default", "the override is written in the tenant's space"
+    # Both are children of the feature's environment, like its AWS resources: destroyed and listed with it.
+    parents = {typ: sample.one(typ).urn.split("::")[2].rpartition("$")[0] for typ in (TENANT, OVERRIDE)}
+    assert parents == {TENANT: "phoenix:index:FeatureEnvironment", OVERRIDE: "phoenix:index:FeatureEnvironment"}
     assert override["project"] == tenant["projects"][0] == "Phoenix Web"
     assert override["tenant_id"] == "Tenants-1"
     assert override["release_version"] == "1.0.0-ryan0001"

@@ -227,6 +227,16 @@ def test_the_pinned_image_is_used_unless_fleet_ami_id_is_set() -> None:
     assert parse_settings(sample_config({"phoenix:imageId": None})).fleet.image_id is None
 
 
+@pytest.mark.parametrize("pinned", [None, "ami-0a1b2c3d4e5f60718"])
+@pytest.mark.parametrize("owners", [[], None])
+def test_image_owners_are_required_when_no_image_id_is_set(owners, pinned) -> None:
+    """Without fleet.amiId the image is looked up by name (now, or on --refresh-image even when one is
+    pinned); with no owners that look-up would take any account's image whose name matches."""
+    error = error_for({"phoenix:fleet.amiId": "", "phoenix:fleet.amiOwners": owners, "phoenix:imageId": pinned})
+    assert error.key == "phoenix:fleet.amiOwners"
+    assert "at least one" in str(error)
+
+
 def test_ami_id_replaces_the_lookup() -> None:
     settings = parse_settings(
         sample_config({"phoenix:fleet.amiId": "ami-0123456789abcdef0", "phoenix:fleet.amiOwners": [], "phoenix:fleet.amiNamePattern": ""})

@@ -167,3 +167,22 @@ def test_userdata_names_the_key_parameter_but_never_holds_a_key(platform: str) -
     assert stamped.registration_key_parameter in raw
     assert SAMPLE_API_KEY not in raw
     assert SAMPLE_REGISTRATION_KEY not in raw
+
+
+def test_the_same_inputs_give_the_same_version_in_every_release() -> None:
+    """A stamp computed differently after an upgrade would roll every live fleet on its next update."""
+    assert versioning.infrastructure_version(
+        package_version="1.0.0-ryan0001", rendered="#!/bin/bash", image_id="ami-0a1b2c3d4e5f60718"
+    ) == "1.0.0-ryan0001+infra.8c2a62941b99"
+
+
+def test_a_windows_fleet_boots_powershell_and_is_stamped_from_it() -> None:
+    windows = {"phoenix:fleet.os": "windows", "phoenix:fleet.amiNamePattern": "Windows_Server-2022-English-Full-Base-*",
+               "phoenix:fleet.tentaclePackageSource": "https://octopus.com/downloads/latest/OctopusTentacle64"}
+    stamped = stamped_for(windows)
+    assert base64.b64decode(userdata(stamped, "windows")).decode().startswith("<powershell>")
+    unstamped = dataclasses.replace(stamped, infrastructure_version=versioning.UNSTAMPED)
+    assert stamped.infrastructure_version == versioning.infrastructure_version(
+        package_version="1.0.0-ryan0001", rendered=render.render_userdata(unstamped, "windows"),
+        image_id="ami-0a1b2c3d4e5f60718",
+    )
