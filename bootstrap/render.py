@@ -2,16 +2,24 @@
 
 The userdata is a small wrapper (``linux/userdata.tmpl``, ``windows/userdata.tmpl``)
 that writes a settings file and the script to disk and runs the script, so the
-script can be run again by hand later. Every value is quoted for the shell that
+script can be run again by hand later. The Linux wrapper holds the script as it is;
+the Windows one holds it gzip-compressed in base64 (`packed_script`) and unpacks it. Every value is quoted for the shell that
 reads it and validated first: a value that could end its quoting, a line or the
 userdata block is refused, never escaped "well enough".
 
 The registration key is not a setting: the instance reads it from SSM at boot, so
 no rendering of these settings can ever contain it.
+
+EC2 takes at most 16 KB of userdata. Linux userdata goes gzip-compressed, which
+cloud-init unpacks before it runs the script (cloud-init's user-data formats:
+"Gzip compressed content"); EC2Launch on Windows reads only plain text, so there
+only the script inside is compressed.
 """
 
 from __future__ import annotations
 
+import base64
+import gzip
 import re
 import unicodedata
 from dataclasses import dataclass, fields
@@ -81,6 +89,8 @@ class BootstrapSettings:
     """How long the instance waits for a healthy app before it abandons the launch."""
     lifecycle_hook_name: str
     """The launch lifecycle hook the instance completes."""
+    termination_hook_name: str
+    """The termination lifecycle hook the instance completes once its machine is out of Octopus."""
     asg_name: str
     """The auto scaling group the instance belongs to."""
     region: str
@@ -130,16 +140,38 @@ def render_userdata(settings: BootstrapSettings, platform: str = "linux") -> str
     parts = {
         "VERSION": settings.infrastructure_version,
         "SETTINGS": rendered_settings,
-        "SCRIPT": script.rstrip("\n"),
+        "SCRIPT": script.rstrip("\n") if platform == "linux" else packed_script(script),
     }
     # One pass: text put in for a placeholder is never searched for another one.
-    userdata = _PLACEHOLDER.sub(lambda match: parts[match.group(1)], wrapper_source(platform))
-    size = len(userdata.encode("utf-8"))
-    if size > USERDATA_LIMIT_BYTES:
+    return _PLACEHOLDER.sub(lambda match: parts[match.group(1)], wrapper_source(platform))
+
+
+def packed_script(script: str) -> str:
+    """The Windows script as its wrapper holds it: gzip (no timestamp, so the same every time) in base64."""
+    return base64.b64encode(gzip.compress(script.rstrip("\n").encode("utf-8"), mtime=0)).decode("ascii")
+
+
+def unpacked_script(packed: str) -> str:
+    return gzip.decompress(base64.b64decode(packed)).decode("utf-8")
+
+
+def userdata_bytes(settings: BootstrapSettings, platform: str = "linux") -> bytes:
+    """The userdata as EC2 stores it: gzip on Linux (the same bytes for the same text: no timestamp), plain
+    text on Windows; refused over EC2's limit."""
+    text = render_userdata(settings, platform).encode("utf-8")
+    data = gzip.compress(text, mtime=0) if platform == "linux" else text
+    if len(data) > USERDATA_LIMIT_BYTES:
+        packed = " compressed" if platform == "linux" else ""
         raise ValueError(
-            f"{platform} userdata is {size} bytes, over EC2's limit of {USERDATA_LIMIT_BYTES}; shorten the settings"
+            f"{platform} userdata is {len(data)} bytes{packed}, over EC2's limit of {USERDATA_LIMIT_BYTES}; "
+            "shorten the settings"
         )
-    return userdata
+    return data
+
+
+def userdata_text(data: bytes) -> str:
+    """What an instance runs, from the bytes EC2 holds (`userdata_bytes`)."""
+    return (gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data).decode("utf-8")
 
 
 def bash_variable(field: str) -> str:
@@ -191,12 +223,10 @@ def _check_platform(platform: str) -> str:
 
 
 def _check_embeddable(script: str, platform: str) -> None:
-    """The wrapper embeds the script verbatim; a line that ends the embedding would cut it short."""
-    lines = script.splitlines()
-    if platform == "linux" and "PHOENIX_SCRIPT" in lines:
+    """The Linux wrapper embeds the script verbatim; a line that ends the embedding would cut it short.
+    (The Windows one holds base64, which cannot end its string.)"""
+    if platform == "linux" and "PHOENIX_SCRIPT" in script.splitlines():
         raise ValueError("the Linux script contains the line that ends its here-document")
-    if platform == "windows" and any(line.startswith("'@") for line in lines):
-        raise ValueError("the Windows script contains a line starting with '@, which ends its here-string")
 
 
 @lru_cache(maxsize=None)
@@ -217,6 +247,7 @@ def _validate(settings: BootstrapSettings) -> None:
     patterns = {
         "registration_key_parameter": (_SSM_PARAMETER, "an SSM parameter name such as /phoenix/octopus/registration-key"),
         "lifecycle_hook_name": (_HOOK_NAME, "1-255 letters, digits, '-', '_' or '/'"),
+        "termination_hook_name": (_HOOK_NAME, "1-255 letters, digits, '-', '_' or '/'"),
         "asg_name": (_ASG_NAME, "letters, digits, '.', '_' or '-', at most 255"),
         "region": (_REGION, "an AWS region such as eu-west-1"),
         "infrastructure_version": (_VERSION, "letters, digits, '.', '_', '+' or '-', at most 128"),

@@ -8,7 +8,8 @@ the instance refresh that carries each later version, so AWS's rollback
 returns to the version the group ran before (`components/rollout.py`). A
 launch lifecycle hook holds each new instance until its bootstrap reports the
 deployment healthy, recording heartbeats meanwhile: the cfn-signal of the
-original design.
+original design. A termination hook holds each instance Auto Scaling stops
+(scale-in, awake hours, a refresh) while it deletes its own Octopus machine.
 """
 
 from __future__ import annotations
@@ -39,6 +40,10 @@ DEREGISTRATION_DELAY_SECONDS = 30
 #: version it launches, and the hook resource owns the hook (the group's initial hook is ForceNew).
 CREATE_ONLY_GROUP_PROPERTIES = ("launchTemplate", "initialLifecycleHooks")
 LAUNCHING = "autoscaling:EC2_INSTANCE_LAUNCHING"
+TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING"
+#: How long a terminating instance may take to delete its Octopus machine. The hook then CONTINUEs,
+#: so an instance whose watch died is only held this long (the machine policy removes its machine).
+TERMINATION_HEARTBEAT_SECONDS = 300
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -111,7 +116,7 @@ SESSION_MANAGER_ACTIONS = (
 
 
 def instance_policy(*, parameter_arn: str, group_arn: str, key_arn: str, region: str) -> str:
-    """The instances' only permissions: read and decrypt one key, heartbeat and complete one group's hook, Session Manager."""
+    """The instances' only permissions: read and decrypt one key, heartbeat and complete one group's hooks, Session Manager."""
     return json.dumps(
         {
             "Version": "2012-10-17",
@@ -132,7 +137,7 @@ def instance_policy(*, parameter_arn: str, group_arn: str, key_arn: str, region:
                     },
                 },
                 {
-                    "Sid": "CompleteLaunchHook",
+                    "Sid": "CompleteLifecycleHooks",
                     "Effect": "Allow",
                     "Action": ["autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"],
                     "Resource": [group_arn],
@@ -488,6 +493,16 @@ class Fleet(pulumi.ComponentResource):
             heartbeat_timeout=settings.lifecycle_heartbeat_seconds,
             opts=child,
         )
+        # Deleted before the group on destroy: the tenant's deletion removes what machines are left.
+        termination_hook = aws.autoscaling.LifecycleHook(
+            f"{name}-termination-hook",
+            name=bootstrap.termination_hook_name,
+            autoscaling_group_name=asg.name,
+            lifecycle_transition=TERMINATING,
+            default_result="CONTINUE",
+            heartbeat_timeout=TERMINATION_HEARTBEAT_SECONDS,
+            opts=child,
+        )
         gate = RolloutGate(
             f"{name}-rollout",
             asg_name=asg.name,
@@ -496,7 +511,8 @@ class Fleet(pulumi.ComponentResource):
             launch_template_version=version,
             timeout_minutes=settings.rollout_timeout_minutes,
             instance_warmup_seconds=settings.instance_warmup_seconds,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[asg, hook]),
+            # The refresh's old instances leave Octopus through the termination hook.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[asg, hook, termination_hook]),
         )
 
         self.rollout_status = gate.status

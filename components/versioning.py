@@ -18,7 +18,7 @@ import base64
 import dataclasses
 from typing import TYPE_CHECKING
 
-from bootstrap.render import BootstrapSettings, render_userdata
+from bootstrap.render import BootstrapSettings, render_userdata, userdata_bytes
 
 from components import naming
 
@@ -30,6 +30,8 @@ STAMP_LENGTH = 12
 UNSTAMPED = "unstamped"
 #: The launch lifecycle hook the bootstrap completes once the deployment is healthy.
 LAUNCH_HOOK_NAME = "phoenix-bootstrap"
+#: The termination lifecycle hook the instance completes once it has deleted its Octopus machine.
+TERMINATION_HOOK_NAME = "phoenix-deregister"
 #: The instance checks the app on itself, not through the load balancer.
 LOOPBACK = "127.0.0.1"
 #: The image in the stamp while none is pinned yet (config validated before `automation` pins one).
@@ -76,6 +78,7 @@ def bootstrap_for(settings: FeatureSettings) -> BootstrapSettings:
         health_timeout_seconds=fleet.health_timeout_seconds,
         heartbeat_interval_seconds=fleet.heartbeat_interval_seconds,
         lifecycle_hook_name=LAUNCH_HOOK_NAME,
+        termination_hook_name=TERMINATION_HOOK_NAME,
         asg_name=naming.group_name(settings.feature),
         region=settings.region,
         infrastructure_version=UNSTAMPED,
@@ -89,5 +92,5 @@ def bootstrap_for(settings: FeatureSettings) -> BootstrapSettings:
 
 
 def userdata(bootstrap: BootstrapSettings, platform: str) -> str:
-    """Base64 userdata for a launch template (the renderer refuses anything past 16 KB)."""
-    return base64.b64encode(render_userdata(bootstrap, platform).encode()).decode()
+    """Base64 userdata for a launch template (gzip on Linux; anything past EC2's 16 KB is refused)."""
+    return base64.b64encode(userdata_bytes(bootstrap, platform)).decode()

@@ -3,14 +3,24 @@
 # tenant, waits until Octopus has deployed the app, then tells the auto scaling
 # group to keep the instance (CONTINUE) or to replace it (ABANDON). Meanwhile it
 # records lifecycle heartbeats, so the launch hook waits as long as it progresses.
+# It also starts the termination watch (a systemd unit running this script with
+# --watch-termination): when Auto Scaling terminates the instance (a scale-in, the
+# awake hours' scheduled action, a refresh), the termination hook holds it while
+# the watch deletes its machine from Octopus, so no machine is left "unavailable".
 #
 # Usage: bootstrap.sh [SETTINGS_FILE]      (default: /etc/phoenix/bootstrap.env)
+#        bootstrap.sh --watch-termination [SETTINGS_FILE]
 # Safe to run again: a registered Tentacle is not registered twice and a
 # completed lifecycle action is not signalled twice.
 set -euo pipefail
 umask 077
 
 ROOT="${PHOENIX_ROOT:-}"   # empty on an instance; a scratch root under test
+MODE="boot"
+if [[ ${1:-} == --watch-termination ]]; then
+  MODE="watch"
+  shift
+fi
 SETTINGS_FILE="${1:-$ROOT/etc/phoenix/bootstrap.env}"
 STATE_DIR="$ROOT/var/lib/phoenix"
 LOG_FILE="$ROOT/var/log/phoenix/bootstrap.log"
@@ -20,9 +30,16 @@ TENTACLE_CONFIG="$ROOT/etc/octopus/$TENTACLE_INSTANCE/tentacle-$TENTACLE_INSTANC
 TENTACLE_APP_DIR="$ROOT/home/Octopus/Applications/"
 IMDS="http://169.254.169.254/latest"
 SERVER_COMMS_PORT=10943
+WATCH_UNIT="phoenix-deregister.service"
+# How often the watch reads the target lifecycle state (AWS's tutorial polls every 5 s).
+WATCH_INTERVAL_SECONDS="${PHOENIX_WATCH_INTERVAL_SECONDS:-5}"
+# What `Tentacle deregister-from` says when the machine is already gone (`sleep` or destroy removed it).
+# What is left when a machine cannot be deleted: the policy's clean-up (doctor checks it deletes).
+BACKSTOP="the machine policy removes it once it has been unavailable long enough"
+NO_MACHINE="No machine was found matching this Tentacle's thumbprint"
 REQUIRED_SETTINGS=(SERVER_URL SPACE ENVIRONMENT TENANT MACHINE_POLICY
   REGISTRATION_KEY_PARAMETER HEALTH_URL HEALTH_TIMEOUT_SECONDS HEALTH_INTERVAL_SECONDS
-  LIFECYCLE_HOOK_NAME ASG_NAME REGION INFRASTRUCTURE_VERSION TENTACLE_PACKAGE_SOURCE
+  LIFECYCLE_HOOK_NAME TERMINATION_HOOK_NAME ASG_NAME REGION INFRASTRUCTURE_VERSION TENTACLE_PACKAGE_SOURCE
   MACHINE_NAME_PREFIX HEALTHY_STATUS_CODES HEARTBEAT_INTERVAL_SECONDS)
 
 STEP="start"
@@ -88,7 +105,7 @@ capture() {
 # so a slow install or deployment is not abandoned while it still progresses.
 # A failed heartbeat is logged, never fatal: the hook's own timeout decides then.
 heartbeat() {
-  [[ -n $INSTANCE_ID && -z $SIGNALLED && ! -s $STATE_DIR/lifecycle-action ]] || return 0
+  [[ $MODE == boot && -n $INSTANCE_ID && -z $SIGNALLED && ! -s $STATE_DIR/lifecycle-action ]] || return 0
   if [[ -n $LAST_HEARTBEAT ]] && (( SECONDS - LAST_HEARTBEAT < PHOENIX_HEARTBEAT_INTERVAL_SECONDS )); then
     return 0
   fi
@@ -131,7 +148,7 @@ on_exit() {
   trap - EXIT
   if (( status != 0 )); then
     log "FAILED in step '$STEP' (exit $status)"
-    signal ABANDON || true
+    [[ $MODE != boot ]] || signal ABANDON || true
   fi
   [[ -z $WORK_DIR ]] || rm -rf "$WORK_DIR"
   exit "$status"
@@ -151,6 +168,11 @@ load_settings() {
     "environment $PHOENIX_ENVIRONMENT, tenant $PHOENIX_TENANT, roles ${PHOENIX_ROLES[*]}"
 }
 
+imds_token() {
+  curl --silent --show-error --fail --max-time 5 --retry 3 --request PUT \
+    --header "X-aws-ec2-metadata-token-ttl-seconds: 300" "$IMDS/api/token"
+}
+
 imds_get() {
   curl --silent --show-error --fail --max-time 5 --retry 3 \
     --header "X-aws-ec2-metadata-token: $2" "$IMDS/meta-data/$1"
@@ -158,8 +180,7 @@ imds_get() {
 
 read_metadata() {
   local token instance_id region
-  capture token curl --silent --show-error --fail --max-time 5 --retry 3 --request PUT \
-    --header "X-aws-ec2-metadata-token-ttl-seconds: 300" "$IMDS/api/token"
+  capture token imds_token
   capture instance_id imds_get instance-id "$token"
   capture region imds_get placement/region "$token"
   [[ $instance_id == i-* ]] || fail "instance metadata returned an odd instance id '$instance_id'"
@@ -171,11 +192,15 @@ read_metadata() {
   log "instance $INSTANCE_ID in $REGION"
 }
 
+# Sets REGISTRATION_KEY; returns non-zero (the reason logged) when SSM gives none.
 read_registration_key() {
   capture REGISTRATION_KEY aws ssm get-parameter --region "$REGION" --name "$PHOENIX_REGISTRATION_KEY_PARAMETER" \
-    --with-decryption --query Parameter.Value --output text
-  [[ -n $REGISTRATION_KEY && $REGISTRATION_KEY != None ]] ||
-    fail "SSM parameter $PHOENIX_REGISTRATION_KEY_PARAMETER is empty"
+    --with-decryption --query Parameter.Value --output text || return 1
+  if [[ -z $REGISTRATION_KEY || $REGISTRATION_KEY == None ]]; then
+    REGISTRATION_KEY=""
+    log "SSM parameter $PHOENIX_REGISTRATION_KEY_PARAMETER is empty"
+    return 1
+  fi
   log "read the registration key from SSM parameter $PHOENIX_REGISTRATION_KEY_PARAMETER"
 }
 
@@ -272,7 +297,97 @@ wait_for_health() {
   done
 }
 
+# The termination watch runs as its own unit, so it outlives this run and starts again after a reboot.
+start_termination_watch() {
+  local unit="$ROOT/etc/systemd/system/$WATCH_UNIT"
+  mkdir -p "${unit%/*}"
+  cat > "$unit" <<UNIT
+[Unit]
+Description=phoenix: delete this instance's Octopus machine when Auto Scaling terminates it
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+ExecStart=/bin/bash /opt/phoenix/bootstrap.sh --watch-termination /etc/phoenix/bootstrap.env
+Restart=on-failure
+RestartSec=10
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+  chmod 0644 "$unit"
+  run systemctl daemon-reload
+  run systemctl enable --now "$WATCH_UNIT"
+}
+
+# The state Auto Scaling is taking the instance to: InService, Terminated, Standby, Detached, Warmed:*.
+target_lifecycle_state() {
+  local token
+  token=$(imds_token 2> /dev/null 9>&-) || return 1
+  imds_get autoscaling/target-lifecycle-state "$token" 2> /dev/null 9>&-
+}
+
+# Deletes this Tentacle's machine (found by its certificate's thumbprint) from Octopus.
+# The registration key is read again here and forgotten at once; it is never kept on disk.
+deregister_tentacle() {
+  local status=0 said
+  if ! read_registration_key; then
+    log "WARNING: without the registration key this instance's machine stays in Octopus; $BACKSTOP"
+    return 0
+  fi
+  "$TENTACLE" deregister-from --instance "$TENTACLE_INSTANCE" --server "$PHOENIX_SERVER_URL" \
+    --apiKey "$REGISTRATION_KEY" --space "$PHOENIX_SPACE" > "$WORK_DIR/output" 2>&1 9>&- || status=$?
+  REGISTRATION_KEY=""
+  said=$(< "$WORK_DIR/output")
+  log_file_lines "$WORK_DIR/output"
+  if (( status == 0 )); then
+    log "deleted this instance's machine from Octopus"
+  elif [[ $said == *"$NO_MACHINE"* ]]; then
+    log "no machine to delete: it was already removed from Octopus"
+  else
+    log "WARNING: could not delete this instance's machine from Octopus (exit $status); $BACKSTOP"
+  fi
+}
+
+# Waits for Auto Scaling to terminate the instance, then deletes its machine and lets the
+# termination go on. A failed deletion never holds the instance: the hook's timeout is short.
+watch_termination() {
+  local state=""
+  mkdir -p "$STATE_DIR" "${LOG_FILE%/*}"
+  exec 9> "$STATE_DIR/watch.lock"
+  if ! flock --nonblock 9; then
+    log "another termination watch is running on this instance; leaving it alone"
+    exit 75
+  fi
+  WORK_DIR=$(mktemp -d)
+  trap on_exit EXIT
+  trap 'exit 143' TERM
+  trap 'exit 130' INT
+  STEP="termination watch"
+  load_settings
+  read_metadata
+  log "watching the target lifecycle state every ${WATCH_INTERVAL_SECONDS}s"
+  until [[ $state == Terminated ]]; do
+    state=$(target_lifecycle_state) || state=""
+    [[ $state == Terminated ]] || sleep "$WATCH_INTERVAL_SECONDS"
+  done
+  STEP="deregister"
+  log "Auto Scaling is terminating this instance"
+  deregister_tentacle
+  log "complete-lifecycle-action CONTINUE (group $PHOENIX_ASG_NAME, hook $PHOENIX_TERMINATION_HOOK_NAME)"
+  run aws autoscaling complete-lifecycle-action --region "$REGION" \
+    --auto-scaling-group-name "$PHOENIX_ASG_NAME" --lifecycle-hook-name "$PHOENIX_TERMINATION_HOOK_NAME" \
+    --instance-id "$INSTANCE_ID" --lifecycle-action-result CONTINUE ||
+    fail "complete-lifecycle-action CONTINUE failed; the termination hook's timeout lets the instance go"
+  STEP="done"
+  log "termination watch complete"
+}
+
 main() {
+  if [[ $MODE == watch ]]; then
+    watch_termination
+    return
+  fi
   mkdir -p "$STATE_DIR" "${LOG_FILE%/*}"
   exec 9> "$STATE_DIR/bootstrap.lock"
   if ! flock --nonblock 9; then
@@ -294,7 +409,7 @@ main() {
     install_tentacle
   else
     step "registration key"
-    read_registration_key
+    read_registration_key || fail "no registration key from SSM parameter $PHOENIX_REGISTRATION_KEY_PARAMETER"
     step "tentacle install"
     install_tentacle
     step "tentacle configure"
@@ -304,6 +419,8 @@ main() {
   fi
   step "tentacle service"
   run "$TENTACLE" service --instance "$TENTACLE_INSTANCE" --install --start
+  step "termination watch"
+  start_termination_watch
   step health
   wait_for_health
   signal CONTINUE

@@ -1,14 +1,13 @@
 <#
-Boots one Windows fleet instance: registers a polling Tentacle with the feature's
-tenant, waits until Octopus has deployed the app, then tells the auto scaling
-group to keep the instance (CONTINUE) or to replace it (ABANDON), recording
-lifecycle heartbeats meanwhile.
-Safe to run again: a registered Tentacle is not registered twice and a
-completed lifecycle action is not signalled twice.
+Boots one Windows fleet instance as bootstrap/linux/bootstrap.sh does a Linux one: registers a
+polling Tentacle, completes the launch hook once the app is healthy (CONTINUE) or not (ABANDON),
+and starts the termination watch (-WatchTermination), which deletes the machine from Octopus
+when Auto Scaling terminates the instance. Safe to run again.
 #>
 [CmdletBinding()]
 param(
-    [Parameter(Mandatory = $true)][string] $SettingsPath
+    [Parameter(Mandatory = $true)][string] $SettingsPath,
+    [switch] $WatchTermination
 )
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version 3.0
@@ -22,9 +21,10 @@ $TentacleInstance = 'Tentacle'
 $TentacleHome = 'C:\Octopus'
 $Imds = 'http://169.254.169.254/latest'
 $ServerCommsPort = '10943'
+$WatchTask = 'phoenix-deregister'
 $RequiredSettings = @('ServerUrl', 'Space', 'Environment', 'Roles', 'Tenant', 'MachinePolicy',
     'RegistrationKeyParameter', 'HealthUrl', 'HealthTimeoutSeconds', 'HealthIntervalSeconds',
-    'LifecycleHookName', 'AsgName', 'Region', 'InfrastructureVersion', 'TentaclePackageSource',
+    'LifecycleHookName', 'TerminationHookName', 'AsgName', 'Region', 'InfrastructureVersion', 'TentaclePackageSource',
     'MachineNamePrefix', 'HealthyStatusCodes', 'HeartbeatIntervalSeconds')
 
 $script:Step = 'start'
@@ -96,12 +96,15 @@ function Read-Settings {
         ($loaded.Roles -join ' '))
 }
 
-function Read-Metadata {
+function Get-Metadata([string] $Path) {
     $token = Invoke-RestMethod -Method Put -Uri "$Imds/api/token" -TimeoutSec 5 -UseBasicParsing `
-        -Headers @{ 'X-aws-ec2-metadata-token-ttl-seconds' = '300' }
-    $headers = @{ 'X-aws-ec2-metadata-token' = $token }
-    $instanceId = Invoke-RestMethod -Uri "$Imds/meta-data/instance-id" -Headers $headers -TimeoutSec 5 -UseBasicParsing
-    $region = Invoke-RestMethod -Uri "$Imds/meta-data/placement/region" -Headers $headers -TimeoutSec 5 -UseBasicParsing
+        -Headers @{ 'X-aws-ec2-metadata-token-ttl-seconds' = '60' }
+    Invoke-RestMethod -Uri "$Imds/meta-data/$Path" -Headers @{ 'X-aws-ec2-metadata-token' = $token } -TimeoutSec 5 -UseBasicParsing
+}
+
+function Read-Metadata {
+    $instanceId = Get-Metadata 'instance-id'
+    $region = Get-Metadata 'placement/region'
     if ($instanceId -notlike 'i-*') { throw "instance metadata returned an odd instance id '$instanceId'" }
     $script:InstanceId = $instanceId
     $script:Region = $region
@@ -221,7 +224,55 @@ function Send-LifecycleSignal([string] $Result) {
     return $true
 }
 
+# A task: it outlives this run, restarts after a failure and a reboot, and never runs twice at once.
+function Register-TerminationWatch {
+    $arguments = '-NoProfile -NonInteractive -ExecutionPolicy Bypass -File "{0}" -SettingsPath "{1}" -WatchTermination' -f
+        $PSCommandPath, $SettingsPath
+    $forever = New-ScheduledTaskSettingsSet -ExecutionTimeLimit ([TimeSpan]::Zero) -RestartCount 3 `
+        -RestartInterval (New-TimeSpan -Minutes 1)
+    Register-ScheduledTask -TaskName $WatchTask -Action (New-ScheduledTaskAction -Execute 'powershell.exe' -Argument $arguments) `
+        -Trigger (New-ScheduledTaskTrigger -AtStartup) -Settings $forever -User 'SYSTEM' -RunLevel Highest -Force | Out-Null
+    Start-ScheduledTask -TaskName $WatchTask
+}
+
+# Deletes this Tentacle's machine once Auto Scaling terminates the instance, then lets the termination
+# go on; a failed deletion never holds the instance (the machine policy's clean-up is left).
+function Watch-Termination {
+    $script:Step = 'termination watch'
+    Read-Settings
+    Read-Metadata
+    Write-Log 'watching the target lifecycle state every 5s'
+    # InService, Terminated, Standby, Detached or Warmed:*: where Auto Scaling is taking the instance.
+    while ($true) {
+        try { if ((Get-Metadata 'autoscaling/target-lifecycle-state') -eq 'Terminated') { break } } catch { }
+        Start-Sleep -Seconds 5
+    }
+    $script:Step = 'deregister'
+    Write-Log 'Auto Scaling is terminating this instance'
+    $s = $script:Settings
+    try {
+        Read-RegistrationKey
+        Invoke-Tentacle @('deregister-from', '--server', $s.ServerUrl, '--apiKey', $script:RegistrationKey, '--space', $s.Space)
+        Write-Log "deleted this instance's machine from Octopus"
+    }
+    catch {
+        Write-Log "WARNING: could not delete this instance's machine ($($_.Exception.Message)); the machine policy will"
+    }
+    finally { $script:RegistrationKey = '' }
+    Write-Log "complete-lifecycle-action CONTINUE (group $($s.AsgName), hook $($s.TerminationHookName))"
+    Complete-ASLifecycleAction -AutoScalingGroupName $s.AsgName -LifecycleHookName $s.TerminationHookName `
+        -InstanceId $script:InstanceId -LifecycleActionResult 'CONTINUE' -Region $script:Region | Out-Null
+    Write-Log 'termination watch complete'
+}
+
 New-Item -ItemType Directory -Force -Path $StateDir | Out-Null
+if ($WatchTermination) {
+    try { Watch-Termination; exit 0 }
+    catch {
+        Write-Log ("FAILED in step '{0}': {1}" -f $script:Step, $_.Exception.Message)
+        exit 1
+    }
+}
 $lock = New-Object System.Threading.Mutex($false, 'Global\PhoenixBootstrap')
 try { $acquired = $lock.WaitOne(0) } catch [System.Threading.AbandonedMutexException] { $acquired = $true }
 if (-not $acquired) {
@@ -253,6 +304,8 @@ try {
     }
     Enter-Step 'tentacle service'
     Invoke-Tentacle @('service', '--install', '--start')
+    Enter-Step 'termination watch'
+    Register-TerminationWatch
     Enter-Step 'health'
     Wait-Health
     $result = 'CONTINUE'

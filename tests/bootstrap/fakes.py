@@ -6,14 +6,20 @@ fake package managers). Each records its arguments and environment, then answers
 the way the real command does, errors and exit codes included:
 
 - curl: the instance metadata service (IMDSv2 token round-trip, 401 without a
-  valid token, 405/400 on misuse); any other URL goes to the real curl.
+  valid token, 405/400 on misuse), including ``autoscaling/target-lifecycle-state``
+  (AWS EC2 Auto Scaling User Guide, "Retrieve the target lifecycle state through
+  instance metadata": InService, Terminated, ...); any other URL goes to the real curl.
 - aws: ``ssm get-parameter``, ``autoscaling complete-lifecycle-action`` and
   ``autoscaling record-lifecycle-action-heartbeat`` with AWS CLI v2 exit codes
   (252 usage, 253 configuration, 254 service error).
 - dnf/yum and apt-get: install ``tentacle`` only from a configured repository.
-- Tentacle: instances, certificates, trust and ``register-with`` against a
-  small Octopus Server model (names, API keys, duplicate machines).
-- systemctl: units under the scratch root.
+- Tentacle: instances, certificates, trust, ``register-with`` and
+  ``deregister-from`` against a small Octopus Server model (names, API keys,
+  duplicate machines, machines found by thumbprint). ``deregister-from`` follows
+  OctopusTentacle's DeregisterMachineCommand: no machine with the thumbprint is a
+  controlled failure, several need ``--multiple``, and deleting needs the key's
+  user to hold MachineDelete (Octopus answers 403 naming the missing permission).
+- systemctl: units under the scratch root; ``enable --now`` also starts.
 
 The world they share is ``$PHOENIX_FAKE_STATE/world.json``; every call is
 appended to ``$PHOENIX_FAKE_STATE/calls.jsonl``.
@@ -145,6 +151,8 @@ def imds_answer(method: str, path: str, headers: dict[str, str]) -> tuple[int, s
     values = {"/latest/meta-data/instance-id": imds["instance_id"],
               "/latest/meta-data/placement/region": imds["region"],
               "/latest/meta-data/placement/availability-zone": imds["region"] + "a"}
+    if imds.get("target_lifecycle_state"):
+        values["/latest/meta-data/autoscaling/target-lifecycle-state"] = imds["target_lifecycle_state"]
     if path not in values:
         return 404, NOT_FOUND_HTML
     return 200, values[path]
@@ -396,8 +404,9 @@ def systemctl(args: list[str]) -> None:
         if not under_root(f"/etc/systemd/system/{name}").is_file():
             raise Exit(5, f"Failed to {command} {name}: Unit {name} not found.\n")
     if command in ("enable", "start", "restart"):
+        starts = command != "enable" or "--now" in args
         for name in names:
-            units[name] = "active" if command != "enable" else units.get(name, "inactive")
+            units[name] = "active" if starts else units.get(name, "inactive")
         save_world(world)
         raise Exit(0)
     if command == "is-active":
@@ -408,7 +417,8 @@ def systemctl(args: list[str]) -> None:
 
 # --- Tentacle -----------------------------------------------------------------------------------
 
-TENTACLE_FLAGS = {"--if-blank", "--reset-trust", "--install", "--start", "--stop", "--force", "--console"}
+TENTACLE_FLAGS = {"--if-blank", "--reset-trust", "--install", "--start", "--stop", "--force", "--console",
+                  "--multiple", "-m"}
 TENTACLE_REPEATABLE = {"--env", "--environment", "--role", "-r", "--tenant", "--tenanttag"}
 TENTACLE_OPTIONS = {
     "create-instance": {"--instance", "--config", "--home"},
@@ -418,6 +428,7 @@ TENTACLE_OPTIONS = {
                       "-r", "--tenant", "--tenanttag", "--tenanted-deployment-participation", "--policy",
                       "--comms-style", "--server-comms-port", "--force", "--publicHostName"},
     "service": {"--instance", "--install", "--start", "--stop"},
+    "deregister-from": {"--instance", "--server", "--apiKey", "--space", "--multiple", "-m"},
 }
 
 
@@ -470,6 +481,7 @@ def tentacle(args: list[str]) -> None:
     handlers: dict[str, Callable[[dict, dict], None]] = {
         "create-instance": tentacle_create_instance, "new-certificate": tentacle_new_certificate,
         "configure": tentacle_configure, "register-with": tentacle_register_with, "service": tentacle_service,
+        "deregister-from": tentacle_deregister_from,
     }
     handlers[command](options, world)
     raise Exit(0)
@@ -518,18 +530,9 @@ def tentacle_register_with(options: dict, world: dict) -> None:
     if not config["certificate"]:
         raise Exit(1, "Error: No certificate has been generated for this Tentacle. Please run new-certificate.\n")
     octopus = world["octopus"]
-    server = options.get("--server")
-    if not server:
-        raise Exit(1, "Error: Please specify an Octopus Server with --server.\n")
-    if server.rstrip("/") != octopus["url"]:
-        raise Exit(1, f"Error: Could not connect to the Octopus Server at {server}.\n")
-    if options.get("--apiKey") not in octopus["api_keys"]:
-        raise Exit(1, "Error: Bad request from Octopus Server: 401 Unauthorized. "
-                      "You must be logged in to perform this action. Please provide a valid API key.\n")
-    space_name = options.get("--space", "Default")
-    space = octopus["spaces"].get(space_name)
-    if space is None:
-        raise Exit(1, f"Error: Could not find the space named {space_name} on the Octopus Server.\n")
+    space_name = server_space(options, world)
+    server = options["--server"]
+    space = octopus["spaces"][space_name]
 
     def resolve(kind: str, names: list[str], known: list[str]) -> None:
         for name in names:
@@ -567,6 +570,45 @@ def tentacle_register_with(options: dict, world: dict) -> None:
     path.write_text(json.dumps(config))
     save_world(world)
     print(f"Registering the tentacle with the server at {server}\nMachine registered successfully")
+
+
+def server_space(options: dict, world: dict) -> str:
+    """The space a Tentacle command talks to, after the server and key checks `register-with` makes too."""
+    octopus = world["octopus"]
+    server = options.get("--server")
+    if not server:
+        raise Exit(1, "Error: Please specify an Octopus Server with --server.\n")
+    if server.rstrip("/") != octopus["url"]:
+        raise Exit(1, f"Error: Could not connect to the Octopus Server at {server}.\n")
+    if options.get("--apiKey") not in octopus["api_keys"]:
+        raise Exit(1, "Error: Bad request from Octopus Server: 401 Unauthorized. "
+                      "You must be logged in to perform this action. Please provide a valid API key.\n")
+    space_name = options.get("--space", "Default")
+    if space_name not in octopus["spaces"]:
+        raise Exit(1, f"Error: Could not find the space named {space_name} on the Octopus Server.\n")
+    return space_name
+
+
+def tentacle_deregister_from(options: dict, world: dict) -> None:
+    _, config = instance_config(options)
+    space_name = server_space(options, world)
+    octopus = world["octopus"]
+    matching = [m for m in octopus["machines"]
+                if m["Space"] == space_name and m["Endpoint"]["Thumbprint"] == config["certificate"]]
+    if not matching:
+        raise Exit(1, "Error: No machine was found matching this Tentacle's thumbprint.\n")
+    if len(matching) > 1 and not (options.get("--multiple") or options.get("-m")):
+        raise Exit(1, "Error: The Tentacle matches more than one machine on the server. "
+                      "To deregister all of these machines specify the --multiple flag.\n")
+    if options["--apiKey"] in octopus.get("keys_without_machine_delete", []):
+        raise Exit(1, "Error: You do not have permission to perform this action. "
+                      "Please contact your Octopus administrator. Missing permission: MachineDelete\n")
+    for machine in matching:
+        print(f"Deleting machine '{machine['Name']}' from the Octopus Server...")
+    octopus["machines"] = [m for m in octopus["machines"] if m not in matching]
+    save_world(world)
+    print("The Octopus Server is still trusted. If you wish to remove trust for this Octopus Server, "
+          "use 'Tentacle.exe configure --remove-trust=...'\nMachine deregistered successfully")
 
 
 def tentacle_service(options: dict, world: dict) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from bootstrap.render import BootstrapSettings, render_userdata
+from bootstrap.render import BootstrapSettings, userdata_bytes, userdata_text
 from tests.bootstrap import fakes
 from tests.bootstrap.samples import sample_settings
 
@@ -121,7 +121,7 @@ class FakeHost:
 
     def default_world(self) -> dict:
         return {
-            "imds": {"instance_id": self.instance_id, "region": "eu-west-1"},
+            "imds": {"instance_id": self.instance_id, "region": "eu-west-1", "target_lifecycle_state": "InService"},
             "ssm": {"parameters": {"/phoenix/ryan0001/registration-key":
                                    {"type": "SecureString", "value": self.registration_key}}},
             "autoscaling": {"pending": [{"group": "phoenix-ryan0001-fleet", "hook": "phoenix-ryan0001-launch",
@@ -167,14 +167,31 @@ class FakeHost:
         return sample_settings(**{**values, **overrides})
 
     def boot(self, settings: BootstrapSettings | None = None, timeout: float = 60) -> Run:
-        """Runs the rendered userdata the way cloud-init does: as a script, once."""
+        """Runs the userdata the way cloud-init does: unpacked from what EC2 holds, as a script, once."""
         userdata = self.base / "userdata"
-        userdata.write_text(render_userdata(settings or self.settings(), "linux"))
+        userdata.write_text(userdata_text(userdata_bytes(settings or self.settings(), "linux")))
         return self._run(["/bin/bash", str(userdata)], timeout)
 
     def rerun(self, timeout: float = 60) -> Run:
         """Runs the installed script again, as an operator would."""
         return self._run(["/bin/bash", str(self.root / "opt/phoenix/bootstrap.sh")], timeout)
+
+    def watch(self, timeout: float = 60) -> subprocess.Popen:
+        """Starts the termination watch as its systemd unit does (the boot must have installed the script)."""
+        return subprocess.Popen(
+            ["/bin/bash", str(self.root / "opt/phoenix/bootstrap.sh"), "--watch-termination"],
+            env={**self.env, "PHOENIX_WATCH_INTERVAL_SECONDS": "0.2"}, cwd=self.base,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+
+    def terminate(self, hook: str = "phoenix-ryan0001-deregister") -> None:
+        """What Auto Scaling does when it scales the instance in: the termination hook's action waits on
+        it, and the metadata's target lifecycle state becomes Terminated."""
+        def change(world: dict) -> None:
+            world["autoscaling"]["pending"].append(
+                {"group": "phoenix-ryan0001-fleet", "hook": hook, "instance": self.instance_id})
+            world["imds"]["target_lifecycle_state"] = "Terminated"
+        self.change_world(change)
 
     def _run(self, command: list[str], timeout: float) -> Run:
         started = time.monotonic()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import gzip
+import hashlib
 import re
 import subprocess
 from pathlib import Path
@@ -17,7 +19,11 @@ from bootstrap.render import (
     BootstrapSettingsError,
     bash_variable,
     render_userdata,
+    packed_script,
     script_source,
+    unpacked_script,
+    userdata_bytes,
+    userdata_text,
 )
 from tests.bootstrap.samples import HOSTILE_NAME
 from tests.bootstrap.samples import sample_settings as settings
@@ -124,19 +130,39 @@ def test_roles_given_as_a_list_become_a_tuple() -> None:
 
 @pytest.mark.parametrize("platform", ["linux", "windows"])
 def test_realistic_userdata_fits_and_holds_no_key(platform: str) -> None:
-    userdata = render_userdata(settings(), platform)
+    stored = userdata_bytes(settings(), platform)
+    userdata = userdata_text(stored)
 
-    assert len(userdata.encode()) <= USERDATA_LIMIT_BYTES
+    assert len(stored) <= USERDATA_LIMIT_BYTES
+    assert userdata == render_userdata(settings(), platform)
     assert not re.search(r"API-[A-Z0-9]{16,}", userdata)
-    assert script_source(platform).rstrip("\n") in userdata
+    if platform == "linux":
+        assert script_source(platform).rstrip("\n") in userdata
+    else:
+        assert packed_script(script_source(platform)) in userdata
+
+
+def test_linux_userdata_is_gzip_that_cloud_init_unpacks_and_the_same_bytes_every_time() -> None:
+    stored = userdata_bytes(settings(), "linux")
+
+    assert stored[:2] == b"\x1f\x8b", "cloud-init recognizes gzip by its magic number"
+    assert gzip.decompress(stored).decode() == render_userdata(settings(), "linux")
+    assert userdata_bytes(settings(), "linux") == stored, "a timestamp in the header would change every template"
+    assert len(render_userdata(settings(), "linux").encode()) > USERDATA_LIMIT_BYTES > len(stored)
+
+
+def test_windows_userdata_is_plain_text_for_ec2launch() -> None:
+    assert userdata_bytes(settings(), "windows") == render_userdata(settings(), "windows").encode()
 
 
 @pytest.mark.parametrize("platform", ["linux", "windows"])
 def test_userdata_over_the_limit_is_refused(platform: str) -> None:
-    many_roles = tuple(f"role-{index:03d}-" + "x" * 180 for index in range(40))
+    # Digests, so compression cannot bring them under the limit.
+    many_roles = tuple(f"role-{index:03d}-" + hashlib.sha512(str(index).encode()).hexdigest()
+                       for index in range(250))
 
     with pytest.raises(ValueError, match=f"over EC2's limit of {USERDATA_LIMIT_BYTES}"):
-        render_userdata(settings(roles=many_roles), platform)
+        userdata_bytes(settings(roles=many_roles), platform)
 
 
 @pytest.mark.parametrize("platform", ["linux", "windows"])
@@ -158,15 +184,21 @@ def test_a_placeholder_in_a_value_is_not_expanded() -> None:
     assert "PHOENIX_TENANT='__PHOENIX_SCRIPT__'" in userdata
 
 
-@pytest.mark.parametrize(
-    ("platform", "script"),
-    [("linux", "#!/bin/bash\necho one\nPHOENIX_SCRIPT\necho two\n"), ("windows", "Write-Host 1\n'@\nWrite-Host 2\n")],
-)
-def test_a_script_that_would_end_its_embedding_is_refused(monkeypatch, platform: str, script: str) -> None:
-    monkeypatch.setattr(render, "script_source", lambda _platform: script)
+def test_a_script_that_would_end_its_embedding_is_refused(monkeypatch) -> None:
+    monkeypatch.setattr(render, "script_source", lambda _platform: "#!/bin/bash\necho one\nPHOENIX_SCRIPT\necho two\n")
 
     with pytest.raises(ValueError, match="ends its here"):
-        render_userdata(settings(), platform)
+        render_userdata(settings(), "linux")
+
+
+def test_a_windows_script_travels_packed_whatever_it_holds(monkeypatch) -> None:
+    script = "Write-Host 1\n'@\n</powershell>\nWrite-Host 2"
+    monkeypatch.setattr(render, "script_source", lambda _platform: script)
+
+    userdata = render_userdata(settings(), "windows")
+
+    assert "'@\n</powershell>" not in userdata
+    assert unpacked_script(re.search(r"FromBase64String\('([A-Za-z0-9+/=]+)'\)", userdata).group(1)) == script
 
 
 def test_script_source_is_the_shipped_script() -> None:

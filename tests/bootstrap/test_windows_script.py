@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
 
-from bootstrap.render import BootstrapSettings, powershell_key, render_userdata, script_source
+from bootstrap.render import BootstrapSettings, powershell_key, render_userdata, script_source, unpacked_script
 from tests.bootstrap import powershell as ps
 from tests.bootstrap.samples import HOSTILE_NAME, sample_settings
 
@@ -27,14 +28,15 @@ def function_body(name: str) -> str:
 
 
 def userdata_parts(settings: BootstrapSettings) -> tuple[str, str]:
-    """The settings file and the script as the userdata's two here-strings hold them."""
+    """The settings file as the userdata's here-string holds it, and the script its packed string unpacks to."""
     userdata = render_userdata(settings, "windows")
     inner = userdata.removeprefix("<powershell>\n").removesuffix("</powershell>\n")
     tree = ps.parse(inner)
     assert ps.syntax_errors(tree) == []
-    here_strings = [ps.text(node) for node in ps.nodes(tree, "verbatim_here_string_characters")]
-    assert len(here_strings) == 2
-    return ps.here_string_body(here_strings[0]), ps.here_string_body(here_strings[1])
+    [here_string] = [ps.text(node) for node in ps.nodes(tree, "verbatim_here_string_characters")]
+    [packed] = [ps.verbatim_value(ps.text(node)) for node in ps.nodes(tree, "verbatim_string_characters")
+                if re.fullmatch(r"[A-Za-z0-9+/]{100,}={0,2}", ps.verbatim_value(ps.text(node)))]
+    return ps.here_string_body(here_string), unpacked_script(packed)
 
 
 def settings_values(psd1: str) -> dict[str, object]:
@@ -142,12 +144,13 @@ def test_failures_abandon_through_try_finally() -> None:
 def test_web_calls_use_basic_parsing_and_imds_v2_tokens() -> None:
     commands = [n for n in ps.nodes(script_tree(), "command")
                 if ps.text(n.children[0]) in ("Invoke-WebRequest", "Invoke-RestMethod")]
-    metadata = function_body("Read-Metadata")
+    metadata = function_body("Get-Metadata")
 
-    assert len(commands) >= 5
+    assert len(commands) >= 4
     assert all("-UseBasicParsing" in ps.text(command) for command in commands)
     assert "-Method Put -Uri \"$Imds/api/token\"" in metadata
-    assert metadata.count("-Headers $headers") == 2
+    assert "-Headers @{ 'X-aws-ec2-metadata-token' = $token }" in metadata
+    assert function_body("Read-Metadata").count("Get-Metadata '") == 2
 
 
 def test_heartbeats_are_sent_at_each_step_and_while_the_deployment_is_awaited() -> None:
@@ -168,3 +171,33 @@ def test_the_health_wait_uses_the_load_balancers_codes() -> None:
 
     assert "\"$($script:Settings.HealthyStatusCodes)\".Split(',') | Where-Object {" in wait and "-ge 200" not in wait
     assert "$bounds = $_.Split('-'); $code -ge $bounds[0] -and $code -le $bounds[-1]" in wait
+
+
+def test_boot_registers_the_termination_watch_as_a_task_that_outlives_it() -> None:
+    register = function_body("Register-TerminationWatch")
+
+    for expected in ("-File \"{0}\" -SettingsPath \"{1}\" -WatchTermination", "$PSCommandPath, $SettingsPath",
+                     "-ExecutionTimeLimit ([TimeSpan]::Zero)", "-RestartCount 3", "New-ScheduledTaskTrigger -AtStartup",
+                     "-User 'SYSTEM'", "Start-ScheduledTask -TaskName $WatchTask"):
+        assert expected in register, expected
+    source = script_source("windows")
+    assert source.index("Register-TerminationWatch\n    Enter-Step 'health'") > source.index("'service', '--install'")
+
+
+def test_the_watch_deletes_the_machine_then_continues_the_termination_hook() -> None:
+    watch = function_body("Watch-Termination")
+
+    assert "(Get-Metadata 'autoscaling/target-lifecycle-state') -eq 'Terminated'" in watch
+    deregister = watch.index("'deregister-from', '--server', $s.ServerUrl, '--apiKey', $script:RegistrationKey, "
+                             "'--space', $s.Space")
+    complete = watch.index("Complete-ASLifecycleAction")
+    assert watch.index("Read-RegistrationKey") < deregister < watch.index("catch", deregister) < complete, \
+        "a failed deletion is caught, so the termination always continues"
+    for parameter in ("-AutoScalingGroupName $s.AsgName", "-LifecycleHookName $s.TerminationHookName",
+                      "-InstanceId $script:InstanceId", "-LifecycleActionResult 'CONTINUE'", "-Region $script:Region"):
+        assert parameter in watch[complete:], parameter
+    assert "finally { $script:RegistrationKey = '' }" in watch
+    assert "Send-LifecycleSignal" not in watch and "Send-Heartbeat" not in watch, "the launch hook is not the watch's"
+    source = script_source("windows")
+    assert source.index("if ($WatchTermination)") < source.index("$lock = New-Object"), \
+        "the watch never takes the boot's lock nor signals the launch hook"

@@ -16,6 +16,7 @@ import graphlib
 
 import pytest
 
+from bootstrap.render import userdata_text
 from components import dns_names, naming
 from components.feature import MAX_FEATURE_LENGTH
 from components.settings import DEFAULT_TLS_POLICY, SettingsError
@@ -256,5 +257,5 @@ def test_destroy_removes_the_listener_before_the_certificate_and_the_records_wit
 
 
 def test_userdata_never_names_the_url(named: ProgramRun) -> None:
-    userdata = base64.b64decode(named.one(TEMPLATE).inputs["userData"]).decode()
+    userdata = userdata_text(base64.b64decode(named.one(TEMPLATE).inputs["userData"]))
     assert "features.example.com" not in userdata

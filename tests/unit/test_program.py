@@ -8,7 +8,7 @@ import json
 import pytest
 from pulumi.runtime.rpc import _special_secret_sig, _special_sig_key
 
-from bootstrap.render import USERDATA_LIMIT_BYTES, bash_quote, bash_variable
+from bootstrap.render import USERDATA_LIMIT_BYTES, bash_quote, bash_variable, userdata_text
 from components import naming
 from components.settings import SettingsError
 from tests.unit.conftest import ACCOUNT, FeatureMocks, ProgramRun, run_program
@@ -48,7 +48,7 @@ EXPECTED_SAMPLE = {
     ENVIRONMENT: 1, NETWORK: 1, FLEET: 1,
     VPC: 1, IGW: 1, SUBNET: 4, ROUTE_TABLE: 2, ASSOCIATION: 4, EIP: 1, NAT: 1,
     SG: 2, ROLE: 1, ROLE_POLICY: 1, PROFILE: 1, PARAMETER: 1, FEATURE_KEY: 1, KEY: 1, ALIAS: 1,
-    TEMPLATE: 1, TARGET_GROUP: 1, BALANCER: 1, LISTENER: 1, GROUP: 1, HOOK: 1, GATE: 1,
+    TEMPLATE: 1, TARGET_GROUP: 1, BALANCER: 1, LISTENER: 1, GROUP: 1, HOOK: 2, GATE: 1,
     TENANT: 1, OVERRIDE: 1, TENANT_VARIABLES: 1,
 }
 
@@ -68,8 +68,13 @@ def sample() -> ProgramRun:
     return run_program(sample_config())
 
 
+def hook(run: ProgramRun, transition: str = "autoscaling:EC2_INSTANCE_LAUNCHING"):
+    [found] = [h for h in run.of_type(HOOK) if h.inputs["lifecycleTransition"] == transition]
+    return found
+
+
 def decoded_userdata(run: ProgramRun) -> str:
-    return base64.b64decode(run.one(TEMPLATE).inputs["userData"]).decode()
+    return userdata_text(base64.b64decode(run.one(TEMPLATE).inputs["userData"]))
 
 
 def group_by_name(run: ProgramRun, suffix: str):
@@ -264,7 +269,7 @@ def test_userdata_holds_no_key_and_fits_the_limit(sample: ProgramRun) -> None:
     assert SAMPLE_API_KEY not in text
     assert SAMPLE_REGISTRATION_KEY not in text
     assert naming.registration_key_parameter("ryan0001") in text
-    assert len(text.encode()) < USERDATA_LIMIT_BYTES
+    assert len(base64.b64decode(sample.one(TEMPLATE).inputs["userData"])) < USERDATA_LIMIT_BYTES
 
 
 def test_the_registration_key_is_a_secret_securestring(sample: ProgramRun) -> None:
@@ -335,7 +340,7 @@ def test_instance_role_is_least_privilege(sample: ProgramRun) -> None:
     assert {s["Sid"]: (s["Action"], s["Resource"]) for s in policy["Statement"]} == {
         "ReadRegistrationKey": (["ssm:GetParameter"], [parameter]),
         "DecryptRegistrationKey": (["kms:Decrypt"], [sample.one(KEY).inputs and key_arn(sample)]),
-        "CompleteLaunchHook": (
+        "CompleteLifecycleHooks": (
             ["autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"],
             [f"arn:aws:autoscaling:eu-west-1:{ACCOUNT}:autoScalingGroup:*:autoScalingGroupName/{group}"],
         ),
@@ -453,24 +458,41 @@ def test_the_group_runs_the_deployed_version_and_the_rollout_carries_the_new_one
 
 
 def test_the_launch_hook_is_declared_twice_so_that_changing_it_never_replaces_the_group(sample: ProgramRun) -> None:
-    hook = {
+    declared = {
         "name": "phoenix-bootstrap",
         "lifecycleTransition": "autoscaling:EC2_INSTANCE_LAUNCHING",
         "defaultResult": "ABANDON",
         "heartbeatTimeout": 600,
     }
-    assert sample.one(GROUP).inputs["initialLifecycleHooks"] == [hook], "the first instances launch through it"
-    resource = sample.one(HOOK).inputs
-    assert {k: resource[k] for k in hook} == hook
+    assert sample.one(GROUP).inputs["initialLifecycleHooks"] == [declared], "the first instances launch through it"
+    resource = hook(sample).inputs
+    assert {k: resource[k] for k in declared} == declared
     assert resource["autoscalingGroupName"] == naming.group_name("ryan0001")
     changed = run_program(sample_config({"phoenix:fleet.lifecycleHeartbeatSeconds": 900}))
-    assert changed.one(HOOK).inputs["heartbeatTimeout"] == 900
+    assert hook(changed).inputs["heartbeatTimeout"] == 900
     kept = apply_ignore_changes(sample.one(GROUP).inputs, changed.one(GROUP).inputs, changed.one(GROUP).ignore_changes)
     assert kept == sample.one(GROUP).inputs, "the group sees no change, so nothing replaces it"
 
 
+def test_terminating_instances_are_held_while_they_leave_octopus_and_never_longer(sample: ProgramRun) -> None:
+    termination = hook(sample, "autoscaling:EC2_INSTANCE_TERMINATING").inputs
+    assert termination["autoscalingGroupName"] == naming.group_name("ryan0001")
+    assert termination["defaultResult"] == "CONTINUE", "a watch that died must not keep the instance"
+    assert 30 <= termination["heartbeatTimeout"] <= 600
+    assert termination["name"] != hook(sample).inputs["name"]
+    text = decoded_userdata(sample)
+    assert f"{bash_variable('termination_hook_name')}={bash_quote(termination['name'])}" in text
+    gate = sample.one(GATE)
+    assert hook(sample, "autoscaling:EC2_INSTANCE_TERMINATING").urn in gate.dependencies, \
+        "the refresh's old instances leave Octopus too"
+    statement = next(s for s in json.loads(sample.one(ROLE_POLICY).inputs["policy"])["Statement"]
+                     if "autoscaling:CompleteLifecycleAction" in s["Action"])
+    assert statement["Resource"] == [
+        f"arn:aws:autoscaling:eu-west-1:{ACCOUNT}:autoScalingGroup:*:autoScalingGroupName/{naming.group_name('ryan0001')}"]
+
+
 def test_launch_hook_abandons_instances_that_never_report_healthy(sample: ProgramRun) -> None:
-    assert sample.one(HOOK).inputs["defaultResult"] == "ABANDON"
+    assert hook(sample).inputs["defaultResult"] == "ABANDON"
     text = decoded_userdata(sample)
     assert f"{bash_variable('lifecycle_hook_name')}={bash_quote('phoenix-bootstrap')}" in text
     assert f"{bash_variable('asg_name')}={bash_quote(naming.group_name('ryan0001'))}" in text
@@ -499,7 +521,7 @@ def test_rollout_gate_waits_on_the_group_and_its_version(sample: ProgramRun) -> 
     assert gate.inputs["launch_template_version"] == "1"
     assert gate.inputs["timeout_minutes"] == 30 and gate.inputs["instance_warmup_seconds"] == 60
     assert gate.inputs["region"] == "eu-west-1"
-    assert {sample.one(GROUP).urn, sample.one(HOOK).urn} <= gate.dependencies, "the hook is current before a rollout"
+    assert {sample.one(GROUP).urn, hook(sample).urn} <= gate.dependencies, "the hook is current before a rollout"
 
 
 # --- the version stamp ---------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from bootstrap import render
-from bootstrap.render import USERDATA_LIMIT_BYTES, script_source, wrapper_source
+from bootstrap.render import USERDATA_LIMIT_BYTES, script_source, userdata_text, wrapper_source
 from components import versioning
 from components.versioning import userdata
 from components.settings import parse_settings
@@ -156,14 +156,14 @@ def test_longest_settings_stay_under_the_userdata_limit(platform: str) -> None:
     stamped = versioning.bootstrap_for(settings)
     raw = base64.b64decode(userdata(stamped, platform))
     assert len(raw) < USERDATA_LIMIT_BYTES
-    assert stamped.infrastructure_version.encode() in raw
+    assert stamped.infrastructure_version in userdata_text(raw)
     assert stamped.tenant == feature
 
 
 @pytest.mark.parametrize("platform", ["linux", "windows"])
 def test_userdata_names_the_key_parameter_but_never_holds_a_key(platform: str) -> None:
     stamped = stamped_for({"phoenix:fleet.os": platform})
-    raw = base64.b64decode(userdata(stamped, platform)).decode()
+    raw = userdata_text(base64.b64decode(userdata(stamped, platform)))
     assert stamped.registration_key_parameter in raw
     assert SAMPLE_API_KEY not in raw
     assert SAMPLE_REGISTRATION_KEY not in raw
