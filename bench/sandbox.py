@@ -33,7 +33,7 @@ from tests.s3_emulator import FaultProxy, Identity, S3Emulator, backend_url, rea
 
 PASSPHRASE = "phoenix-bench-passphrase"
 API_KEY = "API-BENCHMARKKEY000000000000001"
-#: The key instances register with; its user may only register machines.
+#: The key instances register with; its user may only register and delete machines.
 REGISTRATION_KEY = "API-BENCHMARKREGISTRATION00001"
 
 #: Variables of the caller's shell that would steer the command line elsewhere.

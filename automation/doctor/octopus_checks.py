@@ -375,18 +375,21 @@ def check_release(probe: Probe) -> Check:
     return Check("octopus.release", OK, f"{version} is {release.get('Id')}")
 
 
+#: What `Tentacle deregister-from` needs when Auto Scaling terminates an instance (OctopusTentacle's
+#: DeregisterMachineCommand: find the machines with its thumbprint, delete them).
+DEREGISTRATION_PERMISSIONS = frozenset({"MachineView", "MachineDelete"})
 #: What `Tentacle register-with` needs (OctopusClients' RegisterMachineOperation: find the
 #: machine by name, resolve environments, tenants, tags, the policy and a proxy, then create
-#: or, with --force, update the machine). Anything more on the instances' key is exposure.
+#: or, with --force, update the machine), and deregistration. Anything more on the instances' key is exposure.
 REGISTRATION_PERMISSIONS = frozenset({
     "MachineCreate", "MachineEdit", "MachineView", "EnvironmentView", "TenantView",
     "MachinePolicyView", "ProxyView",
-})
+}) | DEREGISTRATION_PERMISSIONS
 #: System permissions that grant nothing beyond seeing the spaces a key can use.
 REGISTRATION_SYSTEM_PERMISSIONS = frozenset({"SpaceView"})
 
 _DEDICATED_KEY = (
-    "create a user that may only register machines in the feature environment, give it an "
+    "create a user that may only register and delete machines in the feature environment, give it an "
     "API key and export it as OCTOPUS_REGISTRATION_API_KEY"
 )
 
@@ -436,10 +439,11 @@ def check_registration_key(probe: Probe) -> Check:
         f"({source_of(probe.ctx.sources, 'octopus:registrationApiKey') or 'stack config'})"
     )
     try:
-        extra = extra_permissions(client.user_permissions(user))
+        permissions = client.user_permissions(user)
     except OctopusError as error:
         return Check("octopus.registrationKey", OK, f"{who}; its permissions are not readable with it "
                                                    f"({error.status}): not checked")
+    extra = extra_permissions(permissions)
     if extra:
         return Check(
             "octopus.registrationKey", WARN,
@@ -447,4 +451,12 @@ def check_registration_key(probe: Probe) -> Check:
             f"give user {_user_name(user)!r} a role with only {', '.join(sorted(REGISTRATION_PERMISSIONS))} "
             "(scoped to the feature environment)",
         )
-    return Check("octopus.registrationKey", OK, f"{who}, who may only register machines")
+    missing = sorted(DEREGISTRATION_PERMISSIONS - set(permissions.get("SpacePermissions") or {}))
+    if missing:
+        return Check(
+            "octopus.registrationKey", WARN,
+            f"{who}, who lacks {', '.join(missing)}: instances Auto Scaling stops (awake hours, scale-in) "
+            "cannot delete their machine, which stays unavailable until the machine policy removes it",
+            f"add {', '.join(missing)} (scoped to the feature environment) to user {_user_name(user)!r}'s role",
+        )
+    return Check("octopus.registrationKey", OK, f"{who}, who may only register and delete machines")

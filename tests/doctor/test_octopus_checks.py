@@ -350,7 +350,20 @@ def test_the_orgs_opt_in_turns_the_failure_into_a_warning_on_every_run(ready_oct
 def test_registration_only_key_passes_and_names_its_user(ready_octopus, make_context) -> None:
     check = run_one(make_context(), "octopus.registrationKey")
     assert check.status == "ok"
-    assert_named(check.found, "'tentacle-registrar'", "OCTOPUS_REGISTRATION_API_KEY", "only register machines")
+    assert_named(check.found, "'tentacle-registrar'", "OCTOPUS_REGISTRATION_API_KEY", "only register and delete machines")
+
+
+def test_a_registration_key_that_cannot_delete_machines_warns_that_stopped_instances_linger(
+        ready_octopus, make_context) -> None:
+    from tests.octopus_emulator.fixtures import REGISTRATION_ONLY
+
+    key = "API-REGISTERONLY0000000000001"
+    spaces = {k: v for k, v in REGISTRATION_ONLY["SpacePermissions"].items() if k != "MachineDelete"}
+    ready_octopus.add_api_key(key, username="register-only", permissions={**REGISTRATION_ONLY, "SpacePermissions": spaces})
+    check = run_one(make_context(registration_key=key), "octopus.registrationKey")
+    assert check.status == "warn"
+    assert_named(check.found, "'register-only'", "lacks MachineDelete", "unavailable")
+    assert_named(check.fix, "MachineDelete", "'register-only'")
 
 
 def test_a_registration_key_with_more_rights_warns_with_their_names(ready_octopus, make_context) -> None:
