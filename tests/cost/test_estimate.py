@@ -135,6 +135,17 @@ def test_the_price_table_covers_every_region_for_both_platforms_and_names_its_da
         assert region.nat_gateway_hour > 0 and region.application_load_balancer_hour > 0
 
 
+def test_the_windows_licence_costs_the_same_in_every_region_and_grows_with_the_size() -> None:
+    """AWS charges the Windows licence per instance type, whatever the region: a Linux or Windows price
+    typed wrong in one region shows here."""
+    fees = {(name, instance_type): round(prices["windows"] - prices["linux"], 4)
+            for name, region in TABLE.regions.items() for instance_type, prices in region.instances.items()}
+    for instance_type in TABLE.region("us-east-1").instances:
+        assert len({fee for (_, kind), fee in fees.items() if kind == instance_type}) == 1, instance_type
+    fee = {kind: value for (name, kind), value in fees.items() if name == "us-east-1"}
+    assert fee["t3.micro"] <= fee["t3.small"] <= fee["t3.medium"] < fee["t3.large"] < fee["t3.xlarge"]
+
+
 def test_the_table_date_is_shown_wherever_the_estimate_is(defaults) -> None:
     assert f"prices of {TABLE.taken}" in headline(defaults)
     assert f"prices of {TABLE.taken}" in text(defaults)[0]
