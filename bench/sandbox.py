@@ -27,8 +27,7 @@ from automation.config import DEFAULTS_FILE
 from bench.timing import CommandFailed
 from tests.engine.projects.octopus.program import copy_project
 from tests.octopus_emulator import OctopusEmulator
-from tests.octopus_emulator.ready import octopus_names
-from tests.octopus_emulator.fixtures import REGISTRATION_ONLY
+from tests.octopus_emulator.ready import REGISTRATION_ONLY, octopus_names
 from tests.s3_emulator import FaultProxy, Identity, S3Emulator, backend_url, readme_policy
 
 PASSPHRASE = "phoenix-bench-passphrase"

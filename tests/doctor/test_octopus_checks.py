@@ -355,7 +355,7 @@ def test_registration_only_key_passes_and_names_its_user(ready_octopus, make_con
 
 def test_a_registration_key_that_cannot_delete_machines_warns_that_stopped_instances_linger(
         ready_octopus, make_context) -> None:
-    from tests.octopus_emulator.fixtures import REGISTRATION_ONLY
+    from tests.octopus_emulator.ready import REGISTRATION_ONLY
 
     key = "API-REGISTERONLY0000000000001"
     spaces = {k: v for k, v in REGISTRATION_ONLY["SpacePermissions"].items() if k != "MachineDelete"}

@@ -23,7 +23,7 @@ from typing import Optional
 
 from tests.octopus_emulator.documents import ApiError
 from tests.octopus_emulator.emulator import OctopusEmulator
-from tests.octopus_emulator.ready import OctopusNames, Template, octopus_names
+from tests.octopus_emulator.ready import REGISTRATION_ONLY, OctopusNames, Template, octopus_names
 
 #: How long the policy `--ready` seeds waits before deleting an unavailable machine.
 READY_CLEANUP = timedelta(minutes=20)
@@ -83,7 +83,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--extra-api-key", action="append", default=[], metavar="KEY",
-        help="another key the server accepts, of its own user (e.g. OCTOPUS_REGISTRATION_API_KEY; repeatable)",
+        help="another key the server accepts, of its own user who may only register and delete machines "
+        "(e.g. OCTOPUS_REGISTRATION_API_KEY; repeatable)",
     )
     parser.add_argument("--space", default="Default", help="name of the default space (default Default)")
     parser.add_argument(
@@ -160,7 +161,7 @@ def seed(emulator: OctopusEmulator, args: argparse.Namespace) -> None:
             raise ValueError(f"--release takes PROJECT=VERSION, got {spec!r}")
         emulator.seed_release(project, version)
     for number, key in enumerate(args.extra_api_key, start=1):
-        emulator.add_api_key(key, username=f"extra{number}")
+        emulator.add_api_key(key, username=f"extra{number}", permissions=REGISTRATION_ONLY)
 
 
 def main(argv: list[str] | None = None) -> int:

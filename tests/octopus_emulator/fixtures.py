@@ -7,18 +7,11 @@ from typing import Iterator
 import pytest
 
 from tests.octopus_emulator.emulator import OctopusEmulator
+from tests.octopus_emulator.ready import REGISTRATION_ONLY
 
 TEST_API_KEY = "API-EMULATORTESTKEY0000000001"
 #: The key instances register with: its user may only register machines and delete them.
 TEST_REGISTRATION_KEY = "API-EMULATORREGISTRATION00001"
-REGISTRATION_ONLY = {
-    "SpacePermissions": {
-        name: [{"SpaceId": "Spaces-1"}]
-        for name in ("MachineCreate", "MachineEdit", "MachineView", "MachineDelete", "EnvironmentView", "TenantView",
-                     "MachinePolicyView")
-    },
-    "SystemPermissions": ["SpaceView"],
-}
 
 
 @pytest.fixture

@@ -6,6 +6,18 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 
+#: What instances' registration user holds (doctor's `octopus.registrationKey` asks for exactly this):
+#: registering a machine, and deleting its own when the instance stops.
+REGISTRATION_ONLY = {
+    "SpacePermissions": {
+        name: [{"SpaceId": "Spaces-1"}]
+        for name in ("MachineCreate", "MachineEdit", "MachineView", "MachineDelete", "EnvironmentView", "TenantView",
+                     "MachinePolicyView")
+    },
+    "SystemPermissions": ["SpaceView"],
+}
+
+
 @dataclass(frozen=True)
 class Template:
     """A project variable template: the slot a tenant variable's value fills."""
