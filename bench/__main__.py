@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)
     mutation = args.names[:1] == ["mutation"]
     unknown = _unknown_modules(args.names[1:]) if mutation else [name for name in args.names if name not in NAMES]
     if unknown and mutation:

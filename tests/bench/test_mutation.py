@@ -223,3 +223,10 @@ def test_resume_belongs_to_the_mutation_run(capsys) -> None:
         bench_main.main(["startup", "--resume"])
     assert exited.value.code == 2
     assert "--resume continues a mutation run" in capsys.readouterr().err
+
+
+def test_resume_may_stand_between_the_modules(capsys) -> None:
+    with pytest.raises(SystemExit) as exited:
+        bench_main.main(["mutation", "tenant", "--resume", "nothing"])
+    assert exited.value.code == 2
+    assert "unknown module nothing" in capsys.readouterr().err
