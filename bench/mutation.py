@@ -61,11 +61,13 @@ PROGRAM_OCTOPUS = tuple(
 MODULES: dict[str, tuple[str, ...]] = {
     "components/octopus/override.py": (
         "tests/providers/test_override_provider.py", "tests/providers/test_protocol.py",
-        "tests/providers/test_provider_config.py", *PROGRAM_OCTOPUS,
+        "tests/providers/test_provider_config.py", "tests/unit/test_octopus_resources.py", *PROGRAM_OCTOPUS,
     ),
+    # reap --orphans reads the tenant's phoenix mark (tests/cli/test_lifetime.py).
     "components/octopus/tenant.py": (
         "tests/providers/test_tenant_provider.py", "tests/providers/test_protocol.py",
-        "tests/providers/test_provider_config.py", *PROGRAM_OCTOPUS,
+        "tests/providers/test_provider_config.py", "tests/unit/test_octopus_resources.py", *PROGRAM_OCTOPUS,
+        "tests/cli/test_lifetime.py::test_only_tenants_with_phoenix_mark_for_their_own_name_and_no_stack_are_orphans",
     ),
     "components/rollout.py": (
         "tests/rollout/test_rollout.py", "tests/rollout/test_provider.py", "tests/rollout/test_protocol.py",

@@ -312,10 +312,10 @@ class Tenant(Resource, module="octopus", name="Tenant"):
     ) -> None:
         props = {
             "tenant_name": tenant_name,
-            "projects": _as_list(projects),
-            "environments": _as_list(environments),
+            "projects": projects,
+            "environments": environments,
             "description": description,
-            "tenant_tags": _as_list(tenant_tags),
+            "tenant_tags": tenant_tags,
             "space": space,
             "adopt_existing": adopt_existing,
             "tenant_id": None,
@@ -325,7 +325,3 @@ class Tenant(Resource, module="octopus", name="Tenant"):
             "adopted": None,
         }
         super().__init__(TenantProvider(), resource_name, props, opts)
-
-
-def _as_list(value: Any) -> Any:
-    return list(value) if isinstance(value, tuple) else value

@@ -341,3 +341,26 @@ def test_update_that_drops_a_project_disconnects_the_tenant_from_it(world: World
     result = provider.update(tenant_id, outs, checked(provider, news(projects=[PROJECT])))
     [tenant] = world.emulator.tenants()
     assert list(tenant["ProjectEnvironments"]) == [world.project()["Id"]] == result.outs["project_ids"]
+
+
+def test_a_tenant_in_another_space_is_updated_there(world: World) -> None:
+    emulator = world.emulator
+    emulator.seed_space("Features")
+    emulator.seed_project(PROJECT, space="Features")
+    emulator.seed_environment(ENVIRONMENT, space="Features")
+    provider, inputs, tenant_id, outs = created(world, space="Features")
+    result = provider.update(tenant_id, outs, {**inputs, "description": "moved on"})
+    [tenant] = emulator.tenants(space="Features")
+    assert tenant["Id"] == tenant_id and tenant["Description"] == "moved on"
+    assert emulator.tenants() == [], "nothing written to the default space"
+    assert result.outs["space_id"] == outs["space_id"] != "Spaces-1", "the state keeps the tenant's space"
+
+
+@pytest.mark.parametrize("adopt", [True, False], ids=["adopted", "created"])
+def test_an_update_keeps_whether_the_tenant_was_adopted(world: World, adopt: bool) -> None:
+    """The state records whether the tenant was taken over rather than made; an update must not forget it."""
+    if adopt:
+        world.emulator.seed_tenant("ryan0001")
+    provider, inputs, tenant_id, outs = created(world, adopt_existing=adopt)
+    result = provider.update(tenant_id, outs, {**inputs, "description": "changed"})
+    assert result.outs["adopted"] is adopt
