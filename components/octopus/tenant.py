@@ -108,22 +108,21 @@ class TenantProvider(OctopusProvider):
             delete_tenant(client, id_)
 
 
-def delete_tenant(client: Any, tenant_id: str) -> bool:
+def delete_tenant(client: Any, tenant_id: str) -> None:
     """Delete the tenant, the machines registered for it alone and overrides naming it;
-    False when it was already gone (or its whole space is): nothing is left to delete."""
+    a tenant already gone (or its whole space) leaves nothing to delete."""
     from components.octopus.errors import OctopusNotFound
 
     try:
         tenant = client.get_tenant(tenant_id)
     except OctopusNotFound:
-        return False
+        return
     deregister_machines(client, tenant_id)
     _remove_overrides(client, tenant)
     try:
         client.delete_tenant(tenant_id)
     except OctopusNotFound:
         pass  # deleted meanwhile: the goal is met
-    return True
 
 
 #: How a phoenix-made tenant's description begins: `reap --orphans` deletes only tenants

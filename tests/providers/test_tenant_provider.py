@@ -6,7 +6,7 @@ import pytest
 from pulumi.output import Unknown
 
 from components.octopus.errors import OctopusNotFound, OctopusUnavailable
-from components.octopus.tenant import TenantNameTaken, TenantProvider
+from components.octopus.tenant import TenantNameTaken, TenantProvider, deregister_machines
 from tests.providers.conftest import ENVIRONMENT, OTHER_ENVIRONMENT, PROJECT, World
 
 
@@ -364,3 +364,20 @@ def test_an_update_keeps_whether_the_tenant_was_adopted(world: World, adopt: boo
     provider, inputs, tenant_id, outs = created(world, adopt_existing=adopt)
     result = provider.update(tenant_id, outs, {**inputs, "description": "changed"})
     assert result.outs["adopted"] is adopt
+
+
+def test_putting_a_feature_to_sleep_removes_its_own_machines_and_says_which(world: World) -> None:
+    """`sleep` reports the deployment targets it deleted: the tenant's own, never a shared one."""
+    emulator = world.emulator
+    _, _, tenant_id, _ = created(world)
+    emulator.seed_tenant("other0001", projects={PROJECT: [ENVIRONMENT]})
+    emulator.register_machine(
+        "green-shared-1", environments=[ENVIRONMENT], roles=["web"], tenants=["ryan0001", "other0001"]
+    )
+    own = [emulator.register_machine(name, environments=[ENVIRONMENT], roles=["web"], tenants=["ryan0001"])
+           for name in ("ryan0001-i-1", "ryan0001-i-2")]
+    with world.make(TenantProvider).client() as client:
+        removed = deregister_machines(client, tenant_id)
+    assert sorted(removed) == sorted(machine["Id"] for machine in own)
+    assert [m["Name"] for m in emulator.machines()] == ["green-shared-1"]
+    assert [t["Name"] for t in emulator.tenants()] == ["other0001", "ryan0001"], "the tenants stay"
