@@ -277,7 +277,7 @@ def _outputs(
     outs = {key: props.get(key) for key in INPUTS}
     outs.update(
         tenant_id=tenant["Id"],
-        tenant_name=tenant.get("Name", props.get("tenant_name")),
+        tenant_name=tenant["Name"],
         project_ids=list(project_ids),
         environment_ids=list(environment_ids),
         space_id=space_id,

@@ -217,6 +217,7 @@ def test_existing_tenant_is_refused_without_adopt_and_left_untouched(world: Worl
     with pytest.raises(TenantNameTaken) as raised:
         provider.create(checked(provider, news()))
     assert "'ryan0001'" in str(raised.value) and before[0]["Id"] in str(raised.value)
+    assert "'Default'" in str(raised.value), "the message names the space the tenant is in"
     assert "phoenix:octopus.adoptExistingTenant" in str(raised.value), "the advice names the setting to change"
     assert world.emulator.tenants() == before
 
@@ -381,3 +382,39 @@ def test_putting_a_feature_to_sleep_removes_its_own_machines_and_says_which(worl
     assert sorted(removed) == sorted(machine["Id"] for machine in own)
     assert [m["Name"] for m in emulator.machines()] == ["green-shared-1"]
     assert [t["Name"] for t in emulator.tenants()] == ["other0001", "ryan0001"], "the tenants stay"
+
+
+def test_a_tenant_without_a_description_gets_none_in_octopus(world: World) -> None:
+    _, _, tenant_id, _ = created(world, description="")
+    [tenant] = world.emulator.tenants()
+    assert tenant["Id"] == tenant_id and tenant["Description"] == ""
+
+
+def test_adopting_a_tenant_keeps_its_connections_to_other_projects(world: World) -> None:
+    other = world.emulator.seed_project("Other App")
+    seeded = world.emulator.seed_tenant("ryan0001", projects={"Other App": [ENVIRONMENT]})
+    _, _, tenant_id, outs = created(world, adopt_existing=True)
+    [tenant] = world.emulator.tenants()
+    assert tenant_id == seeded["Id"]
+    assert sorted(tenant["ProjectEnvironments"]) == sorted([world.project()["Id"], other["Id"]])
+    assert tenant["ProjectEnvironments"][other["Id"]] == seeded["ProjectEnvironments"][other["Id"]]
+    assert outs["project_ids"] == [world.project()["Id"]], "the stack manages only its own projects"
+
+
+def test_delete_removes_the_overrides_in_every_project_though_one_project_went_meanwhile(world: World) -> None:
+    """A project deleted between reading the tenant and reading the project: the others are still cleaned."""
+    world.emulator.seed_project("Other App")
+    world.emulator.seed_release("Other App", "1.0.0-ryan0001")
+    provider, _, tenant_id, outs = created(world, projects=[PROJECT, "Other App"])
+    first, second = sorted(outs["project_ids"])
+    with provider.client() as client:
+        env_id = client.find_environment(ENVIRONMENT)["Id"]
+        for project_id in (first, second):
+            release = client.releases(project_id)[0]["Id"]
+            client.set_auto_deploy_override(project_id, env_id, tenant_id, release)
+    world.emulator.fail_next("GET", rf"/projects/{first}$", status=404)
+    provider.delete(tenant_id, outs)
+    assert world.emulator.tenants() == []
+    assert world.emulator.project("Other App").get("AutoDeployReleaseOverrides") in (None, []), (
+        "the override in the project read after the missing one is gone too"
+    )

@@ -14,7 +14,7 @@ import pulumi
 from pulumi.runtime import rpc
 
 from components.octopus.override import AutoDeployOverride, AutoDeployOverrideProvider
-from components.octopus.tenant import Tenant, TenantProvider
+from components.octopus.tenant import Tenant, TenantProvider, made_by_phoenix, phoenix_description
 from tests.unit.conftest import FeatureMocks, run_inline
 
 TENANT = "pulumi-python:dynamic/octopus:Tenant"
@@ -77,3 +77,10 @@ def test_an_override_registers_what_it_was_given_and_exposes_the_ids_it_resolved
     assert inputs == {"project": "Phoenix Web", "environment": "Feature", "tenant_id": "Tenants-1",
                       "release_version": "1.0.0-ryan0001", "space": "Features"}
     assert outputs == ["Projects-1", "Environments-1", "Releases-7", "Spaces-1"]
+
+
+def test_the_phoenix_mark_stays_what_tenants_in_octopus_already_carry() -> None:
+    """`reap --orphans` finds phoenix's tenants by this text; a changed mark would orphan-proof every old one."""
+    assert phoenix_description("ryan0001") == "Feature environment ryan0001, managed by phoenix"
+    assert phoenix_description("ryan0001", "revision 3") == "Feature environment ryan0001, managed by phoenix, revision 3"
+    assert made_by_phoenix({"Name": "ryan0001", "Description": phoenix_description("ryan0001")})
