@@ -92,6 +92,9 @@ def test_check_names_projects_and_environments_octopus_does_not_know(world: Worl
     reasons = {f.property: f.reason for f in result.failures}
     assert set(reasons) == {"projects", "environments"}
     assert "'Nope'" in reasons["projects"] and "'Gone'" in reasons["environments"]
+    assert "no project named" in reasons["projects"] and "no environment named" in reasons["environments"], (
+        "each says what kind of thing is missing"
+    )
 
 
 def test_check_lets_unknown_values_through_during_preview(world: World) -> None:
