@@ -154,6 +154,16 @@ def test_read_matches_state_then_reports_a_consumed_override_gone(world: World) 
     assert again.id == override_id and len(world.overrides()) == 1
 
 
+def test_a_refresh_without_drift_reads_the_project_and_never_lists_its_releases(world: World) -> None:
+    """Every feature stack refreshes its override: a project has thousands of releases to page through."""
+    t = tenant(world)
+    provider, inputs, override_id, outs = created(world, t["Id"])
+    before = world.emulator.count("GET", r"/projects/Projects-\d+/releases")
+    read = provider.read(override_id, outs)
+    assert (read.id, read.inputs["release_version"]) == (override_id, VERSION)
+    assert world.emulator.count("GET", r"/projects/Projects-\d+/releases") == before
+
+
 def test_read_reports_a_release_changed_by_hand_as_drift(world: World) -> None:
     t = tenant(world)
     provider, inputs, override_id, outs = created(world, t["Id"])
