@@ -268,17 +268,25 @@ def test_persistent_503_fails_the_create_and_leaves_no_tenant(world: World) -> N
     assert world.emulator.tenants() == []
 
 
-def test_delete_deregisters_only_the_tenants_own_machines(world: World) -> None:
-    emulator = world.emulator
-    provider, _, tenant_id, _ = created(world)
+def machines_beside_another_tenant(emulator) -> list[dict]:
+    """ryan0001's own two machines, one shared with other0001 and one of other0001's; the tenant's own.
+
+    Octopus lists machines by name, so the shared one comes first: skipping it must not end the walk.
+    """
     emulator.seed_tenant("other0001", projects={PROJECT: [ENVIRONMENT]})
-    # Octopus lists machines by name, so the shared one comes first: skipping it must not end the walk.
     emulator.register_machine(
         "green-shared-1", environments=[ENVIRONMENT], roles=["web"], tenants=["ryan0001", "other0001"]
     )
-    emulator.register_machine("ryan0001-i-1", environments=[ENVIRONMENT], roles=["web"], tenants=["ryan0001"])
+    own = [emulator.register_machine("ryan0001-i-1", environments=[ENVIRONMENT], roles=["web"], tenants=["ryan0001"])]
     emulator.register_machine("other-1", environments=[ENVIRONMENT], roles=["web"], tenants=["other0001"])
-    emulator.register_machine("ryan0001-i-2", environments=[ENVIRONMENT], roles=["web"], tenants=["ryan0001"])
+    own.append(emulator.register_machine("ryan0001-i-2", environments=[ENVIRONMENT], roles=["web"], tenants=["ryan0001"]))
+    return own
+
+
+def test_delete_deregisters_only_the_tenants_own_machines(world: World) -> None:
+    emulator = world.emulator
+    provider, _, tenant_id, _ = created(world)
+    machines_beside_another_tenant(emulator)
     provider.delete(tenant_id, {"space": "Default"})
     assert sorted(m["Name"] for m in emulator.machines()) == ["green-shared-1", "other-1"]
     assert [t["Name"] for t in emulator.tenants()] == ["other0001"]
@@ -307,7 +315,7 @@ def test_delete_of_a_tenant_already_gone_succeeds(world: World) -> None:
     assert world.emulator.tenants() == []
 
 
-def test_a_tenant_in_another_space_is_read_and_deleted_there(world: World) -> None:
+def test_a_tenant_in_another_space_is_read_updated_and_deleted_there(world: World) -> None:
     emulator = world.emulator
     emulator.seed_space("Features")
     emulator.seed_project(PROJECT, space="Features")
@@ -316,6 +324,11 @@ def test_a_tenant_in_another_space_is_read_and_deleted_there(world: World) -> No
     assert outs["space_id"] != "Spaces-1" and inputs["space"] == "Features"
     assert [t["Id"] for t in emulator.tenants(space="Features")] == [tenant_id]
     assert provider.read(tenant_id, outs).id == tenant_id
+    result = provider.update(tenant_id, outs, {**inputs, "description": "moved on"})
+    [tenant] = emulator.tenants(space="Features")
+    assert tenant["Id"] == tenant_id and tenant["Description"] == "moved on"
+    assert emulator.tenants() == [], "nothing written to the default space"
+    assert result.outs["space_id"] == outs["space_id"], "the state keeps the tenant's space"
     provider.delete(tenant_id, outs)
     assert emulator.tenants(space="Features") == []
 
@@ -347,19 +360,6 @@ def test_update_that_drops_a_project_disconnects_the_tenant_from_it(world: World
     assert list(tenant["ProjectEnvironments"]) == [world.project()["Id"]] == result.outs["project_ids"]
 
 
-def test_a_tenant_in_another_space_is_updated_there(world: World) -> None:
-    emulator = world.emulator
-    emulator.seed_space("Features")
-    emulator.seed_project(PROJECT, space="Features")
-    emulator.seed_environment(ENVIRONMENT, space="Features")
-    provider, inputs, tenant_id, outs = created(world, space="Features")
-    result = provider.update(tenant_id, outs, {**inputs, "description": "moved on"})
-    [tenant] = emulator.tenants(space="Features")
-    assert tenant["Id"] == tenant_id and tenant["Description"] == "moved on"
-    assert emulator.tenants() == [], "nothing written to the default space"
-    assert result.outs["space_id"] == outs["space_id"] != "Spaces-1", "the state keeps the tenant's space"
-
-
 @pytest.mark.parametrize("adopt", [True, False], ids=["adopted", "created"])
 def test_an_update_keeps_whether_the_tenant_was_adopted(world: World, adopt: bool) -> None:
     """The state records whether the tenant was taken over rather than made; an update must not forget it."""
@@ -374,16 +374,11 @@ def test_putting_a_feature_to_sleep_removes_its_own_machines_and_says_which(worl
     """`sleep` reports the deployment targets it deleted: the tenant's own, never a shared one."""
     emulator = world.emulator
     _, _, tenant_id, _ = created(world)
-    emulator.seed_tenant("other0001", projects={PROJECT: [ENVIRONMENT]})
-    emulator.register_machine(
-        "green-shared-1", environments=[ENVIRONMENT], roles=["web"], tenants=["ryan0001", "other0001"]
-    )
-    own = [emulator.register_machine(name, environments=[ENVIRONMENT], roles=["web"], tenants=["ryan0001"])
-           for name in ("ryan0001-i-1", "ryan0001-i-2")]
+    own = machines_beside_another_tenant(emulator)
     with world.make(TenantProvider).client() as client:
         removed = deregister_machines(client, tenant_id)
     assert sorted(removed) == sorted(machine["Id"] for machine in own)
-    assert [m["Name"] for m in emulator.machines()] == ["green-shared-1"]
+    assert sorted(m["Name"] for m in emulator.machines()) == ["green-shared-1", "other-1"]
     assert [t["Name"] for t in emulator.tenants()] == ["other0001", "ryan0001"], "the tenants stay"
 
 
