@@ -115,8 +115,9 @@ def test_check_accepts_a_tenant_id_not_known_yet(world: World) -> None:
 def test_create_for_a_tenant_not_connected_there_fails_and_writes_nothing(world: World) -> None:
     t = tenant(world, environments=[OTHER_ENVIRONMENT])
     provider = world.make(AutoDeployOverrideProvider)
-    with pytest.raises(TenantNotConnected, match="not connected"):
+    with pytest.raises(TenantNotConnected, match="not connected") as raised:
         provider.create(checked(provider, news(t["Id"])))
+    assert "'ryan0001'" in str(raised.value) and t["Id"] in str(raised.value), "the message names the tenant"
     assert world.overrides() == []
 
 
@@ -244,6 +245,20 @@ def test_persistent_503_on_the_project_write_fails_and_leaves_no_override(world:
     assert world.overrides() == []
     # each round sends its write once and re-reads; the rounds are bounded
     assert world.emulator.count("PUT", r"/projects/Projects-\d+$") == OVERRIDE_WRITE_ROUNDS
+
+
+def test_a_create_that_fails_after_its_write_landed_leaves_no_entry(world: World) -> None:
+    """The PUT landed but the read that confirms it failed: the create fails, and no entry stays
+    behind that the state does not know about (it would auto-deploy to the tenant unmanaged)."""
+    t = tenant(world)
+    project = rf"/projects/{world.project()['Id']}$"
+    # Every try of the confirming read fails (the client's 4 retries); the clean-up's read succeeds.
+    world.emulator.after_next("PUT", project, lambda: world.emulator.fail_next("GET", project, status=503, count=5))
+    provider = world.make(AutoDeployOverrideProvider)
+    with pytest.raises(OctopusUnavailable):
+        provider.create(checked(provider, news(t["Id"])))
+    assert world.emulator.count("PUT", project) == 2, "written, then cleaned up"
+    assert world.overrides() == []
 
 
 def test_a_write_that_landed_although_its_answer_was_lost_counts_as_written(world: World) -> None:
