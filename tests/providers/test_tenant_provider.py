@@ -416,3 +416,13 @@ def test_delete_removes_the_overrides_in_every_project_though_one_project_went_m
     assert world.emulator.project("Other App").get("AutoDeployReleaseOverrides") in (None, []), (
         "the override in the project read after the missing one is gone too"
     )
+
+
+def test_check_finds_projects_and_environments_in_the_tenants_own_space(world: World) -> None:
+    emulator = world.emulator
+    emulator.seed_space("Features")
+    emulator.seed_project("Features App", space="Features")
+    emulator.seed_environment("Preview", space="Features")
+    result = world.make(TenantProvider).check({}, news(projects=["Features App"], environments=["Preview"],
+                                                       space="Features"))
+    assert [f.reason for f in result.failures] == [], "names known only in that space pass"
