@@ -112,6 +112,17 @@ def test_check_accepts_a_tenant_id_not_known_yet(world: World) -> None:
     assert isinstance(result.inputs["tenant_id"], Unknown) and result.inputs["space"] == "Default"
 
 
+@pytest.mark.parametrize("field", ["project", "environment", "release_version", "space"])
+def test_check_lets_a_value_not_known_during_preview_through(world: World, field: str) -> None:
+    """A preview before the release exists (its version computed) must not fail on a lookup it cannot make."""
+    t = tenant(world)
+    before = world.emulator.count("GET")
+    result = world.make(AutoDeployOverrideProvider).check({}, news(t["Id"], **{field: Unknown()}))
+    assert [f.reason for f in result.failures] == []
+    assert isinstance(result.inputs[field], Unknown)
+    assert world.emulator.count("GET") == before, "nothing is looked up in Octopus"
+
+
 def test_create_for_a_tenant_not_connected_there_fails_and_writes_nothing(world: World) -> None:
     t = tenant(world, environments=[OTHER_ENVIRONMENT])
     provider = world.make(AutoDeployOverrideProvider)
