@@ -1,7 +1,7 @@
 """`python -m bench [NAME ...] [--quick]`: run the benchmarks, the bad-input table and the soak.
 
 `python -m bench mutation [MODULE ...]` runs the mutation testing alone (hours for all
-modules, so never part of the default run); see bench/mutation.py.
+modules, so never part of the default run; `--resume` continues a stopped one); see bench/mutation.py.
 
 Every figure is a ratio or a count taken side by side in the same run;
 seconds are printed, never judged. The exit code is 1 when the soak or the
@@ -34,7 +34,7 @@ def _run(name: str, args: argparse.Namespace) -> Report:
                         seed=args.seed, max_minutes=args.max_minutes, s3=name == "soak-s3")
     module = importlib.import_module(f"bench.{name.replace('-', '_')}")
     if name == "mutation":
-        return module.run(modules=args.names[1:])
+        return module.run(modules=args.names[1:], resume=args.resume)
     return module.run(quick=args.quick)
 
 
@@ -73,18 +73,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=1, help="seed of the soak's faults and choices (default 1)")
     parser.add_argument("--max-minutes", type=float, default=60.0, metavar="M",
                         help="the soak starts no lifecycle after M minutes (default 60)")
+    parser.add_argument("--resume", action="store_true",
+                        help="mutation: continue in each module's work folder (tests refreshed, survivors and "
+                             "unchecked mutants run again) instead of starting afresh")
     return parser
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)
     mutation = args.names[:1] == ["mutation"]
     unknown = _unknown_modules(args.names[1:]) if mutation else [name for name in args.names if name not in NAMES]
     if unknown and mutation:
         parser.error(f"unknown module {', '.join(unknown)}; choose from {', '.join(mutation_modules())}")
     if unknown:
         parser.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(NAMES)}")
+    if args.resume and not mutation:
+        parser.error("--resume continues a mutation run: python -m bench mutation --resume [MODULE ...]")
     if args.lifecycles is not None and args.lifecycles < 1 or args.workers is not None and args.workers < 1:
         parser.error("--lifecycles and --workers must be at least 1")
     chosen = ["mutation"] if mutation else [name for name in NAMES if name in args.names] or list(NAMES)

@@ -17,7 +17,8 @@ test passed, or no test in the subset reaches the function); score = (killed +
 timeouts) / mutants checked; and the same score without text-only mutants: those that
 change nothing but the wording of a message (a string with a space in it), which no test
 should pin word for word. A run stopped early (read back with `read_tally`) scores the
-mutants it checked and says how many.
+mutants it checked and says how many; `python -m bench mutation --resume MODULE` continues it
+in the same work folder (see `prepare_resume`), re-checking its survivors against today's tests.
 """
 
 from __future__ import annotations
@@ -60,11 +61,13 @@ PROGRAM_OCTOPUS = tuple(
 MODULES: dict[str, tuple[str, ...]] = {
     "components/octopus/override.py": (
         "tests/providers/test_override_provider.py", "tests/providers/test_protocol.py",
-        "tests/providers/test_provider_config.py", *PROGRAM_OCTOPUS,
+        "tests/providers/test_provider_config.py", "tests/unit/test_octopus_resources.py", *PROGRAM_OCTOPUS,
     ),
+    # reap --orphans reads the tenant's phoenix mark (tests/cli/test_lifetime.py).
     "components/octopus/tenant.py": (
         "tests/providers/test_tenant_provider.py", "tests/providers/test_protocol.py",
-        "tests/providers/test_provider_config.py", *PROGRAM_OCTOPUS,
+        "tests/providers/test_provider_config.py", "tests/unit/test_octopus_resources.py", *PROGRAM_OCTOPUS,
+        "tests/cli/test_lifetime.py::test_only_tenants_with_phoenix_mark_for_their_own_name_and_no_stack_are_orphans",
     ),
     "components/rollout.py": (
         "tests/rollout/test_rollout.py", "tests/rollout/test_provider.py", "tests/rollout/test_protocol.py",
@@ -207,29 +210,74 @@ def render_table(tallies: Sequence[Tally], *, note: str = "") -> str:
     )
 
 
-def _copy_project(work: Path) -> None:
-    """The project as a fresh clone has it (plus uncommitted files), mutmut's source folders aside."""
+def _project_files(root: Path) -> list[str]:
+    """The files a fresh clone has (plus uncommitted ones), mutmut's source folders aside."""
     listed = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=ROOT, capture_output=True, check=True,
+        cwd=root, capture_output=True, check=True,
     ).stdout.decode().split("\0")
-    mutants = work / "mutants"
-    for name in filter(None, listed):
-        if name.split("/", 1)[0] in SOURCE_DIRS or not (ROOT / name).is_file():
-            continue
+    return [name for name in filter(None, listed)
+            if name.split("/", 1)[0] not in SOURCE_DIRS and (root / name).is_file()]
+
+
+def _copy_files(root: Path, mutants: Path, *, changed_only: bool = False) -> list[str]:
+    """Copy the project's files into `mutants/`; with `changed_only`, those missing or different there.
+    Returns the names copied."""
+    copied = []
+    for name in _project_files(root):
         target = mutants / name
+        if changed_only and target.is_file() and target.read_bytes() == (root / name).read_bytes():
+            continue
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / name, target)
+        shutil.copy2(root / name, target)
+        copied.append(name)
+    return copied
+
+
+def _copy_project(work: Path, root: Path) -> None:
+    """The project as a fresh clone has it (plus uncommitted files), mutmut's source folders aside."""
+    mutants = work / "mutants"
+    _copy_files(root, mutants)
     for name in LINKED:
-        if (ROOT / name).exists():
-            (mutants / name).symlink_to(ROOT / name)
-    for modules in ROOT.glob("tests/**/node_modules"):
-        if "node_modules" not in modules.relative_to(ROOT).parts[:-1]:
-            link = mutants / modules.relative_to(ROOT)
+        if (root / name).exists():
+            (mutants / name).symlink_to(root / name)
+    for modules in root.glob("tests/**/node_modules"):
+        if "node_modules" not in modules.relative_to(root).parts[:-1]:
+            link = mutants / modules.relative_to(root)
             link.parent.mkdir(parents=True, exist_ok=True)
             link.symlink_to(modules)
     for name in SOURCE_DIRS:
-        (work / name).symlink_to(ROOT / name)
+        (work / name).symlink_to(root / name)
+
+
+def prepare_resume(work: Path, module: str, root: Path) -> list[str]:
+    """Make a stopped or finished run's work folder ready to continue; returns the files refreshed.
+
+    mutmut itself keeps a verdict unless the function's source hash changed (it regenerates the
+    mutated module when the source is newer and clears the changed functions' verdicts), and runs
+    only mutants without one. It never looks at the tests again, and it maps a function to the
+    tests that reach it only for tests it has not seen (a new function, or a test that now reaches
+    another function, would count as reached by none). So the copy's non-source files are
+    refreshed here, the test-to-function map (mutmut-stats.json) is dropped so mutmut collects it
+    afresh (which keeps every verdict), and every survivor and "no test reaches it" is cleared so
+    the tests added since get their chance. Killed and timed-out mutants of unchanged functions
+    stand: a test added since cannot un-kill them.
+    """
+    mutants = work / "mutants"
+    refreshed = _copy_files(root, mutants, changed_only=True)
+    (mutants / "mutmut-stats.json").unlink(missing_ok=True)
+    meta_path = mutants / f"{module}.meta"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    meta["exit_code_by_key"] = {
+        key: None if code in SURVIVED_CODES else code for key, code in meta["exit_code_by_key"].items()
+    }
+    meta_path.write_text(json.dumps(meta), encoding="utf-8")
+    return refreshed
+
+
+def resumable(work: Path, module: str) -> bool:
+    """A work folder mutmut has already generated this module's mutants in."""
+    return (work / "mutants" / f"{module}.meta").is_file() and all((work / name).is_symlink() for name in SOURCE_DIRS)
 
 
 def _config(module: str) -> str:
@@ -255,12 +303,22 @@ def _config(module: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run_module(module: str, *, log) -> Tally:
-    """mutmut over one module in a fresh copy of the project; its output goes to `log`."""
-    work = RESULTS / module.removesuffix(".py").replace("/", ".")
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    _copy_project(work)
+def work_folder(module: str) -> Path:
+    return RESULTS / module.removesuffix(".py").replace("/", ".")
+
+
+def run_module(module: str, *, log, resume: bool = False) -> Tally:
+    """mutmut over one module in a fresh copy of the project (or, with `resume`, in the copy a
+    previous run left, see `prepare_resume`); its output goes to `log`."""
+    work = work_folder(module)
+    if resume and resumable(work, module):
+        refreshed = prepare_resume(work, module, ROOT)
+        print(f"resuming {work}: {len(refreshed)} files refreshed, survivors and unchecked mutants to run",
+              file=log, flush=True)
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        _copy_project(work, ROOT)
     (work / "setup.cfg").write_text(_config(module), encoding="utf-8")
     started = time.monotonic()
     done = subprocess.run(
@@ -279,14 +337,14 @@ def read_tally(work: Path, module: str, seconds: float = 0.0) -> Tally:
     return tally(module, exit_codes, text, seconds)
 
 
-def run(*, quick: bool = False, modules: Sequence[str] = ()) -> Report:
+def run(*, quick: bool = False, modules: Sequence[str] = (), resume: bool = False) -> Report:
     chosen = [resolve_module(name) for name in modules] or list(MODULES)
     RESULTS.mkdir(parents=True, exist_ok=True)
     tallies = []
     for module in chosen:
-        log_path = RESULTS / f"{module.removesuffix('.py').replace('/', '.')}.log"
-        with log_path.open("w", encoding="utf-8") as log:
-            tally_ = run_module(module, log=log)
+        log_path = work_folder(module).with_name(work_folder(module).name + ".log")
+        with log_path.open("a" if resume else "w", encoding="utf-8") as log:
+            tally_ = run_module(module, log=log, resume=resume)
         tallies.append(tally_)
         print(f"  {module}: {_percent(tally_.score)} ({tally_.mutants} mutants, {tally_.seconds:.0f} s)", flush=True)
     survivors = "\n".join(f"  {name}" for t in tallies for name in t.survivors)

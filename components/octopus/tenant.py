@@ -108,22 +108,21 @@ class TenantProvider(OctopusProvider):
             delete_tenant(client, id_)
 
 
-def delete_tenant(client: Any, tenant_id: str) -> bool:
+def delete_tenant(client: Any, tenant_id: str) -> None:
     """Delete the tenant, the machines registered for it alone and overrides naming it;
-    False when it was already gone (or its whole space is): nothing is left to delete."""
+    a tenant already gone (or its whole space) leaves nothing to delete."""
     from components.octopus.errors import OctopusNotFound
 
     try:
         tenant = client.get_tenant(tenant_id)
     except OctopusNotFound:
-        return False
+        return
     deregister_machines(client, tenant_id)
     _remove_overrides(client, tenant)
     try:
         client.delete_tenant(tenant_id)
     except OctopusNotFound:
         pass  # deleted meanwhile: the goal is met
-    return True
 
 
 #: How a phoenix-made tenant's description begins: `reap --orphans` deletes only tenants
@@ -278,7 +277,7 @@ def _outputs(
     outs = {key: props.get(key) for key in INPUTS}
     outs.update(
         tenant_id=tenant["Id"],
-        tenant_name=tenant.get("Name", props.get("tenant_name")),
+        tenant_name=tenant["Name"],
         project_ids=list(project_ids),
         environment_ids=list(environment_ids),
         space_id=space_id,
@@ -312,10 +311,10 @@ class Tenant(Resource, module="octopus", name="Tenant"):
     ) -> None:
         props = {
             "tenant_name": tenant_name,
-            "projects": _as_list(projects),
-            "environments": _as_list(environments),
+            "projects": projects,
+            "environments": environments,
             "description": description,
-            "tenant_tags": _as_list(tenant_tags),
+            "tenant_tags": tenant_tags,
             "space": space,
             "adopt_existing": adopt_existing,
             "tenant_id": None,
@@ -325,7 +324,3 @@ class Tenant(Resource, module="octopus", name="Tenant"):
             "adopted": None,
         }
         super().__init__(TenantProvider(), resource_name, props, opts)
-
-
-def _as_list(value: Any) -> Any:
-    return list(value) if isinstance(value, tuple) else value

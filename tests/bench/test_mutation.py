@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -152,3 +153,80 @@ def test_outside_the_stats_run_a_child_records_nothing(tmp_path) -> None:
            HITS_ENV: str(tmp_path), "PYTHONPATH": str(mutation_relay.SITE)}
     subprocess.run([sys.executable, "-c", child], env=env, check=True, timeout=60, cwd=tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+def _project(root: Path) -> Path:
+    """A small git project laid out like this one: a source folder mutmut copies itself, tests, a README."""
+    for name, text in {"components/tiny.py": "def f():\n    return 1\n", "tests/test_tiny.py": "def test_f(): pass\n",
+                       "README.md": "tiny\n"}.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text, encoding="utf-8")
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    subprocess.run(["git", "add", "."], cwd=root, check=True)
+    return root
+
+
+def _stopped_run(work: Path, codes: dict) -> Path:
+    """What mutmut leaves in a work folder: the module's verdicts and its test-to-function map."""
+    meta = work / "mutants" / "components" / "tiny.py.meta"
+    meta.parent.mkdir(parents=True, exist_ok=True)
+    meta.write_text(json.dumps({"exit_code_by_key": codes, "hash_by_function_name": {"x_f": "abc"},
+                                "type_check_error_by_key": {}, "durations_by_key": {}, "estimated_durations_by_key": {}}),
+                    encoding="utf-8")
+    (work / "mutants" / "mutmut-stats.json").write_text("{}", encoding="utf-8")
+    return meta
+
+
+def test_resuming_re_checks_survivors_and_unchecked_mutants_and_keeps_kills_and_timeouts(tmp_path) -> None:
+    root, work = _project(tmp_path / "project"), tmp_path / "work"
+    work.mkdir()
+    mutation._copy_project(work, root)
+    codes = {"components.tiny.x_f__mutmut_1": 1, "components.tiny.x_f__mutmut_2": 0,
+             "components.tiny.x_f__mutmut_3": 33, "components.tiny.x_f__mutmut_4": 36,
+             "components.tiny.x_f__mutmut_5": None, "components.tiny.x_f__mutmut_6": 3}
+    meta = _stopped_run(work, codes)
+    assert mutation.resumable(work, "components/tiny.py")
+
+    assert mutation.prepare_resume(work, "components/tiny.py", root) == []
+    after = json.loads(meta.read_text(encoding="utf-8"))
+    assert after["exit_code_by_key"] == {**codes, "components.tiny.x_f__mutmut_2": None,
+                                         "components.tiny.x_f__mutmut_3": None}
+    assert after["hash_by_function_name"] == {"x_f": "abc"}, "mutmut's hashes decide which functions changed"
+    assert not (work / "mutants" / "mutmut-stats.json").exists(), "a changed function may be reached by other tests"
+
+
+def test_resuming_brings_in_the_tests_changed_since(tmp_path) -> None:
+    root, work = _project(tmp_path / "project"), tmp_path / "work"
+    work.mkdir()
+    mutation._copy_project(work, root)
+    _stopped_run(work, {"components.tiny.x_f__mutmut_1": 1})
+    (root / "tests" / "test_tiny.py").write_text("def test_f():\n    assert 1\n", encoding="utf-8")
+    (root / "tests" / "test_new.py").write_text("def test_g(): pass\n", encoding="utf-8")
+
+    assert sorted(mutation.prepare_resume(work, "components/tiny.py", root)) == ["tests/test_new.py",
+                                                                                  "tests/test_tiny.py"]
+    assert (work / "mutants" / "tests" / "test_tiny.py").read_text(encoding="utf-8") == "def test_f():\n    assert 1\n"
+    assert (work / "mutants" / "tests" / "test_new.py").exists()
+    assert not (work / "mutants" / "components").joinpath("tiny.py").exists(), "sources are mutmut's to copy"
+
+
+def test_a_folder_without_mutmut_verdicts_is_not_resumed(tmp_path) -> None:
+    root, work = _project(tmp_path / "project"), tmp_path / "work"
+    work.mkdir()
+    mutation._copy_project(work, root)
+    assert not mutation.resumable(work, "components/tiny.py")
+    assert not mutation.resumable(tmp_path / "nothing", "components/tiny.py")
+
+
+def test_resume_belongs_to_the_mutation_run(capsys) -> None:
+    with pytest.raises(SystemExit) as exited:
+        bench_main.main(["startup", "--resume"])
+    assert exited.value.code == 2
+    assert "--resume continues a mutation run" in capsys.readouterr().err
+
+
+def test_resume_may_stand_between_the_modules(capsys) -> None:
+    with pytest.raises(SystemExit) as exited:
+        bench_main.main(["mutation", "tenant", "--resume", "nothing"])
+    assert exited.value.code == 2
+    assert "unknown module nothing" in capsys.readouterr().err

@@ -112,11 +112,23 @@ def test_check_accepts_a_tenant_id_not_known_yet(world: World) -> None:
     assert isinstance(result.inputs["tenant_id"], Unknown) and result.inputs["space"] == "Default"
 
 
+@pytest.mark.parametrize("field", ["project", "environment", "release_version", "space"])
+def test_check_lets_a_value_not_known_during_preview_through(world: World, field: str) -> None:
+    """A preview before the release exists (its version computed) must not fail on a lookup it cannot make."""
+    t = tenant(world)
+    before = world.emulator.count("GET")
+    result = world.make(AutoDeployOverrideProvider).check({}, news(t["Id"], **{field: Unknown()}))
+    assert [f.reason for f in result.failures] == []
+    assert isinstance(result.inputs[field], Unknown)
+    assert world.emulator.count("GET") == before, "nothing is looked up in Octopus"
+
+
 def test_create_for_a_tenant_not_connected_there_fails_and_writes_nothing(world: World) -> None:
     t = tenant(world, environments=[OTHER_ENVIRONMENT])
     provider = world.make(AutoDeployOverrideProvider)
-    with pytest.raises(TenantNotConnected, match="not connected"):
+    with pytest.raises(TenantNotConnected, match="not connected") as raised:
         provider.create(checked(provider, news(t["Id"])))
+    assert "'ryan0001'" in str(raised.value) and t["Id"] in str(raised.value), "the message names the tenant"
     assert world.overrides() == []
 
 
@@ -152,6 +164,16 @@ def test_read_matches_state_then_reports_a_consumed_override_gone(world: World) 
     assert provider.read(override_id, outs).id == ""
     again = provider.create(inputs)  # the next `up` recreating it is harmless
     assert again.id == override_id and len(world.overrides()) == 1
+
+
+def test_a_refresh_without_drift_reads_the_project_and_never_lists_its_releases(world: World) -> None:
+    """Every feature stack refreshes its override: a project has thousands of releases to page through."""
+    t = tenant(world)
+    provider, inputs, override_id, outs = created(world, t["Id"])
+    before = world.emulator.count("GET", r"/projects/Projects-\d+/releases")
+    read = provider.read(override_id, outs)
+    assert (read.id, read.inputs["release_version"]) == (override_id, VERSION)
+    assert world.emulator.count("GET", r"/projects/Projects-\d+/releases") == before
 
 
 def test_read_reports_a_release_changed_by_hand_as_drift(world: World) -> None:
@@ -234,6 +256,20 @@ def test_persistent_503_on_the_project_write_fails_and_leaves_no_override(world:
     assert world.overrides() == []
     # each round sends its write once and re-reads; the rounds are bounded
     assert world.emulator.count("PUT", r"/projects/Projects-\d+$") == OVERRIDE_WRITE_ROUNDS
+
+
+def test_a_create_that_fails_after_its_write_landed_leaves_no_entry(world: World) -> None:
+    """The PUT landed but the read that confirms it failed: the create fails, and no entry stays
+    behind that the state does not know about (it would auto-deploy to the tenant unmanaged)."""
+    t = tenant(world)
+    project = rf"/projects/{world.project()['Id']}$"
+    # Every try of the confirming read fails (the client's 4 retries); the clean-up's read succeeds.
+    world.emulator.after_next("PUT", project, lambda: world.emulator.fail_next("GET", project, status=503, count=5))
+    provider = world.make(AutoDeployOverrideProvider)
+    with pytest.raises(OctopusUnavailable):
+        provider.create(checked(provider, news(t["Id"])))
+    assert world.emulator.count("PUT", project) == 2, "written, then cleaned up"
+    assert world.overrides() == []
 
 
 def test_a_write_that_landed_although_its_answer_was_lost_counts_as_written(world: World) -> None:

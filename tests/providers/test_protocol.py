@@ -88,6 +88,11 @@ def test_tenant_and_override_lifecycle_over_grpc(world: World, plugin: DynamicPr
     world.emulator.register_machine("ryan0001-i-1", environments=[ENVIRONMENT], roles=["web"], tenants=["ryan0001"])
     plugin.delete(TENANT_URN, tenant_provider, tenant_id, tenant_outs)
     assert world.emulator.tenants() == [] and world.emulator.machines() == []
+    gone_id, _, _ = plugin.read(TENANT_URN, tenant_provider, tenant_id, tenant_outs)
+    assert gone_id == "", "a refresh reports the deleted tenant gone, so the next up recreates it"
+    world.emulator.state.delete("Spaces-1", "projects", world.project()["Id"])
+    gone_id, _, _ = plugin.read(OVERRIDE_URN, override_provider, override_id, override_outs)
+    assert gone_id == "", "an override whose project was deleted is gone, not a failed refresh"
 
 
 def test_check_failures_travel_one_per_field(world: World, plugin: DynamicProviderHost) -> None:

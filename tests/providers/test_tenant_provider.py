@@ -6,7 +6,7 @@ import pytest
 from pulumi.output import Unknown
 
 from components.octopus.errors import OctopusNotFound, OctopusUnavailable
-from components.octopus.tenant import TenantNameTaken, TenantProvider
+from components.octopus.tenant import TenantNameTaken, TenantProvider, deregister_machines
 from tests.providers.conftest import ENVIRONMENT, OTHER_ENVIRONMENT, PROJECT, World
 
 
@@ -92,6 +92,9 @@ def test_check_names_projects_and_environments_octopus_does_not_know(world: Worl
     reasons = {f.property: f.reason for f in result.failures}
     assert set(reasons) == {"projects", "environments"}
     assert "'Nope'" in reasons["projects"] and "'Gone'" in reasons["environments"]
+    assert "no project named" in reasons["projects"] and "no environment named" in reasons["environments"], (
+        "each says what kind of thing is missing"
+    )
 
 
 def test_check_lets_unknown_values_through_during_preview(world: World) -> None:
@@ -217,6 +220,7 @@ def test_existing_tenant_is_refused_without_adopt_and_left_untouched(world: Worl
     with pytest.raises(TenantNameTaken) as raised:
         provider.create(checked(provider, news()))
     assert "'ryan0001'" in str(raised.value) and before[0]["Id"] in str(raised.value)
+    assert "'Default'" in str(raised.value), "the message names the space the tenant is in"
     assert "phoenix:octopus.adoptExistingTenant" in str(raised.value), "the advice names the setting to change"
     assert world.emulator.tenants() == before
 
@@ -264,17 +268,25 @@ def test_persistent_503_fails_the_create_and_leaves_no_tenant(world: World) -> N
     assert world.emulator.tenants() == []
 
 
-def test_delete_deregisters_only_the_tenants_own_machines(world: World) -> None:
-    emulator = world.emulator
-    provider, _, tenant_id, _ = created(world)
+def machines_beside_another_tenant(emulator) -> list[dict]:
+    """ryan0001's own two machines, one shared with other0001 and one of other0001's; the tenant's own.
+
+    Octopus lists machines by name, so the shared one comes first: skipping it must not end the walk.
+    """
     emulator.seed_tenant("other0001", projects={PROJECT: [ENVIRONMENT]})
-    # Octopus lists machines by name, so the shared one comes first: skipping it must not end the walk.
     emulator.register_machine(
         "green-shared-1", environments=[ENVIRONMENT], roles=["web"], tenants=["ryan0001", "other0001"]
     )
-    emulator.register_machine("ryan0001-i-1", environments=[ENVIRONMENT], roles=["web"], tenants=["ryan0001"])
+    own = [emulator.register_machine("ryan0001-i-1", environments=[ENVIRONMENT], roles=["web"], tenants=["ryan0001"])]
     emulator.register_machine("other-1", environments=[ENVIRONMENT], roles=["web"], tenants=["other0001"])
-    emulator.register_machine("ryan0001-i-2", environments=[ENVIRONMENT], roles=["web"], tenants=["ryan0001"])
+    own.append(emulator.register_machine("ryan0001-i-2", environments=[ENVIRONMENT], roles=["web"], tenants=["ryan0001"]))
+    return own
+
+
+def test_delete_deregisters_only_the_tenants_own_machines(world: World) -> None:
+    emulator = world.emulator
+    provider, _, tenant_id, _ = created(world)
+    machines_beside_another_tenant(emulator)
     provider.delete(tenant_id, {"space": "Default"})
     assert sorted(m["Name"] for m in emulator.machines()) == ["green-shared-1", "other-1"]
     assert [t["Name"] for t in emulator.tenants()] == ["other0001"]
@@ -303,7 +315,7 @@ def test_delete_of_a_tenant_already_gone_succeeds(world: World) -> None:
     assert world.emulator.tenants() == []
 
 
-def test_a_tenant_in_another_space_is_read_and_deleted_there(world: World) -> None:
+def test_a_tenant_in_another_space_is_read_updated_and_deleted_there(world: World) -> None:
     emulator = world.emulator
     emulator.seed_space("Features")
     emulator.seed_project(PROJECT, space="Features")
@@ -312,6 +324,11 @@ def test_a_tenant_in_another_space_is_read_and_deleted_there(world: World) -> No
     assert outs["space_id"] != "Spaces-1" and inputs["space"] == "Features"
     assert [t["Id"] for t in emulator.tenants(space="Features")] == [tenant_id]
     assert provider.read(tenant_id, outs).id == tenant_id
+    result = provider.update(tenant_id, outs, {**inputs, "description": "moved on"})
+    [tenant] = emulator.tenants(space="Features")
+    assert tenant["Id"] == tenant_id and tenant["Description"] == "moved on"
+    assert emulator.tenants() == [], "nothing written to the default space"
+    assert result.outs["space_id"] == outs["space_id"], "the state keeps the tenant's space"
     provider.delete(tenant_id, outs)
     assert emulator.tenants(space="Features") == []
 
@@ -341,3 +358,71 @@ def test_update_that_drops_a_project_disconnects_the_tenant_from_it(world: World
     result = provider.update(tenant_id, outs, checked(provider, news(projects=[PROJECT])))
     [tenant] = world.emulator.tenants()
     assert list(tenant["ProjectEnvironments"]) == [world.project()["Id"]] == result.outs["project_ids"]
+
+
+@pytest.mark.parametrize("adopt", [True, False], ids=["adopted", "created"])
+def test_an_update_keeps_whether_the_tenant_was_adopted(world: World, adopt: bool) -> None:
+    """The state records whether the tenant was taken over rather than made; an update must not forget it."""
+    if adopt:
+        world.emulator.seed_tenant("ryan0001")
+    provider, inputs, tenant_id, outs = created(world, adopt_existing=adopt)
+    result = provider.update(tenant_id, outs, {**inputs, "description": "changed"})
+    assert result.outs["adopted"] is adopt
+
+
+def test_putting_a_feature_to_sleep_removes_its_own_machines_and_says_which(world: World) -> None:
+    """`sleep` reports the deployment targets it deleted: the tenant's own, never a shared one."""
+    emulator = world.emulator
+    _, _, tenant_id, _ = created(world)
+    own = machines_beside_another_tenant(emulator)
+    with world.make(TenantProvider).client() as client:
+        removed = deregister_machines(client, tenant_id)
+    assert sorted(removed) == sorted(machine["Id"] for machine in own)
+    assert sorted(m["Name"] for m in emulator.machines()) == ["green-shared-1", "other-1"]
+    assert [t["Name"] for t in emulator.tenants()] == ["other0001", "ryan0001"], "the tenants stay"
+
+
+def test_a_tenant_without_a_description_gets_none_in_octopus(world: World) -> None:
+    _, _, tenant_id, _ = created(world, description="")
+    [tenant] = world.emulator.tenants()
+    assert tenant["Id"] == tenant_id and tenant["Description"] == ""
+
+
+def test_adopting_a_tenant_keeps_its_connections_to_other_projects(world: World) -> None:
+    other = world.emulator.seed_project("Other App")
+    seeded = world.emulator.seed_tenant("ryan0001", projects={"Other App": [ENVIRONMENT]})
+    _, _, tenant_id, outs = created(world, adopt_existing=True)
+    [tenant] = world.emulator.tenants()
+    assert tenant_id == seeded["Id"]
+    assert sorted(tenant["ProjectEnvironments"]) == sorted([world.project()["Id"], other["Id"]])
+    assert tenant["ProjectEnvironments"][other["Id"]] == seeded["ProjectEnvironments"][other["Id"]]
+    assert outs["project_ids"] == [world.project()["Id"]], "the stack manages only its own projects"
+
+
+def test_delete_removes_the_overrides_in_every_project_though_one_project_went_meanwhile(world: World) -> None:
+    """A project deleted between reading the tenant and reading the project: the others are still cleaned."""
+    world.emulator.seed_project("Other App")
+    world.emulator.seed_release("Other App", "1.0.0-ryan0001")
+    provider, _, tenant_id, outs = created(world, projects=[PROJECT, "Other App"])
+    first, second = sorted(outs["project_ids"])
+    with provider.client() as client:
+        env_id = client.find_environment(ENVIRONMENT)["Id"]
+        for project_id in (first, second):
+            release = client.releases(project_id)[0]["Id"]
+            client.set_auto_deploy_override(project_id, env_id, tenant_id, release)
+    world.emulator.fail_next("GET", rf"/projects/{first}$", status=404)
+    provider.delete(tenant_id, outs)
+    assert world.emulator.tenants() == []
+    assert world.emulator.project("Other App").get("AutoDeployReleaseOverrides") in (None, []), (
+        "the override in the project read after the missing one is gone too"
+    )
+
+
+def test_check_finds_projects_and_environments_in_the_tenants_own_space(world: World) -> None:
+    emulator = world.emulator
+    emulator.seed_space("Features")
+    emulator.seed_project("Features App", space="Features")
+    emulator.seed_environment("Preview", space="Features")
+    result = world.make(TenantProvider).check({}, news(projects=["Features App"], environments=["Preview"],
+                                                       space="Features"))
+    assert [f.reason for f in result.failures] == [], "names known only in that space pass"
