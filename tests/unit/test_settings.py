@@ -301,3 +301,147 @@ def test_max_ttl_bounds_extend_and_may_equal_the_ttl() -> None:
     assert parse_settings(sample_config({"phoenix:maxTtl": "14d"})).max_ttl == "14d"
     assert parse_settings(sample_config({"phoenix:maxTtl": "72h"})).max_ttl == "72h"
     assert parse_settings(sample_config()).max_ttl is None
+
+
+@pytest.mark.parametrize(
+    ("sizes", "expected"),
+    [
+        ({"minSize": 0, "desiredCapacity": 0, "maxSize": 1}, (0, 1, 0)),
+        ({"minSize": 1, "desiredCapacity": 1, "maxSize": 1}, (1, 1, 1)),
+        ({"minSize": 100, "desiredCapacity": 100, "maxSize": 100}, (100, 100, 100)),
+        ({"minSize": 0, "desiredCapacity": 2, "maxSize": 2}, (0, 2, 2)),
+    ],
+    ids=["scaled-to-zero", "one", "largest", "desired-at-max"],
+)
+def test_fleet_sizes_take_their_whole_range(sizes, expected) -> None:
+    fleet = parse_settings(sample_config({f"phoenix:fleet.{k}": v for k, v in sizes.items()})).fleet
+    assert (fleet.min_size, fleet.max_size, fleet.desired_capacity) == expected
+
+
+@pytest.mark.parametrize(
+    ("changes", "key", "words"),
+    [
+        ({"minSize": -1}, "minSize", "outside 0..100"),
+        ({"minSize": 101, "maxSize": 100}, "minSize", "outside 0..100"),
+        ({"maxSize": 0, "minSize": 0, "desiredCapacity": 0}, "maxSize", "outside 1..100"),
+        ({"maxSize": 101}, "maxSize", "outside 1..100"),
+        ({"desiredCapacity": 101, "maxSize": 100}, "desiredCapacity", "outside 0..100"),
+        ({"healthTimeoutSeconds": 59}, "healthTimeoutSeconds", "outside 60..36000"),
+        # Past 600 minutes no rolloutTimeoutMinutes could wait for it: refused for what it is.
+        ({"healthTimeoutSeconds": 36001, "rolloutTimeoutMinutes": 600}, "healthTimeoutSeconds", "outside 60..36000"),
+        ({"rolloutTimeoutMinutes": 601}, "rolloutTimeoutMinutes", "outside 1..600"),
+    ],
+)
+def test_fleet_numbers_outside_their_range_name_the_range(changes, key, words) -> None:
+    error = error_for({f"phoenix:fleet.{k}": v for k, v in changes.items()})
+    assert (error.key, words in error.reason) == (f"phoenix:fleet.{key}", True), error.reason
+
+
+@pytest.mark.parametrize("health_timeout", [60, 36000])
+def test_the_health_wait_may_use_the_longest_rollout(health_timeout) -> None:
+    settings = parse_settings(sample_config({"phoenix:fleet.healthTimeoutSeconds": health_timeout,
+                                             "phoenix:fleet.lifecycleHeartbeatSeconds": 600,
+                                             "phoenix:fleet.rolloutTimeoutMinutes": 600}))
+    assert settings.fleet.health_timeout_seconds == health_timeout
+
+
+def test_a_heartbeat_too_short_for_the_health_wait_says_which_heartbeat_would_do() -> None:
+    error = error_for({"phoenix:fleet.lifecycleHeartbeatSeconds": 30, "phoenix:fleet.healthTimeoutSeconds": 3000})
+    assert error.key == "phoenix:fleet.lifecycleHeartbeatSeconds"
+    assert "raise it to at least 31s" in error.reason
+    advised = sample_config({"phoenix:fleet.lifecycleHeartbeatSeconds": 31, "phoenix:fleet.healthTimeoutSeconds": 3000,
+                             "phoenix:fleet.rolloutTimeoutMinutes": 60})
+    assert parse_settings(advised).fleet.lifecycle_heartbeat_seconds == 31
+
+
+def test_the_shortest_heartbeat_aws_allows_still_spans_a_health_check() -> None:
+    from components.settings import HEALTH_CHECK_ROUND_SECONDS, HEARTBEAT_RANGE
+
+    fleet = parse_settings(sample_config({"phoenix:fleet.lifecycleHeartbeatSeconds": HEARTBEAT_RANGE[0]})).fleet
+    assert fleet.heartbeat_interval_seconds >= HEALTH_CHECK_ROUND_SECONDS
+
+
+def test_fleet_settings_left_out_take_their_defaults() -> None:
+    from bootstrap import health
+
+    left_out = ("amiId", "amiNamePattern", "healthyStatusCodes", "tentaclePackageSource", "instanceWarmupSeconds",
+                "volumeKey")
+    fleet = parse_settings(sample_config({f"phoenix:fleet.{name}": None for name in left_out})).fleet
+    assert fleet.ami_id is None and fleet.image_id == "ami-0a1b2c3d4e5f60718"
+    assert fleet.ami_name_pattern == "al2023-ami-2023.*-x86_64"
+    assert fleet.healthy_status_codes == health.normalized(health.DEFAULT)
+    assert fleet.tentacle_package_source == "https://rpm.octopus.com"
+    assert fleet.instance_warmup_seconds == 60
+    assert fleet.volume_key == "feature"
+
+
+def test_a_package_version_too_long_for_the_instances_names_the_package_version() -> None:
+    error = error_for({"phoenix:packageVersion": "1.0.0-ryan0001+" + "a" * 200})
+    assert error.key == "phoenix:packageVersion"
+    assert "at most 128" in error.reason
+
+
+def test_a_value_of_a_type_yaml_makes_from_a_date_is_named_by_its_type() -> None:
+    import datetime
+
+    error = error_for({"phoenix:ttl": datetime.date(2026, 12, 1)})
+    assert error.key == "phoenix:ttl"
+    assert error.reason == "must be a string, got date"
+
+
+@pytest.mark.parametrize("platform", ["linux", "windows"])
+def test_an_image_pattern_that_names_no_os_is_left_to_the_user(platform) -> None:
+    settings = parse_settings(sample_config({"phoenix:fleet.os": platform,
+                                             "phoenix:fleet.amiNamePattern": "golden-image-2026-*"}))
+    assert settings.fleet.ami_name_pattern == "golden-image-2026-*"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "https://rpm.octopus.com",
+        "https://mirror.example.com/Octopus/RPM/stable",
+        "https://mirror.example.com/octopus/apt",
+        "https://mirror.example.com/octopus/yum/",
+        "https://mirror.example.com/deb/octopus",
+        "https://mirror.example.com/files/octopus-tentacle.repo",
+        "https://mirror.example.com/files/tentacle-8.1.x86_64.rpm",
+        "https://mirror.example.com/files/tentacle_8.1_amd64.deb",
+    ],
+)
+def test_a_linux_package_source_on_windows_is_refused(source) -> None:
+    error = error_for({"phoenix:fleet.os": "windows", "phoenix:fleet.tentaclePackageSource": source})
+    assert error.key == "phoenix:fleet.tentaclePackageSource"
+    assert "a Tentacle source for linux, but fleet.os is windows" in error.reason
+
+
+@pytest.mark.parametrize("platform", ["linux", "windows"])
+def test_a_package_source_that_names_no_os_is_left_to_the_user(platform) -> None:
+    source = "https://mirror.example.com/tentacle/latest"
+    settings = parse_settings(sample_config({"phoenix:fleet.os": platform, "phoenix:fleet.tentaclePackageSource": source}))
+    assert settings.fleet.tentacle_package_source == source
+
+
+def test_tags_at_awss_limits_and_with_its_punctuation_are_kept() -> None:
+    tags = {"a": "v" * 256, "k" * 128: "", "cost centre": "web-ops_1.a:b/c=d+e@f g", "ünïcode": "naïve 7"}
+    tags.update({f"t{i}": "x" for i in range(40 - len(tags))})
+    assert parse_settings(sample_config({"phoenix:tags": tags})).tags == tags
+
+
+@pytest.mark.parametrize(
+    ("tags", "key", "words"),
+    [
+        ({"": "x"}, "phoenix:tags.", "tag keys are 1 to 128 characters"),
+        ({"k" * 129: "x"}, "phoenix:tags." + "k" * 129, "tag keys are 1 to 128 characters"),
+        ({"team": "v" * 257}, "phoenix:tags.team", "at most 256 characters"),
+        ({"team": "web#ops"}, "phoenix:tags.team", "the tag value 'web#ops' holds '#'"),
+        ({"team#": "web"}, "phoenix:tags.team#", "the tag key 'team#' holds '#'"),
+        ({"team": "web\tops"}, "phoenix:tags.team", "holds '\\t'"),
+        ({f"t{i}": "x" for i in range(41)}, "phoenix:tags", "41 tags; at most 40"),
+    ],
+    ids=["empty-key", "long-key", "long-value", "value-char", "key-char", "tab", "too-many"],
+)
+def test_tags_aws_would_refuse_are_refused_before_anything_is_created(tags, key, words) -> None:
+    error = error_for({"phoenix:tags": tags})
+    assert error.key == key
+    assert words in error.reason
