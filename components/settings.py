@@ -913,14 +913,12 @@ def _url_text(key: str, text: str) -> str:
     return text
 
 
-def _cidr(section: _Section, name: str, text: Any) -> str:
+def _cidr(section: _Section, name: str, text: str) -> str:
     key = section.key(name)
     try:
         return str(ipaddress.IPv4Network(text, strict=True))
     except ValueError as error:
         raise SettingsError(key, f"{text!r} is not an IPv4 network in CIDR notation ({error})") from None
-    except TypeError:
-        raise SettingsError(key, f"must be a CIDR string, got {_kind(text)}") from None
 
 
 def _kind(value: Any) -> str:

@@ -330,6 +330,11 @@ def test_fleet_sizes_take_their_whole_range(sizes, expected) -> None:
         # Past 600 minutes no rolloutTimeoutMinutes could wait for it: refused for what it is.
         ({"healthTimeoutSeconds": 36001, "rolloutTimeoutMinutes": 600}, "healthTimeoutSeconds", "outside 60..36000"),
         ({"rolloutTimeoutMinutes": 601}, "rolloutTimeoutMinutes", "outside 1..600"),
+        ({"rolloutTimeoutMinutes": 0}, "rolloutTimeoutMinutes", "outside 1..600"),
+        # A second past the rollout's 600 s is already too long.
+        ({"rolloutTimeoutMinutes": 10, "healthTimeoutSeconds": 601}, "rolloutTimeoutMinutes", "(601s: max("),
+        ({"listenerPort": 0}, "listenerPort", "outside 1..65535"),
+        ({"listenerPort": 65536}, "listenerPort", "outside 1..65535"),
     ],
 )
 def test_fleet_numbers_outside_their_range_name_the_range(changes, key, words) -> None:
@@ -412,7 +417,7 @@ def test_an_image_pattern_that_names_no_os_is_left_to_the_user(platform) -> None
 def test_a_linux_package_source_on_windows_is_refused(source) -> None:
     error = error_for({"phoenix:fleet.os": "windows", "phoenix:fleet.tentaclePackageSource": source})
     assert error.key == "phoenix:fleet.tentaclePackageSource"
-    assert "a Tentacle source for linux, but fleet.os is windows" in error.reason
+    assert error.reason.startswith(f"{source!r} is a Tentacle source for linux, but fleet.os is windows")
 
 
 @pytest.mark.parametrize("platform", ["linux", "windows"])
@@ -445,3 +450,112 @@ def test_tags_aws_would_refuse_are_refused_before_anything_is_created(tags, key,
     error = error_for({"phoenix:tags": tags})
     assert error.key == key
     assert words in error.reason
+
+
+def test_the_fleets_values_reach_the_typed_settings() -> None:
+    fleet = parse_settings(sample_config({"phoenix:fleet.appPort": 8080, "phoenix:fleet.listenerPort": 65535})).fleet
+    assert (fleet.os, fleet.instance_type, fleet.app_port, fleet.listener_port) == ("linux", "t3.small", 8080, 65535)
+    assert (fleet.health_check_path, fleet.health_timeout_seconds, fleet.lifecycle_heartbeat_seconds) == (
+        "/health", 900, 600)
+    assert fleet.rollout_timeout_minutes == 30
+    assert parse_settings(sample_config({"phoenix:fleet.listenerPort": 1})).fleet.listener_port == 1
+
+
+def test_the_shortest_rollout_waits_exactly_as_long_as_an_instance_may() -> None:
+    fleet = parse_settings(sample_config({"phoenix:fleet.rolloutTimeoutMinutes": 1,
+                                          "phoenix:fleet.healthTimeoutSeconds": 60,
+                                          "phoenix:fleet.lifecycleHeartbeatSeconds": 30})).fleet
+    assert (fleet.rollout_timeout_minutes, fleet.health_timeout_seconds) == (1, 60)
+
+
+def test_an_image_pattern_of_the_other_os_is_named_in_the_refusal() -> None:
+    pattern = "Windows_Server-2019-English-Full-Base-*"
+    error = error_for({"phoenix:fleet.amiNamePattern": pattern})
+    assert error.reason.startswith(f"{pattern!r} is an image name pattern for windows")
+
+
+@pytest.mark.parametrize(
+    ("changes", "accepted"),
+    [
+        ({"phoenix:network.azCount": 6}, True),
+        ({"phoenix:network.azCount": 7}, False),
+        ({"phoenix:network.cidr": "10.20.0.0/22"}, True),
+        ({"phoenix:network.cidr": "10.20.0.0/23"}, False),
+    ],
+)
+def test_the_network_takes_six_zones_and_a_slash_22_at_most(changes, accepted) -> None:
+    if accepted:
+        parse_settings(sample_config(changes))
+    else:
+        assert error_for(changes).key == next(iter(changes))
+
+
+def test_an_unknown_setting_lists_the_known_ones_beside_it() -> None:
+    error = error_for({"phoenix:network.natMode": "none"})
+    assert error.reason == "unknown setting (known here: azCount, cidr, nat)"
+
+
+def test_tenant_tags_are_kept_as_tag_set_and_tag() -> None:
+    tags = ["Region/EU West", "Tier/Feature"]
+    assert parse_settings(sample_config({"phoenix:octopus.tenantTags": tags})).octopus.tenant_tags == tuple(tags)
+
+
+@pytest.mark.parametrize("tag", ["Region/ ", "/EU", "Region/EU/West", "Region"])
+def test_a_tenant_tag_without_both_tag_set_and_tag_is_refused(tag) -> None:
+    error = error_for({"phoenix:octopus.tenantTags": ["Tier/Feature", tag]})
+    assert error.key == "phoenix:octopus.tenantTags[1]"
+    assert error.reason == f"{tag!r} is not 'TagSet/Tag'"
+
+
+def tenant_variables(variables: dict, secrets=None):
+    return parse_settings(sample_config({"phoenix:octopus.tenantVariables": variables,
+                                         "phoenix:tenantVariableSecrets": secrets})).octopus.tenant_variables
+
+
+def test_tenant_variable_values_and_sensitive_names_reach_the_settings() -> None:
+    variables = tenant_variables({"values": {"App Name": "Phoenix", "N" * 200: "x"},
+                                  "sensitive": {"App.DbPassword": "PHOENIX_DB_PASSWORD"}},
+                                 secrets={"App.DbPassword": "s3cret"})
+    assert dict(variables.values) == {"App Name": "Phoenix", "N" * 200: "x"}
+    assert dict(variables.sensitive) == {"App.DbPassword": "PHOENIX_DB_PASSWORD"}
+    assert dict(variables.sensitive_values) == {"App.DbPassword": "s3cret"}
+    assert variables.templates == ("App Name", "N" * 200, "App.DbPassword")
+
+
+@pytest.mark.parametrize(
+    ("variables", "key", "reason"),
+    [
+        ({"values": {"N" * 201: "x"}}, "values." + "N" * 201, "at most 200 characters, one line"),
+        ({"values": {"App\tName": "x"}}, "values.App\tName", "at most 200 characters, one line"),
+        ({"url": "App.Url", "values": {"app.url": "x"}}, "values.app.url",
+         "template 'app.url' is also given by phoenix:octopus.tenantVariables.url"),
+        ({"values": {"App.Port": 8080}}, "values.App.Port", "must be text, got a number"),
+        ({"values": "App.Port"}, "values", "must be an object of template name -> text, got a string"),
+    ],
+)
+def test_bad_tenant_variables_are_named_with_what_is_wrong(variables, key, reason) -> None:
+    with pytest.raises(SettingsError) as caught:
+        tenant_variables(variables)
+    assert caught.value.key == f"phoenix:octopus.tenantVariables.{key}"
+    assert reason in caught.value.reason
+
+
+def test_a_sensitive_variable_set_but_empty_counts_as_not_set() -> None:
+    with pytest.raises(SettingsError) as caught:
+        tenant_variables({"sensitive": {"App.DbPassword": "PHOENIX_DB_PASSWORD"}}, secrets={"App.DbPassword": ""})
+    assert caught.value.key == "phoenix:octopus.tenantVariables.sensitive.App.DbPassword"
+    assert caught.value.reason == "environment variable PHOENIX_DB_PASSWORD is not set"
+
+
+@pytest.mark.parametrize("secrets", ['{"App.DbPassword": "s3cret"}', {"App.DbPassword": "s3cret"}], ids=["json", "object"])
+def test_sensitive_values_are_read_from_json_text_or_an_object(secrets) -> None:
+    variables = tenant_variables({"sensitive": {"App.DbPassword": "PHOENIX_DB_PASSWORD"}}, secrets=secrets)
+    assert dict(variables.sensitive_values) == {"App.DbPassword": "s3cret"}
+
+
+@pytest.mark.parametrize("secrets", ["[1, 2]", "{not json"])
+def test_sensitive_values_that_are_not_a_json_object_are_refused(secrets) -> None:
+    with pytest.raises(SettingsError) as caught:
+        tenant_variables({}, secrets=secrets)
+    assert caught.value.key == "phoenix:tenantVariableSecrets"
+    assert caught.value.reason == "must be a JSON object of template name -> value"
