@@ -559,3 +559,10 @@ def test_sensitive_values_that_are_not_a_json_object_are_refused(secrets) -> Non
         tenant_variables({}, secrets=secrets)
     assert caught.value.key == "phoenix:tenantVariableSecrets"
     assert caught.value.reason == "must be a JSON object of template name -> value"
+
+
+def test_a_plain_http_server_and_package_source_are_accepted() -> None:
+    settings = parse_settings(sample_config({"octopus:serverUrl": "http://octopus.internal:8080/",
+                                             "phoenix:fleet.tentaclePackageSource": "http://mirror.internal/rpm"}))
+    assert settings.octopus.server_url == "http://octopus.internal:8080"
+    assert settings.fleet.tentacle_package_source == "http://mirror.internal/rpm"
