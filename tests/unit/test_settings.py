@@ -566,3 +566,68 @@ def test_a_plain_http_server_and_package_source_are_accepted() -> None:
                                              "phoenix:fleet.tentaclePackageSource": "http://mirror.internal/rpm"}))
     assert settings.octopus.server_url == "http://octopus.internal:8080"
     assert settings.fleet.tentacle_package_source == "http://mirror.internal/rpm"
+
+
+@pytest.mark.parametrize(
+    ("value", "asleep"), [(None, False), ("true", True), ("false", False), (True, True), (False, False)]
+)
+def test_the_recorded_sleep_is_a_flag_pulumi_may_hand_over_as_text(value, asleep) -> None:
+    assert parse_settings(sample_config({"phoenix:asleep": value})).asleep is asleep
+
+
+@pytest.mark.parametrize("value", ["yes", "TRUE", 1])
+def test_a_recorded_sleep_that_is_no_flag_is_refused(value) -> None:
+    error = error_for({"phoenix:asleep": value})
+    assert (error.key, error.reason) == ("phoenix:asleep", f"must be true or false, got {value!r}")
+
+
+@pytest.mark.parametrize(("value", "budget"), [(None, None), (10, 10.0), (0.5, 0.5), (999_999.5, 999_999.5)])
+def test_the_daily_budget_is_any_positive_amount_or_none(value, budget) -> None:
+    assert parse_settings(sample_config({"phoenix:maxCostPerDay": value})).max_cost_per_day == budget
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (0, "0 is not a budget: give a positive number of USD a day"),
+        (-2.5, "-2.5 is not a budget"),
+        (1_000_000, "1000000 is not a budget"),
+        (True, "must be a number of USD a day (e.g. 10 or 2.5), got a boolean"),
+        ("10", "must be a number of USD a day (e.g. 10 or 2.5), got a string"),
+    ],
+)
+def test_a_budget_that_is_no_positive_amount_is_refused(value, reason) -> None:
+    error = error_for({"phoenix:maxCostPerDay": value})
+    assert error.key == "phoenix:maxCostPerDay"
+    assert error.reason.startswith(reason)
+
+
+def test_awake_hours_are_parsed_and_none_means_always_awake() -> None:
+    from components.awake import EXAMPLE, parse_awake_hours
+
+    assert parse_settings(sample_config({"phoenix:awakeHours": EXAMPLE})).awake_hours == parse_awake_hours(EXAMPLE)
+    assert parse_settings(sample_config()).awake_hours is None
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [(7, "must be text like 'Mon-Fri 07:00-19:00 Europe/London', got a number"),
+     ("whenever", "'whenever' is not DAYS HH:MM-HH:MM TIME-ZONE")],
+)
+def test_bad_awake_hours_are_refused_by_name(value, reason) -> None:
+    error = error_for({"phoenix:awakeHours": value})
+    assert error.key == "phoenix:awakeHours"
+    assert error.reason.startswith(reason)
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [*((url, f"{url!r} must be a plain URL without query, fragment or quotes") for url in (
+        "https://octopus.example.com/?space=x", "https://octopus.example.com/#top", "https://octopus.example.com/a b",
+        "https://octopus.example.com/'x")),
+     ("https://user@octopus.example.com", "must not embed credentials"),
+     ("https://:pw@octopus.example.com", "must not embed credentials")],
+)
+def test_a_server_url_with_more_than_a_plain_address_is_refused(url, reason) -> None:
+    error = error_for({"octopus:serverUrl": url})
+    assert (error.key, error.reason) == ("octopus:serverUrl", reason)
