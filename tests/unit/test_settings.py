@@ -631,3 +631,18 @@ def test_bad_awake_hours_are_refused_by_name(value, reason) -> None:
 def test_a_server_url_with_more_than_a_plain_address_is_refused(url, reason) -> None:
     error = error_for({"octopus:serverUrl": url})
     assert (error.key, error.reason) == ("octopus:serverUrl", reason)
+
+
+def test_max_ttl_compares_whole_durations_across_units() -> None:
+    error = error_for({"phoenix:ttl": "100h", "phoenix:maxTtl": "4d"})
+    assert (error.key, error.reason) == ("phoenix:maxTtl", "4d is shorter than feature.ttl 100h")
+    assert parse_settings(sample_config({"phoenix:ttl": "90m", "phoenix:maxTtl": "2h"})).max_ttl == "2h"
+
+
+def test_max_ttl_without_a_ttl_stands_alone() -> None:
+    assert parse_settings(sample_config({"phoenix:ttl": None, "phoenix:maxTtl": "14d"})).max_ttl == "14d"
+
+
+def test_without_tenant_variables_the_tenant_fills_in_no_template() -> None:
+    variables = parse_settings(sample_config({"phoenix:octopus.tenantVariables": None})).octopus.tenant_variables
+    assert variables.templates == () and dict(variables.sensitive_values) == {}
