@@ -646,3 +646,28 @@ def test_max_ttl_without_a_ttl_stands_alone() -> None:
 def test_without_tenant_variables_the_tenant_fills_in_no_template() -> None:
     variables = parse_settings(sample_config({"phoenix:octopus.tenantVariables": None})).octopus.tenant_variables
     assert variables.templates == () and dict(variables.sensitive_values) == {}
+
+
+def test_the_ttl_reaches_the_settings() -> None:
+    assert parse_settings(sample_config({"phoenix:ttl": "3d"})).ttl == "3d"
+
+
+def test_a_key_in_phoenixs_namespace_with_more_colons_is_still_unknown() -> None:
+    assert error_for({"phoenix:fleet:size": 3}).key == "phoenix:fleet:size"
+
+
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [("phoenix:octopus.project", "is required but missing"),
+     ("octopus:apiKey", "is required but missing (set OCTOPUS_API_KEY)")],
+)
+def test_a_missing_setting_is_named_with_a_hint_only_where_one_helps(key, reason) -> None:
+    error = error_for({key: None})
+    assert (error.key, error.reason) == (key, reason)
+
+
+def test_text_with_spaces_around_it_is_refused_and_a_secret_is_not_echoed() -> None:
+    padded = error_for({"phoenix:octopus.project": " Phoenix Web"})
+    assert (padded.key, padded.reason) == ("phoenix:octopus.project", "' Phoenix Web' has leading or trailing spaces")
+    secret = error_for({"octopus:apiKey": "API-WITH SPACE0000000000"})
+    assert (secret.key, secret.reason) == ("octopus:apiKey", "must not contain spaces")
