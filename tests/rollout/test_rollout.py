@@ -7,6 +7,7 @@ sleeps, so a 30-minute timeout takes milliseconds.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any, Optional
 
 import pytest
@@ -21,7 +22,7 @@ from components.rollout import (
     Target,
     observe,
 )
-from tests.rollout.autoscaling_server import ABANDONS, HANGS, HEALTHY, Hook
+from tests.rollout.autoscaling_server import ABANDONS, EPOCH, HANGS, HEALTHY, Hook
 from tests.rollout.conftest import GROUP, SECRET_ACCESS_KEY, FakeClock, Fleet
 
 
@@ -80,6 +81,8 @@ def test_a_failed_refresh_rolls_back_and_says_why(client, fleet, stand_in, clock
     assert "the group runs version 1, as before" in message
     assert "Lifecycle Action Completed with ABANDON Result" in message, "the failed activities are the error too"
     assert caught.value.status == "RollbackSuccessful"
+    assert caught.value.asg_name == GROUP
+    assert caught.value.reason == fleet.refreshes()[-1].status_reason == "The instance refresh was rolled back."
     assert fleet.saved_version() == "1" and fleet.versions() == {"1": 2}
     assert fleet.active_refresh() is None
     assert run.warned and all("a scaling activity failed" in line for line in run.warned)
@@ -308,6 +311,7 @@ def test_refused_credentials_are_a_clear_error_without_the_secret(client, fleet,
                               "InvalidClientTokenId")
     assert SECRET_ACCESS_KEY not in message and SECRET_ACCESS_KEY not in repr(caught.value)
     assert caught.value.code == "InvalidClientTokenId"
+    assert caught.value.asg_name == GROUP
 
 
 def test_a_rollback_already_running_at_the_deadline_is_waited_on_not_repeated(client, fleet, stand_in, clock):
@@ -352,3 +356,42 @@ def test_an_old_instance_listed_after_one_still_launching_is_seen_as_stale():
     assert seen.other_states == {"Pending": 1, "Terminating": 1}
     assert seen.stale and not seen.converged
     assert seen.healthy_on_target == 1
+
+
+def test_a_failure_names_only_the_activities_of_its_own_refresh(client, fleet, stand_in, clock):
+    """A launch that failed an hour before the rollout started is not why the rollout failed."""
+    with stand_in.state() as aws:
+        aws.groups[GROUP].activities.append({
+            "ActivityId": "0a1b2c3d-old", "AutoScalingGroupName": GROUP, "StatusCode": "Failed",
+            "Cause": "An hour ago.", "Description": "Launching a new EC2 instance.  Status Reason: yesterday's quota",
+            "StatusMessage": "yesterday's quota", "StartTime": EPOCH - timedelta(hours=1), "Progress": 100,
+        })
+    version = fleet.new_version(ABANDONS)
+
+    with pytest.raises(RolloutFailed) as caught:
+        rollout(client, fleet, version, clock).run()
+
+    assert "Lifecycle Action Completed with ABANDON Result" in str(caught.value)
+    assert "yesterday's quota" not in str(caught.value)
+
+
+def test_a_refresh_that_ends_as_the_run_is_interrupted_needs_no_rollback(client, fleet, stand_in, clock):
+    version = fleet.new_version(HEALTHY)
+    started: list[str] = []
+    stand_in.on_call = lambda seen: started.append(seen.action) if seen.action == "StartInstanceRefresh" else None
+
+    def interrupted() -> Optional[str]:
+        if not started:
+            return None
+        with stand_in.state() as aws:  # AWS finishes the refresh just as the run is stopped
+            while aws.groups[GROUP].active_refresh is not None:
+                aws.advance()
+        return "interrupted (SIGINT/SIGTERM)"
+
+    with pytest.raises(RolloutInterrupted) as caught:
+        rollout(client, fleet, version, clock, interrupted=interrupted).run()
+
+    assert "was already over;" in str(caught.value)
+    assert stand_in.actions().count("RollbackInstanceRefresh") == 1
+    assert "CancelInstanceRefresh" not in stand_in.actions()
+    assert fleet.saved_version() == version
