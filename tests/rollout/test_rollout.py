@@ -269,11 +269,15 @@ def test_a_new_group_whose_instances_never_start_times_out_naming_the_activities
                          hook=Hook("h", 300))
     fleet = Fleet(stand_in, template)
 
+    run = rollout(client, fleet, "1", clock, timeout_seconds=300)
     with pytest.raises(RolloutTimeout) as caught:
-        rollout(client, fleet, "1", clock, timeout_seconds=300).run()
+        run.run()
 
     message = str(caught.value)
-    assert "(no instance refresh to roll back)" in message
+    assert message.startswith(f"timed out after 5 min waiting for auto scaling group {GROUP} to run launch template "
+                              "version 1 (no instance refresh to roll back): 0/1 healthy")
+    assert clock.now == 1000 + 300, "it waited until the deadline, not past it"
+    assert run.heard and all(line.startswith(f"waiting for auto scaling group {GROUP}: ") for line in run.heard)
     assert "failed scaling activities: Launching a new EC2 instance" in message
     assert "ABANDON Result" in message
 
