@@ -399,3 +399,25 @@ def test_a_refresh_that_ends_as_the_run_is_interrupted_needs_no_rollback(client,
     assert stand_in.actions().count("RollbackInstanceRefresh") == 1
     assert "CancelInstanceRefresh" not in stand_in.actions()
     assert fleet.saved_version() == version
+
+
+def test_a_refresh_that_ends_before_it_can_be_cancelled_is_left_alone(client, fleet, stand_in, clock):
+    version = fleet.new_version(HEALTHY)
+    with stand_in.state() as aws:  # an old-style refresh: no desired configuration, so no rollback
+        aws.update_auto_scaling_group({"AutoScalingGroupName": GROUP,
+                                       "LaunchTemplate": {"LaunchTemplateId": fleet.template.id, "Version": version}})
+        aws.start_instance_refresh({"AutoScalingGroupName": GROUP, "Preferences": {"MinHealthyPercentage": 100}})
+
+    def finish(seen: Any, error: Any) -> None:  # it succeeds between the refused rollback and the cancel
+        if seen.action == "RollbackInstanceRefresh":
+            while stand_in.aws.groups[GROUP].active_refresh is not None:
+                stand_in.aws.advance()
+
+    stand_in.on_refused = finish
+
+    with pytest.raises(RolloutInterrupted) as caught:
+        rollout(client, fleet, version, clock, interrupted=lambda: "interrupted (SIGINT/SIGTERM)").run()
+
+    assert "was already over;" in str(caught.value)
+    assert stand_in.actions().count("CancelInstanceRefresh") == 1
+    assert fleet.refreshes()[-1].status == "Successful"
