@@ -91,6 +91,7 @@ def test_a_failed_refresh_rolls_back_and_says_why(client, fleet, stand_in, clock
 
 
 def test_a_timeout_rolls_the_refresh_back_and_waits_for_it(client, fleet, stand_in, clock):
+    add_old_failed_launch(stand_in)
     version = fleet.new_version(HANGS)
     run = rollout(client, fleet, version, clock, timeout_seconds=600)
 
@@ -100,6 +101,8 @@ def test_a_timeout_rolls_the_refresh_back_and_waits_for_it(client, fleet, stand_
     message = str(caught.value)
     assert message.startswith(f"timed out after 10 min waiting for auto scaling group {GROUP} to run launch "
                               "template version 2; instance refresh")
+    assert caught.value.asg_name == GROUP
+    assert "yesterday's quota" not in message, "an activity from before the refresh is not why it timed out"
     assert "was rolled back;" in message and "RollbackSuccessful" in message
     assert "in service: 2 on version 1" in message
     assert len(stand_in.calls("RollbackInstanceRefresh")) == 1
@@ -336,6 +339,7 @@ def test_a_rollback_already_running_at_the_deadline_is_waited_on_not_repeated(cl
 
     message = str(caught.value)
     assert "was already RollbackInProgress and is still running (the next run waits for it)" in message
+    assert clock.now == 1000 + 60 + 60, "the wait for the rollback ends at its own deadline, not past it"
     assert stand_in.actions().count("RollbackInstanceRefresh") == 0, "one rollback at a time"
     assert "StartInstanceRefresh" not in stand_in.actions()
 
@@ -362,14 +366,18 @@ def test_an_old_instance_listed_after_one_still_launching_is_seen_as_stale():
     assert seen.healthy_on_target == 1
 
 
-def test_a_failure_names_only_the_activities_of_its_own_refresh(client, fleet, stand_in, clock):
-    """A launch that failed an hour before the rollout started is not why the rollout failed."""
+def add_old_failed_launch(stand_in: Any) -> None:
+    """A launch that failed an hour before the rollout started: not why the rollout failed."""
     with stand_in.state() as aws:
         aws.groups[GROUP].activities.append({
             "ActivityId": "0a1b2c3d-old", "AutoScalingGroupName": GROUP, "StatusCode": "Failed",
             "Cause": "An hour ago.", "Description": "Launching a new EC2 instance.  Status Reason: yesterday's quota",
             "StatusMessage": "yesterday's quota", "StartTime": EPOCH - timedelta(hours=1), "Progress": 100,
         })
+
+
+def test_a_failure_names_only_the_activities_of_its_own_refresh(client, fleet, stand_in, clock):
+    add_old_failed_launch(stand_in)
     version = fleet.new_version(ABANDONS)
 
     with pytest.raises(RolloutFailed) as caught:
