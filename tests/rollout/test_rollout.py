@@ -272,6 +272,8 @@ def test_a_new_group_whose_instances_never_start_times_out_naming_the_activities
                          hook=Hook("h", 300))
     fleet = Fleet(stand_in, template)
 
+    for _ in range(2):
+        add_old_failed_launch(stand_in)
     run = rollout(client, fleet, "1", clock, timeout_seconds=300)
     with pytest.raises(RolloutTimeout) as caught:
         run.run()
@@ -283,6 +285,8 @@ def test_a_new_group_whose_instances_never_start_times_out_naming_the_activities
     assert run.heard and all(line.startswith(f"waiting for auto scaling group {GROUP}: ") for line in run.heard)
     assert "failed scaling activities: Launching a new EC2 instance" in message
     assert "ABANDON Result" in message
+    assert message.count("yesterday's quota") == 1 and "yesterday's quota (x2)" in message, "a repeat is counted"
+    assert "(x1)" not in message
 
 
 def test_progress_is_reported_once_per_new_state(client, fleet, stand_in, clock):
@@ -429,3 +433,12 @@ def test_a_refresh_that_ends_before_it_can_be_cancelled_is_left_alone(client, fl
     assert "was already over;" in str(caught.value)
     assert stand_in.actions().count("CancelInstanceRefresh") == 1
     assert fleet.refreshes()[-1].status == "Successful"
+
+
+def test_the_providers_client_rides_out_throttling_and_a_hung_connection():
+    """botocore's standard retry mode retries throttling and transient faults; a dead endpoint fails in time."""
+    from components.rollout import autoscaling_client
+
+    config = autoscaling_client("eu-west-1").meta.config
+    assert config.retries == {"mode": "standard", "total_max_attempts": 9}, "eight retries after the first try"
+    assert (config.connect_timeout, config.read_timeout) == (10, 30)
