@@ -110,16 +110,17 @@ def test_a_timeout_rolls_the_refresh_back_and_waits_for_it(client, fleet, stand_
     assert fleet.saved_version() == "1" and fleet.versions() == {"1": 2}
 
 
-def test_the_timeout_fires_within_one_poll_of_the_deadline(client, fleet, stand_in, clock):
+@pytest.mark.parametrize("timeout", [100, 96.5], ids=["whole-polls", "half-a-second-left"])
+def test_the_timeout_fires_within_one_poll_of_the_deadline(client, fleet, stand_in, clock, timeout):
     version = fleet.new_version(HANGS)
     rolled_back_at: list[float] = []
     stand_in.on_call = lambda seen: rolled_back_at.append(clock.now) if seen.action == "RollbackInstanceRefresh" \
         else None
 
     with pytest.raises(RolloutTimeout):
-        rollout(client, fleet, version, clock, timeout_seconds=100, poll_seconds=8, max_poll_seconds=8).run()
+        rollout(client, fleet, version, clock, timeout_seconds=timeout, poll_seconds=8, max_poll_seconds=8).run()
 
-    assert rolled_back_at == [1100.0], "no pause runs past the deadline"
+    assert rolled_back_at == [1000 + timeout], "no pause runs past the deadline"
 
 
 def test_an_interruption_rolls_back_at_once(client, fleet, stand_in, clock):
