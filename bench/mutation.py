@@ -79,7 +79,8 @@ MODULES: dict[str, tuple[str, ...]] = {
     "automation/reap.py": ("tests/cli/test_reap.py", "tests/cli/test_summary.py"),
     "automation/feature.py": ("tests/cli/test_feature.py", "tests/cli/test_config.py"),
     "components/settings.py": (
-        "tests/unit/test_settings.py", "tests/cli/test_tenant_variable_config.py", "tests/cli/test_image.py",
+        "tests/unit/test_settings.py", "tests/unit/test_dns_settings.py", "tests/cli/test_tenant_variable_config.py",
+        "tests/cli/test_image.py",
     ),
 }
 

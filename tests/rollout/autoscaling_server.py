@@ -814,6 +814,8 @@ class AutoScalingStandIn:
         self.requests: list[Seen] = []
         self.lock = threading.RLock()
         self.on_call: Optional[Callable[[Seen], None]] = None
+        #: Called with each call AWS refused, after the refusal and before the answer: what AWS does meanwhile.
+        self.on_refused: Optional[Callable[[Seen, "AwsError"], None]] = None
         self._server: Optional[ThreadingHTTPServer] = None
         self._thread: Optional[threading.Thread] = None
 
@@ -891,7 +893,12 @@ class AutoScalingStandIn:
             if action not in OPERATIONS:
                 raise AwsError(400, "InvalidAction", f"Could not find operation {action} for version 2011-01-01")
             _required(action, params)
-            result = OPERATIONS[action](self.aws, params)
+            try:
+                result = OPERATIONS[action](self.aws, params)
+            except AwsError as error:
+                if self.on_refused:
+                    self.on_refused(seen, error)
+                raise
             if self.on_call:
                 self.on_call(seen)
             return render(action, result)

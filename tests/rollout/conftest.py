@@ -17,6 +17,8 @@ ACCESS_KEY_ID = "AKIAROLLOUTGATETEST1"
 SECRET_ACCESS_KEY = "rollout-gate-secret-access-key-never-logged"
 GROUP = "phoenix-ryan0001-fleet"
 HOOK = "phoenix-bootstrap"
+#: Reads of an unmoving clock that mean a busy loop (a waiter reads it a few times per poll).
+SPIN_READS = 1000
 
 
 @dataclass
@@ -26,8 +28,13 @@ class FakeClock:
     now: float = 1000.0
     sleeps: list[float] = field(default_factory=list)
     on_sleep: Optional[Callable[[int], None]] = None
+    _still: tuple[float, int] = (1000.0, 0)
+    """The time last read and how often in a row: a waiter that never lets it move is spinning."""
 
     def __call__(self) -> float:
+        last, reads = self._still
+        self._still = (self.now, reads + 1 if self.now == last else 1)
+        assert self._still[1] <= SPIN_READS, f"the waiter read the clock {SPIN_READS} times while no time passed: it spins"
         return self.now
 
     def sleep(self, seconds: float) -> None:

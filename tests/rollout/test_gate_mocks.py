@@ -50,6 +50,7 @@ class AwsMocks(pulumi.runtime.Mocks):
     def __init__(self) -> None:
         self.template_versions: dict[str, tuple[str, int]] = {}
         self.inputs: dict[str, dict[str, Any]] = {}
+        self.gate_outputs: dict[str, Any] = {}
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         self.inputs[args.name] = dict(args.inputs)
@@ -67,6 +68,7 @@ class AwsMocks(pulumi.runtime.Mocks):
             return state["name"], state
         if args.typ == GATE_TYPE:
             state["status"] = "2/2 healthy in service on launch template version " + str(args.inputs["launch_template_version"])
+            state["refresh_id"] = "0a1b2c3d-refresh"
         return args.name + "-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs):
@@ -86,6 +88,9 @@ def deploy(mocks: AwsMocks, user_data: str) -> RecordingMonitor:
             instance_type="t3.small",
             user_data=base64.b64encode(user_data.encode()).decode(),
         )
+        hook = aws.autoscaling.LifecycleHook(
+            "fleet-hook", autoscaling_group_name="fleet", lifecycle_transition="autoscaling:EC2_INSTANCE_LAUNCHING",
+        )
         group = aws.autoscaling.Group(
             "fleet",
             min_size=1,
@@ -103,9 +108,12 @@ def deploy(mocks: AwsMocks, user_data: str) -> RecordingMonitor:
             region="eu-west-1",
             launch_template_id=template.id,
             launch_template_version=template.latest_version,
-            timeout_minutes=30,
+            timeout_minutes=45,
+            instance_warmup_seconds=90,
+            # As the fleet places it: after the launch hook too, which no input names.
+            opts=pulumi.ResourceOptions(depends_on=[hook]),
         )
-        return pulumi.Output.all(gate.asg_name, group.name, gate.status)
+        return pulumi.Output.all(status=gate.status, refresh_id=gate.refresh_id).apply(mocks.gate_outputs.update)
 
     program()
     return monitor
@@ -126,6 +134,7 @@ def test_the_gate_waits_on_the_group_it_follows():
     template_urn = monitor.registrations["fleet-template"]["urn"]
     assert gate["type"] == GATE_TYPE
     assert group_urn in gate["dependencies"]
+    assert monitor.registrations["fleet-hook"]["urn"] in gate["dependencies"], "the options it was given"
     assert gate["property_dependencies"]["asg_name"] == [group_urn]
     assert gate["property_dependencies"]["launch_template_version"] == [template_urn]
     assert gate["property_dependencies"]["launch_template_id"] == [template_urn]
@@ -133,8 +142,17 @@ def test_the_gate_waits_on_the_group_it_follows():
     assert inputs["asg_name"] == "fleet-4f2a1c9"
     assert inputs["launch_template_id"] == "lt-0a1b2c3d4e5f60718"
     assert inputs["launch_template_version"] == "1"
-    assert inputs["region"] == "eu-west-1" and inputs["timeout_minutes"] == 30
-    assert inputs["instance_warmup_seconds"] == 60
+    assert inputs["region"] == "eu-west-1" and inputs["timeout_minutes"] == 45
+    assert inputs["instance_warmup_seconds"] == 90
+
+
+def test_the_gate_reports_the_status_and_refresh_its_rollout_recorded():
+    mocks = AwsMocks()
+
+    deploy(mocks, "#!/bin/bash\necho v1\n")
+
+    assert mocks.gate_outputs["status"].startswith("2/2 healthy in service on launch template version 1")
+    assert mocks.gate_outputs["refresh_id"] == "0a1b2c3d-refresh"
 
 
 def test_a_new_template_version_is_a_new_rollout_and_nothing_else():

@@ -166,6 +166,18 @@ def test_update_rolls_out_the_new_version_and_records_its_refresh(aws, fleet):
     assert fleet.saved_version() == version
 
 
+def test_the_rollout_runs_in_the_inputs_region_with_the_inputs_warm_up(aws, fleet, monkeypatch):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")  # the environment's default is not the stack's region
+    version = fleet.new_version(HEALTHY)
+    olds = props(launch_template_id=fleet.template.id, launch_template_version="1", instance_warmup_seconds=90)
+
+    RolloutGateProvider(**FAST).update("rollout-id", olds, {**olds, "launch_template_version": version})
+
+    [start] = aws.calls("StartInstanceRefresh")
+    assert start.region == "eu-west-1"
+    assert start.params["Preferences"]["InstanceWarmup"] == 90
+
+
 def test_update_that_aws_rolls_back_fails_and_the_group_keeps_its_version(aws, fleet):
     version = fleet.new_version(ABANDONS)
     olds = props(launch_template_id=fleet.template.id, launch_template_version="1")
@@ -180,7 +192,7 @@ def test_update_that_times_out_rolls_back(aws, fleet):
     version = fleet.new_version(HANGS)
     olds = props(launch_template_id=fleet.template.id, launch_template_version="1")
 
-    with pytest.raises(RolloutTimeout, match="was rolled back"):
+    with pytest.raises(RolloutTimeout, match=r"^timed out after 0\.03 min .* was rolled back"):
         RolloutGateProvider(**FAST).update(
             "rollout-id", olds, {**olds, "launch_template_version": version, "timeout_minutes": 0.03})
 

@@ -7,6 +7,7 @@ sleeps, so a 30-minute timeout takes milliseconds.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any, Optional
 
 import pytest
@@ -21,7 +22,7 @@ from components.rollout import (
     Target,
     observe,
 )
-from tests.rollout.autoscaling_server import ABANDONS, HANGS, HEALTHY, Hook
+from tests.rollout.autoscaling_server import ABANDONS, EPOCH, HANGS, HEALTHY, Hook
 from tests.rollout.conftest import GROUP, SECRET_ACCESS_KEY, FakeClock, Fleet
 
 
@@ -80,6 +81,8 @@ def test_a_failed_refresh_rolls_back_and_says_why(client, fleet, stand_in, clock
     assert "the group runs version 1, as before" in message
     assert "Lifecycle Action Completed with ABANDON Result" in message, "the failed activities are the error too"
     assert caught.value.status == "RollbackSuccessful"
+    assert caught.value.asg_name == GROUP
+    assert caught.value.reason == fleet.refreshes()[-1].status_reason == "The instance refresh was rolled back."
     assert fleet.saved_version() == "1" and fleet.versions() == {"1": 2}
     assert fleet.active_refresh() is None
     assert run.warned and all("a scaling activity failed" in line for line in run.warned)
@@ -88,6 +91,7 @@ def test_a_failed_refresh_rolls_back_and_says_why(client, fleet, stand_in, clock
 
 
 def test_a_timeout_rolls_the_refresh_back_and_waits_for_it(client, fleet, stand_in, clock):
+    add_old_failed_launch(stand_in)
     version = fleet.new_version(HANGS)
     run = rollout(client, fleet, version, clock, timeout_seconds=600)
 
@@ -97,6 +101,8 @@ def test_a_timeout_rolls_the_refresh_back_and_waits_for_it(client, fleet, stand_
     message = str(caught.value)
     assert message.startswith(f"timed out after 10 min waiting for auto scaling group {GROUP} to run launch "
                               "template version 2; instance refresh")
+    assert caught.value.asg_name == GROUP
+    assert "yesterday's quota" not in message, "an activity from before the refresh is not why it timed out"
     assert "was rolled back;" in message and "RollbackSuccessful" in message
     assert "in service: 2 on version 1" in message
     assert len(stand_in.calls("RollbackInstanceRefresh")) == 1
@@ -104,16 +110,17 @@ def test_a_timeout_rolls_the_refresh_back_and_waits_for_it(client, fleet, stand_
     assert fleet.saved_version() == "1" and fleet.versions() == {"1": 2}
 
 
-def test_the_timeout_fires_within_one_poll_of_the_deadline(client, fleet, stand_in, clock):
+@pytest.mark.parametrize("timeout", [100, 96.5], ids=["whole-polls", "half-a-second-left"])
+def test_the_timeout_fires_within_one_poll_of_the_deadline(client, fleet, stand_in, clock, timeout):
     version = fleet.new_version(HANGS)
     rolled_back_at: list[float] = []
     stand_in.on_call = lambda seen: rolled_back_at.append(clock.now) if seen.action == "RollbackInstanceRefresh" \
         else None
 
     with pytest.raises(RolloutTimeout):
-        rollout(client, fleet, version, clock, timeout_seconds=100, poll_seconds=8, max_poll_seconds=8).run()
+        rollout(client, fleet, version, clock, timeout_seconds=timeout, poll_seconds=8, max_poll_seconds=8).run()
 
-    assert rolled_back_at == [1100.0], "no pause runs past the deadline"
+    assert rolled_back_at == [1000 + timeout], "no pause runs past the deadline"
 
 
 def test_an_interruption_rolls_back_at_once(client, fleet, stand_in, clock):
@@ -266,13 +273,21 @@ def test_a_new_group_whose_instances_never_start_times_out_naming_the_activities
                          hook=Hook("h", 300))
     fleet = Fleet(stand_in, template)
 
+    for _ in range(2):
+        add_old_failed_launch(stand_in)
+    run = rollout(client, fleet, "1", clock, timeout_seconds=300)
     with pytest.raises(RolloutTimeout) as caught:
-        rollout(client, fleet, "1", clock, timeout_seconds=300).run()
+        run.run()
 
     message = str(caught.value)
-    assert "(no instance refresh to roll back)" in message
+    assert message.startswith(f"timed out after 5 min waiting for auto scaling group {GROUP} to run launch template "
+                              "version 1 (no instance refresh to roll back): 0/1 healthy")
+    assert clock.now == 1000 + 300, "it waited until the deadline, not past it"
+    assert run.heard and all(line.startswith(f"waiting for auto scaling group {GROUP}: ") for line in run.heard)
     assert "failed scaling activities: Launching a new EC2 instance" in message
     assert "ABANDON Result" in message
+    assert message.count("yesterday's quota") == 1 and "yesterday's quota (x2)" in message, "a repeat is counted"
+    assert "(x1)" not in message
 
 
 def test_progress_is_reported_once_per_new_state(client, fleet, stand_in, clock):
@@ -308,6 +323,7 @@ def test_refused_credentials_are_a_clear_error_without_the_secret(client, fleet,
                               "InvalidClientTokenId")
     assert SECRET_ACCESS_KEY not in message and SECRET_ACCESS_KEY not in repr(caught.value)
     assert caught.value.code == "InvalidClientTokenId"
+    assert caught.value.asg_name == GROUP
 
 
 def test_a_rollback_already_running_at_the_deadline_is_waited_on_not_repeated(client, fleet, stand_in, clock):
@@ -328,6 +344,7 @@ def test_a_rollback_already_running_at_the_deadline_is_waited_on_not_repeated(cl
 
     message = str(caught.value)
     assert "was already RollbackInProgress and is still running (the next run waits for it)" in message
+    assert clock.now == 1000 + 60 + 60, "the wait for the rollback ends at its own deadline, not past it"
     assert stand_in.actions().count("RollbackInstanceRefresh") == 0, "one rollback at a time"
     assert "StartInstanceRefresh" not in stand_in.actions()
 
@@ -352,3 +369,77 @@ def test_an_old_instance_listed_after_one_still_launching_is_seen_as_stale():
     assert seen.other_states == {"Pending": 1, "Terminating": 1}
     assert seen.stale and not seen.converged
     assert seen.healthy_on_target == 1
+
+
+def add_old_failed_launch(stand_in: Any) -> None:
+    """A launch that failed an hour before the rollout started: not why the rollout failed."""
+    with stand_in.state() as aws:
+        aws.groups[GROUP].activities.append({
+            "ActivityId": "0a1b2c3d-old", "AutoScalingGroupName": GROUP, "StatusCode": "Failed",
+            "Cause": "An hour ago.", "Description": "Launching a new EC2 instance.  Status Reason: yesterday's quota",
+            "StatusMessage": "yesterday's quota", "StartTime": EPOCH - timedelta(hours=1), "Progress": 100,
+        })
+
+
+def test_a_failure_names_only_the_activities_of_its_own_refresh(client, fleet, stand_in, clock):
+    add_old_failed_launch(stand_in)
+    version = fleet.new_version(ABANDONS)
+
+    with pytest.raises(RolloutFailed) as caught:
+        rollout(client, fleet, version, clock).run()
+
+    assert "Lifecycle Action Completed with ABANDON Result" in str(caught.value)
+    assert "yesterday's quota" not in str(caught.value)
+
+
+def test_a_refresh_that_ends_as_the_run_is_interrupted_needs_no_rollback(client, fleet, stand_in, clock):
+    version = fleet.new_version(HEALTHY)
+    started: list[str] = []
+    stand_in.on_call = lambda seen: started.append(seen.action) if seen.action == "StartInstanceRefresh" else None
+
+    def interrupted() -> Optional[str]:
+        if not started:
+            return None
+        with stand_in.state() as aws:  # AWS finishes the refresh just as the run is stopped
+            while aws.groups[GROUP].active_refresh is not None:
+                aws.advance()
+        return "interrupted (SIGINT/SIGTERM)"
+
+    with pytest.raises(RolloutInterrupted) as caught:
+        rollout(client, fleet, version, clock, interrupted=interrupted).run()
+
+    assert "was already over;" in str(caught.value)
+    assert stand_in.actions().count("RollbackInstanceRefresh") == 1
+    assert "CancelInstanceRefresh" not in stand_in.actions()
+    assert fleet.saved_version() == version
+
+
+def test_a_refresh_that_ends_before_it_can_be_cancelled_is_left_alone(client, fleet, stand_in, clock):
+    version = fleet.new_version(HEALTHY)
+    with stand_in.state() as aws:  # an old-style refresh: no desired configuration, so no rollback
+        aws.update_auto_scaling_group({"AutoScalingGroupName": GROUP,
+                                       "LaunchTemplate": {"LaunchTemplateId": fleet.template.id, "Version": version}})
+        aws.start_instance_refresh({"AutoScalingGroupName": GROUP, "Preferences": {"MinHealthyPercentage": 100}})
+
+    def finish(seen: Any, error: Any) -> None:  # it succeeds between the refused rollback and the cancel
+        if seen.action == "RollbackInstanceRefresh":
+            while stand_in.aws.groups[GROUP].active_refresh is not None:
+                stand_in.aws.advance()
+
+    stand_in.on_refused = finish
+
+    with pytest.raises(RolloutInterrupted) as caught:
+        rollout(client, fleet, version, clock, interrupted=lambda: "interrupted (SIGINT/SIGTERM)").run()
+
+    assert "was already over;" in str(caught.value)
+    assert stand_in.actions().count("CancelInstanceRefresh") == 1
+    assert fleet.refreshes()[-1].status == "Successful"
+
+
+def test_the_providers_client_rides_out_throttling_and_a_hung_connection():
+    """botocore's standard retry mode retries throttling and transient faults; a dead endpoint fails in time."""
+    from components.rollout import autoscaling_client
+
+    config = autoscaling_client("eu-west-1").meta.config
+    assert config.retries == {"mode": "standard", "total_max_attempts": 9}, "eight retries after the first try"
+    assert (config.connect_timeout, config.read_timeout) == (10, 30)

@@ -58,6 +58,7 @@ def test_the_http_listener_cannot_take_the_https_port_when_there_is_a_name() -> 
     with pytest.raises(SettingsError) as refused:
         settings_with({"zone": "features.example.com"}, listenerPort=443)
     assert refused.value.key == "phoenix:fleet.listenerPort"
+    assert refused.value.reason.startswith("443 is the HTTPS listener's port")
     # Without a name, 443 is just a port for plain HTTP, as before.
     assert settings_with({"zone": ""}, listenerPort=443).fleet.listener_port == 443
 
@@ -89,3 +90,13 @@ def test_which_listener_cidrs_are_private(cidr: str, private: bool) -> None:
 def test_public_cidrs_are_those_beyond_private_space() -> None:
     fleet: FleetSettings = settings_with({}, listenerCidrs=["10.0.0.0/8", "198.51.100.0/24"]).fleet
     assert fleet.public_cidrs == ("198.51.100.0/24",)
+
+
+def test_a_stricter_policy_of_the_users_is_kept() -> None:
+    assert settings_with({"tlsPolicy": "ELBSecurityPolicy-TLS13-1-3-2021-06"}).dns.tls_policy == (
+        "ELBSecurityPolicy-TLS13-1-3-2021-06")
+
+
+def test_a_refused_policy_says_which_tls_versions_to_accept_instead() -> None:
+    problem = tls_policy_problem("ELBSecurityPolicy-TLS-1-1-2017-01")
+    assert problem is not None and f"accepts TLS 1.2 and newer only, such as {DEFAULT_TLS_POLICY}" in problem

@@ -305,3 +305,373 @@ def test_max_ttl_bounds_extend_and_may_equal_the_ttl() -> None:
     assert parse_settings(sample_config({"phoenix:maxTtl": "14d"})).max_ttl == "14d"
     assert parse_settings(sample_config({"phoenix:maxTtl": "72h"})).max_ttl == "72h"
     assert parse_settings(sample_config()).max_ttl is None
+
+
+@pytest.mark.parametrize(
+    ("sizes", "expected"),
+    [
+        ({"minSize": 0, "desiredCapacity": 0, "maxSize": 1}, (0, 1, 0)),
+        ({"minSize": 1, "desiredCapacity": 1, "maxSize": 1}, (1, 1, 1)),
+        ({"minSize": 100, "desiredCapacity": 100, "maxSize": 100}, (100, 100, 100)),
+        ({"minSize": 0, "desiredCapacity": 2, "maxSize": 2}, (0, 2, 2)),
+    ],
+    ids=["scaled-to-zero", "one", "largest", "desired-at-max"],
+)
+def test_fleet_sizes_take_their_whole_range(sizes, expected) -> None:
+    fleet = parse_settings(sample_config({f"phoenix:fleet.{k}": v for k, v in sizes.items()})).fleet
+    assert (fleet.min_size, fleet.max_size, fleet.desired_capacity) == expected
+
+
+@pytest.mark.parametrize(
+    ("changes", "key", "words"),
+    [
+        ({"minSize": -1}, "minSize", "outside 0..100"),
+        ({"minSize": 101, "maxSize": 100}, "minSize", "outside 0..100"),
+        ({"maxSize": 0, "minSize": 0, "desiredCapacity": 0}, "maxSize", "outside 1..100"),
+        ({"maxSize": 101}, "maxSize", "outside 1..100"),
+        ({"desiredCapacity": 101, "maxSize": 100}, "desiredCapacity", "outside 0..100"),
+        ({"healthTimeoutSeconds": 59}, "healthTimeoutSeconds", "outside 60..36000"),
+        # Past 600 minutes no rolloutTimeoutMinutes could wait for it: refused for what it is.
+        ({"healthTimeoutSeconds": 36001, "rolloutTimeoutMinutes": 600}, "healthTimeoutSeconds", "outside 60..36000"),
+        ({"rolloutTimeoutMinutes": 601}, "rolloutTimeoutMinutes", "outside 1..600"),
+        ({"rolloutTimeoutMinutes": 0}, "rolloutTimeoutMinutes", "outside 1..600"),
+        # A second past the rollout's 600 s is already too long.
+        ({"rolloutTimeoutMinutes": 10, "healthTimeoutSeconds": 601}, "rolloutTimeoutMinutes", "(601s: max("),
+        ({"listenerPort": 0}, "listenerPort", "outside 1..65535"),
+        ({"listenerPort": 65536}, "listenerPort", "outside 1..65535"),
+    ],
+)
+def test_fleet_numbers_outside_their_range_name_the_range(changes, key, words) -> None:
+    error = error_for({f"phoenix:fleet.{k}": v for k, v in changes.items()})
+    assert (error.key, words in error.reason) == (f"phoenix:fleet.{key}", True), error.reason
+
+
+@pytest.mark.parametrize("health_timeout", [60, 36000])
+def test_the_health_wait_may_use_the_longest_rollout(health_timeout) -> None:
+    settings = parse_settings(sample_config({"phoenix:fleet.healthTimeoutSeconds": health_timeout,
+                                             "phoenix:fleet.lifecycleHeartbeatSeconds": 600,
+                                             "phoenix:fleet.rolloutTimeoutMinutes": 600}))
+    assert settings.fleet.health_timeout_seconds == health_timeout
+
+
+def test_a_heartbeat_too_short_for_the_health_wait_says_which_heartbeat_would_do() -> None:
+    error = error_for({"phoenix:fleet.lifecycleHeartbeatSeconds": 30, "phoenix:fleet.healthTimeoutSeconds": 3000})
+    assert error.key == "phoenix:fleet.lifecycleHeartbeatSeconds"
+    assert "raise it to at least 31s" in error.reason
+    advised = sample_config({"phoenix:fleet.lifecycleHeartbeatSeconds": 31, "phoenix:fleet.healthTimeoutSeconds": 3000,
+                             "phoenix:fleet.rolloutTimeoutMinutes": 60})
+    assert parse_settings(advised).fleet.lifecycle_heartbeat_seconds == 31
+
+
+def test_the_shortest_heartbeat_aws_allows_still_spans_a_health_check() -> None:
+    from components.settings import HEALTH_CHECK_ROUND_SECONDS, HEARTBEAT_RANGE
+
+    fleet = parse_settings(sample_config({"phoenix:fleet.lifecycleHeartbeatSeconds": HEARTBEAT_RANGE[0]})).fleet
+    assert fleet.heartbeat_interval_seconds >= HEALTH_CHECK_ROUND_SECONDS
+
+
+def test_fleet_settings_left_out_take_their_defaults() -> None:
+    from bootstrap import health
+
+    left_out = ("amiId", "amiNamePattern", "healthyStatusCodes", "tentaclePackageSource", "instanceWarmupSeconds",
+                "volumeKey")
+    fleet = parse_settings(sample_config({f"phoenix:fleet.{name}": None for name in left_out})).fleet
+    assert fleet.ami_id is None and fleet.image_id == "ami-0a1b2c3d4e5f60718"
+    assert fleet.ami_name_pattern == "al2023-ami-2023.*-x86_64"
+    assert fleet.healthy_status_codes == health.normalized(health.DEFAULT)
+    assert fleet.tentacle_package_source == "https://rpm.octopus.com"
+    assert fleet.instance_warmup_seconds == 60
+    assert fleet.volume_key == "feature"
+
+
+def test_a_package_version_too_long_for_the_instances_names_the_package_version() -> None:
+    error = error_for({"phoenix:packageVersion": "1.0.0-ryan0001+" + "a" * 200})
+    assert error.key == "phoenix:packageVersion"
+    assert "at most 128" in error.reason
+
+
+def test_a_value_of_a_type_yaml_makes_from_a_date_is_named_by_its_type() -> None:
+    import datetime
+
+    error = error_for({"phoenix:ttl": datetime.date(2026, 12, 1)})
+    assert error.key == "phoenix:ttl"
+    assert error.reason == "must be a string, got date"
+
+
+@pytest.mark.parametrize("platform", ["linux", "windows"])
+def test_an_image_pattern_that_names_no_os_is_left_to_the_user(platform) -> None:
+    settings = parse_settings(sample_config({"phoenix:fleet.os": platform,
+                                             "phoenix:fleet.amiNamePattern": "golden-image-2026-*"}))
+    assert settings.fleet.ami_name_pattern == "golden-image-2026-*"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "https://rpm.octopus.com",
+        "https://mirror.example.com/Octopus/RPM/stable",
+        "https://mirror.example.com/octopus/apt",
+        "https://mirror.example.com/octopus/yum/",
+        "https://mirror.example.com/deb/octopus",
+        "https://mirror.example.com/files/octopus-tentacle.repo",
+        "https://mirror.example.com/files/tentacle-8.1.x86_64.rpm",
+        "https://mirror.example.com/files/tentacle_8.1_amd64.deb",
+    ],
+)
+def test_a_linux_package_source_on_windows_is_refused(source) -> None:
+    error = error_for({"phoenix:fleet.os": "windows", "phoenix:fleet.tentaclePackageSource": source})
+    assert error.key == "phoenix:fleet.tentaclePackageSource"
+    assert error.reason.startswith(f"{source!r} is a Tentacle source for linux, but fleet.os is windows")
+
+
+@pytest.mark.parametrize("platform", ["linux", "windows"])
+def test_a_package_source_that_names_no_os_is_left_to_the_user(platform) -> None:
+    source = "https://mirror.example.com/tentacle/latest"
+    settings = parse_settings(sample_config({"phoenix:fleet.os": platform, "phoenix:fleet.tentaclePackageSource": source}))
+    assert settings.fleet.tentacle_package_source == source
+
+
+def test_tags_at_awss_limits_and_with_its_punctuation_are_kept() -> None:
+    tags = {"a": "v" * 256, "k" * 128: "", "cost centre": "web-ops_1.a:b/c=d+e@f g", "ünïcode": "naïve 7"}
+    tags.update({f"t{i}": "x" for i in range(40 - len(tags))})
+    assert parse_settings(sample_config({"phoenix:tags": tags})).tags == tags
+
+
+@pytest.mark.parametrize(
+    ("tags", "key", "words"),
+    [
+        ({"": "x"}, "phoenix:tags.", "tag keys are 1 to 128 characters"),
+        ({"k" * 129: "x"}, "phoenix:tags." + "k" * 129, "tag keys are 1 to 128 characters"),
+        ({"team": "v" * 257}, "phoenix:tags.team", "at most 256 characters"),
+        ({"team": "web#ops"}, "phoenix:tags.team", "the tag value 'web#ops' holds '#'"),
+        ({"team#": "web"}, "phoenix:tags.team#", "the tag key 'team#' holds '#'"),
+        ({"team": "web\tops"}, "phoenix:tags.team", "holds '\\t'"),
+        ({f"t{i}": "x" for i in range(41)}, "phoenix:tags", "41 tags; at most 40"),
+    ],
+    ids=["empty-key", "long-key", "long-value", "value-char", "key-char", "tab", "too-many"],
+)
+def test_tags_aws_would_refuse_are_refused_before_anything_is_created(tags, key, words) -> None:
+    error = error_for({"phoenix:tags": tags})
+    assert error.key == key
+    assert words in error.reason
+
+
+def test_the_fleets_values_reach_the_typed_settings() -> None:
+    fleet = parse_settings(sample_config({"phoenix:fleet.appPort": 8080, "phoenix:fleet.listenerPort": 65535})).fleet
+    assert (fleet.os, fleet.instance_type, fleet.app_port, fleet.listener_port) == ("linux", "t3.small", 8080, 65535)
+    assert (fleet.health_check_path, fleet.health_timeout_seconds, fleet.lifecycle_heartbeat_seconds) == (
+        "/health", 900, 600)
+    assert fleet.rollout_timeout_minutes == 30
+    assert parse_settings(sample_config({"phoenix:fleet.listenerPort": 1})).fleet.listener_port == 1
+
+
+def test_the_shortest_rollout_waits_exactly_as_long_as_an_instance_may() -> None:
+    fleet = parse_settings(sample_config({"phoenix:fleet.rolloutTimeoutMinutes": 1,
+                                          "phoenix:fleet.healthTimeoutSeconds": 60,
+                                          "phoenix:fleet.lifecycleHeartbeatSeconds": 30})).fleet
+    assert (fleet.rollout_timeout_minutes, fleet.health_timeout_seconds) == (1, 60)
+
+
+def test_an_image_pattern_of_the_other_os_is_named_in_the_refusal() -> None:
+    pattern = "Windows_Server-2019-English-Full-Base-*"
+    error = error_for({"phoenix:fleet.amiNamePattern": pattern})
+    assert error.reason.startswith(f"{pattern!r} is an image name pattern for windows")
+
+
+@pytest.mark.parametrize(
+    ("changes", "accepted"),
+    [
+        ({"phoenix:network.azCount": 6}, True),
+        ({"phoenix:network.azCount": 7}, False),
+        ({"phoenix:network.cidr": "10.20.0.0/22"}, True),
+        ({"phoenix:network.cidr": "10.20.0.0/23"}, False),
+    ],
+)
+def test_the_network_takes_six_zones_and_a_slash_22_at_most(changes, accepted) -> None:
+    if accepted:
+        parse_settings(sample_config(changes))
+    else:
+        assert error_for(changes).key == next(iter(changes))
+
+
+def test_an_unknown_setting_lists_the_known_ones_beside_it() -> None:
+    error = error_for({"phoenix:network.natMode": "none"})
+    assert error.reason == "unknown setting (known here: azCount, cidr, nat)"
+
+
+def test_tenant_tags_are_kept_as_tag_set_and_tag() -> None:
+    tags = ["Region/EU West", "Tier/Feature"]
+    assert parse_settings(sample_config({"phoenix:octopus.tenantTags": tags})).octopus.tenant_tags == tuple(tags)
+
+
+@pytest.mark.parametrize("tag", ["Region/ ", "/EU", "Region/EU/West", "Region"])
+def test_a_tenant_tag_without_both_tag_set_and_tag_is_refused(tag) -> None:
+    error = error_for({"phoenix:octopus.tenantTags": ["Tier/Feature", tag]})
+    assert error.key == "phoenix:octopus.tenantTags[1]"
+    assert error.reason == f"{tag!r} is not 'TagSet/Tag'"
+
+
+def tenant_variables(variables: dict, secrets=None):
+    return parse_settings(sample_config({"phoenix:octopus.tenantVariables": variables,
+                                         "phoenix:tenantVariableSecrets": secrets})).octopus.tenant_variables
+
+
+def test_tenant_variable_values_and_sensitive_names_reach_the_settings() -> None:
+    variables = tenant_variables({"values": {"App Name": "Phoenix", "N" * 200: "x"},
+                                  "sensitive": {"App.DbPassword": "PHOENIX_DB_PASSWORD"}},
+                                 secrets={"App.DbPassword": "s3cret"})
+    assert dict(variables.values) == {"App Name": "Phoenix", "N" * 200: "x"}
+    assert dict(variables.sensitive) == {"App.DbPassword": "PHOENIX_DB_PASSWORD"}
+    assert dict(variables.sensitive_values) == {"App.DbPassword": "s3cret"}
+    assert variables.templates == ("App Name", "N" * 200, "App.DbPassword")
+
+
+@pytest.mark.parametrize(
+    ("variables", "key", "reason"),
+    [
+        ({"values": {"N" * 201: "x"}}, "values." + "N" * 201, "at most 200 characters, one line"),
+        ({"values": {"App\tName": "x"}}, "values.App\tName", "at most 200 characters, one line"),
+        ({"url": "App.Url", "values": {"app.url": "x"}}, "values.app.url",
+         "template 'app.url' is also given by phoenix:octopus.tenantVariables.url"),
+        ({"values": {"App.Port": 8080}}, "values.App.Port", "must be text, got a number"),
+        ({"values": "App.Port"}, "values", "must be an object of template name -> text, got a string"),
+    ],
+)
+def test_bad_tenant_variables_are_named_with_what_is_wrong(variables, key, reason) -> None:
+    with pytest.raises(SettingsError) as caught:
+        tenant_variables(variables)
+    assert caught.value.key == f"phoenix:octopus.tenantVariables.{key}"
+    assert reason in caught.value.reason
+
+
+def test_a_sensitive_variable_set_but_empty_counts_as_not_set() -> None:
+    with pytest.raises(SettingsError) as caught:
+        tenant_variables({"sensitive": {"App.DbPassword": "PHOENIX_DB_PASSWORD"}}, secrets={"App.DbPassword": ""})
+    assert caught.value.key == "phoenix:octopus.tenantVariables.sensitive.App.DbPassword"
+    assert caught.value.reason == "environment variable PHOENIX_DB_PASSWORD is not set"
+
+
+@pytest.mark.parametrize("secrets", ['{"App.DbPassword": "s3cret"}', {"App.DbPassword": "s3cret"}], ids=["json", "object"])
+def test_sensitive_values_are_read_from_json_text_or_an_object(secrets) -> None:
+    variables = tenant_variables({"sensitive": {"App.DbPassword": "PHOENIX_DB_PASSWORD"}}, secrets=secrets)
+    assert dict(variables.sensitive_values) == {"App.DbPassword": "s3cret"}
+
+
+@pytest.mark.parametrize("secrets", ["[1, 2]", "{not json"])
+def test_sensitive_values_that_are_not_a_json_object_are_refused(secrets) -> None:
+    with pytest.raises(SettingsError) as caught:
+        tenant_variables({}, secrets=secrets)
+    assert caught.value.key == "phoenix:tenantVariableSecrets"
+    assert caught.value.reason == "must be a JSON object of template name -> value"
+
+
+def test_a_plain_http_server_and_package_source_are_accepted() -> None:
+    settings = parse_settings(sample_config({"octopus:serverUrl": "http://octopus.internal:8080/",
+                                             "phoenix:fleet.tentaclePackageSource": "http://mirror.internal/rpm"}))
+    assert settings.octopus.server_url == "http://octopus.internal:8080"
+    assert settings.fleet.tentacle_package_source == "http://mirror.internal/rpm"
+
+
+@pytest.mark.parametrize(
+    ("value", "asleep"), [(None, False), ("true", True), ("false", False), (True, True), (False, False)]
+)
+def test_the_recorded_sleep_is_a_flag_pulumi_may_hand_over_as_text(value, asleep) -> None:
+    assert parse_settings(sample_config({"phoenix:asleep": value})).asleep is asleep
+
+
+@pytest.mark.parametrize("value", ["yes", "TRUE", 1])
+def test_a_recorded_sleep_that_is_no_flag_is_refused(value) -> None:
+    error = error_for({"phoenix:asleep": value})
+    assert (error.key, error.reason) == ("phoenix:asleep", f"must be true or false, got {value!r}")
+
+
+@pytest.mark.parametrize(("value", "budget"), [(None, None), (10, 10.0), (0.5, 0.5), (999_999.5, 999_999.5)])
+def test_the_daily_budget_is_any_positive_amount_or_none(value, budget) -> None:
+    assert parse_settings(sample_config({"phoenix:maxCostPerDay": value})).max_cost_per_day == budget
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (0, "0 is not a budget: give a positive number of USD a day"),
+        (-2.5, "-2.5 is not a budget"),
+        (1_000_000, "1000000 is not a budget"),
+        (True, "must be a number of USD a day (e.g. 10 or 2.5), got a boolean"),
+        ("10", "must be a number of USD a day (e.g. 10 or 2.5), got a string"),
+    ],
+)
+def test_a_budget_that_is_no_positive_amount_is_refused(value, reason) -> None:
+    error = error_for({"phoenix:maxCostPerDay": value})
+    assert error.key == "phoenix:maxCostPerDay"
+    assert error.reason.startswith(reason)
+
+
+def test_awake_hours_are_parsed_and_none_means_always_awake() -> None:
+    from components.awake import EXAMPLE, parse_awake_hours
+
+    assert parse_settings(sample_config({"phoenix:awakeHours": EXAMPLE})).awake_hours == parse_awake_hours(EXAMPLE)
+    assert parse_settings(sample_config()).awake_hours is None
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [(7, "must be text like 'Mon-Fri 07:00-19:00 Europe/London', got a number"),
+     ("whenever", "'whenever' is not DAYS HH:MM-HH:MM TIME-ZONE")],
+)
+def test_bad_awake_hours_are_refused_by_name(value, reason) -> None:
+    error = error_for({"phoenix:awakeHours": value})
+    assert error.key == "phoenix:awakeHours"
+    assert error.reason.startswith(reason)
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [*((url, f"{url!r} must be a plain URL without query, fragment or quotes") for url in (
+        "https://octopus.example.com/?space=x", "https://octopus.example.com/#top", "https://octopus.example.com/a b",
+        "https://octopus.example.com/'x")),
+     ("https://user@octopus.example.com", "must not embed credentials"),
+     ("https://:pw@octopus.example.com", "must not embed credentials")],
+)
+def test_a_server_url_with_more_than_a_plain_address_is_refused(url, reason) -> None:
+    error = error_for({"octopus:serverUrl": url})
+    assert (error.key, error.reason) == ("octopus:serverUrl", reason)
+
+
+def test_max_ttl_compares_whole_durations_across_units() -> None:
+    error = error_for({"phoenix:ttl": "100h", "phoenix:maxTtl": "4d"})
+    assert (error.key, error.reason) == ("phoenix:maxTtl", "4d is shorter than feature.ttl 100h")
+    assert parse_settings(sample_config({"phoenix:ttl": "90m", "phoenix:maxTtl": "2h"})).max_ttl == "2h"
+
+
+def test_max_ttl_without_a_ttl_stands_alone() -> None:
+    assert parse_settings(sample_config({"phoenix:ttl": None, "phoenix:maxTtl": "14d"})).max_ttl == "14d"
+
+
+def test_without_tenant_variables_the_tenant_fills_in_no_template() -> None:
+    variables = parse_settings(sample_config({"phoenix:octopus.tenantVariables": None})).octopus.tenant_variables
+    assert variables.templates == () and dict(variables.sensitive_values) == {}
+
+
+def test_the_ttl_reaches_the_settings() -> None:
+    assert parse_settings(sample_config({"phoenix:ttl": "3d"})).ttl == "3d"
+
+
+def test_a_key_in_phoenixs_namespace_with_more_colons_is_still_unknown() -> None:
+    assert error_for({"phoenix:fleet:size": 3}).key == "phoenix:fleet:size"
+
+
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [("phoenix:octopus.project", "is required but missing"),
+     ("octopus:apiKey", "is required but missing (set OCTOPUS_API_KEY)")],
+)
+def test_a_missing_setting_is_named_with_a_hint_only_where_one_helps(key, reason) -> None:
+    error = error_for({key: None})
+    assert (error.key, error.reason) == (key, reason)
+
+
+def test_text_with_spaces_around_it_is_refused_and_a_secret_is_not_echoed() -> None:
+    padded = error_for({"phoenix:octopus.project": " Phoenix Web"})
+    assert (padded.key, padded.reason) == ("phoenix:octopus.project", "' Phoenix Web' has leading or trailing spaces")
+    secret = error_for({"octopus:apiKey": "API-WITH SPACE0000000000"})
+    assert (secret.key, secret.reason) == ("octopus:apiKey", "must not contain spaces")
