@@ -20,6 +20,7 @@ from components.rollout import (
     RolloutInterrupted,
     RolloutTimeout,
     Target,
+    describe_refresh,
     observe,
 )
 from tests.rollout.autoscaling_server import ABANDONS, EPOCH, HANGS, HEALTHY, Hook
@@ -443,3 +444,31 @@ def test_the_providers_client_rides_out_throttling_and_a_hung_connection():
     config = autoscaling_client("eu-west-1").meta.config
     assert config.retries == {"mode": "standard", "total_max_attempts": 9}, "eight retries after the first try"
     assert (config.connect_timeout, config.read_timeout) == (10, 30)
+
+
+@pytest.mark.parametrize(
+    ("refresh", "said"),
+    [
+        ({"InstanceRefreshId": "r-1", "Status": "InProgress", "PercentageComplete": 40, "InstancesToUpdate": 1},
+         "instance refresh r-1 InProgress (40% complete, 1 to update)"),
+        ({"InstanceRefreshId": "r-1", "Status": "Baking", "PercentageComplete": 100},
+         "instance refresh r-1 Baking (100% complete)"),
+        ({"InstanceRefreshId": "r-1", "Status": "InProgress", "PercentageComplete": 0, "InstancesToUpdate": 0},
+         "instance refresh r-1 InProgress (0% complete, 0 to update)"),
+        ({"InstanceRefreshId": "r-2", "Status": "Failed", "PercentageComplete": 50, "InstancesToUpdate": 1,
+          "StatusReason": "launch failed"},
+         "instance refresh r-2 Failed: launch failed"),
+        ({"InstanceRefreshId": "r-3", "Status": "RollbackSuccessful", "StatusReason": "health checks failed",
+          "RollbackDetails": {"RollbackReason": "alarm fired"}},
+         "instance refresh r-3 RollbackSuccessful: health checks failed (rollback reason: alarm fired)"),
+        ({"InstanceRefreshId": "r-4", "Status": "RollbackSuccessful", "StatusReason": "same",
+          "RollbackDetails": {"RollbackReason": "same"}},
+         "instance refresh r-4 RollbackSuccessful: same"),
+        ({"Status": "Pending"}, "instance refresh ? Pending"),
+    ],
+    ids=["progress", "no-count", "zero-is-shown", "ended-shows-no-progress", "rollback-reason", "reason-once", "no-id"],
+)
+def test_a_refresh_is_described_with_its_progress_only_while_active_and_each_reason_once(refresh, said) -> None:
+    """What a failed or timed-out rollout prints about AWS's refresh: the progress AWS reports while it
+    runs, and its reasons, the rollback's only when it adds something."""
+    assert describe_refresh(refresh) == said
