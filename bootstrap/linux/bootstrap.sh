@@ -349,20 +349,26 @@ deregister_tentacle() {
   fi
 }
 
-# Waits for Auto Scaling to terminate the instance, then deletes its machine and lets the
-# termination go on. A failed deletion never holds the instance: the hook's timeout is short.
-watch_termination() {
-  local state=""
+# begin_run LOCK WHAT: one run of each kind at a time (exit 75 while another holds LOCK), then the
+# scratch folder and the exit handler. Fd 9 holds the lock until the script ends.
+begin_run() {
   mkdir -p "$STATE_DIR" "${LOG_FILE%/*}"
-  exec 9> "$STATE_DIR/watch.lock"
+  exec 9> "$STATE_DIR/$1.lock"
   if ! flock --nonblock 9; then
-    log "another termination watch is running on this instance; leaving it alone"
+    log "another $2 is running on this instance; leaving it alone"
     exit 75
   fi
   WORK_DIR=$(mktemp -d)
   trap on_exit EXIT
   trap 'exit 143' TERM
   trap 'exit 130' INT
+}
+
+# Waits for Auto Scaling to terminate the instance, then deletes its machine and lets the
+# termination go on. A failed deletion never holds the instance: the hook's timeout is short.
+watch_termination() {
+  local state=""
+  begin_run watch "termination watch"
   STEP="termination watch"
   load_settings
   read_metadata
@@ -388,16 +394,7 @@ main() {
     watch_termination
     return
   fi
-  mkdir -p "$STATE_DIR" "${LOG_FILE%/*}"
-  exec 9> "$STATE_DIR/bootstrap.lock"
-  if ! flock --nonblock 9; then
-    log "another bootstrap is running on this instance; leaving it alone"
-    exit 75
-  fi
-  WORK_DIR=$(mktemp -d)
-  trap on_exit EXIT
-  trap 'exit 143' TERM
-  trap 'exit 130' INT
+  begin_run bootstrap bootstrap
 
   step settings
   load_settings
