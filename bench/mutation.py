@@ -76,7 +76,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     # Every program test reaches the names; the naming tests hold every rule and the stable names.
     "components/naming.py": ("tests/unit/test_naming.py",),
     "components/versioning.py": ("tests/unit/test_versioning.py", "tests/unit/test_components.py"),
-    "automation/reap.py": ("tests/cli/test_reap.py", "tests/cli/test_summary.py"),
+    "automation/reap.py": ("tests/cli/test_reap.py", "tests/cli/test_lifetime.py", "tests/cli/test_summary.py"),
     "automation/feature.py": ("tests/cli/test_feature.py", "tests/cli/test_config.py"),
     "components/settings.py": (
         "tests/unit/test_settings.py", "tests/unit/test_dns_settings.py", "tests/cli/test_tenant_variable_config.py",

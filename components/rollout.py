@@ -340,7 +340,9 @@ class Rollout:
             if ended is not None and ended["InstanceRefreshId"] in started:
                 raise RolloutError(self.asg_name, "the instance refresh succeeded but the group did not "
                                    f"converge: {observation.summary()}")
-            started.add(self.start())
+            refresh_id = self.start()
+            if refresh_id is not None:
+                started.add(refresh_id)
 
     # -- looking
 
@@ -383,8 +385,9 @@ class Rollout:
 
     # -- starting and adopting
 
-    def start(self) -> str:
-        """StartInstanceRefresh with the target as desired configuration; adopts one that is already running."""
+    def start(self) -> Optional[str]:
+        """StartInstanceRefresh with the target as desired configuration; returns its id, or None where one
+        started meanwhile (the next look adopts it)."""
         try:
             answer = self._call(
                 "start_instance_refresh",
@@ -397,7 +400,7 @@ class Rollout:
             if error.code != "InstanceRefreshInProgress":
                 raise
             self.report(f"an instance refresh started on auto scaling group {self.asg_name} meanwhile; adopting it")
-            return ""
+            return None
         self.refresh_id = answer["InstanceRefreshId"]
         self.report(f"started instance refresh {self.refresh_id} of auto scaling group {self.asg_name} to launch "
                     f"template version {self.target.version}")

@@ -327,7 +327,8 @@ def test_refused_credentials_are_a_clear_error_without_the_secret(client, fleet,
     assert caught.value.asg_name == GROUP
 
 
-def test_a_rollback_already_running_at_the_deadline_is_waited_on_not_repeated(client, fleet, stand_in, clock):
+@pytest.mark.parametrize("timeout", [60, 41.125], ids=["whole-polls", "half-a-second-left"])
+def test_a_rollback_already_running_at_the_deadline_is_waited_on_not_repeated(client, fleet, stand_in, clock, timeout):
     slow = fleet.new_version(HEALTHY)
     with stand_in.state() as aws:  # a killed run's refresh with an hour's warm-up, rolled back by hand
         aws.start_instance_refresh({
@@ -341,11 +342,11 @@ def test_a_rollback_already_running_at_the_deadline_is_waited_on_not_repeated(cl
         aws.rollback_instance_refresh({"AutoScalingGroupName": GROUP})
 
     with pytest.raises(RolloutTimeout) as caught:
-        rollout(client, fleet, slow, clock, timeout_seconds=60).run()
+        rollout(client, fleet, slow, clock, timeout_seconds=timeout).run()
 
     message = str(caught.value)
     assert "was already RollbackInProgress and is still running (the next run waits for it)" in message
-    assert clock.now == 1000 + 60 + 60, "the wait for the rollback ends at its own deadline, not past it"
+    assert clock.now == 1000 + timeout + timeout, "the wait for the rollback ends at its own deadline, not past it"
     assert stand_in.actions().count("RollbackInstanceRefresh") == 0, "one rollback at a time"
     assert "StartInstanceRefresh" not in stand_in.actions()
 
@@ -435,6 +436,96 @@ def test_a_refresh_that_ends_before_it_can_be_cancelled_is_left_alone(client, fl
     assert "was already over;" in str(caught.value)
     assert stand_in.actions().count("CancelInstanceRefresh") == 1
     assert fleet.refreshes()[-1].status == "Successful"
+
+
+def test_the_wait_follows_its_own_refresh_when_another_starts_after_it(client, fleet, stand_in, clock):
+    """Another refresh may start on the group the moment ours ends (a second pipeline): the
+    wait must report how ours ended, not wait out the newer one and start a second of its own."""
+    ours = fleet.new_version(ABANDONS)
+    theirs = fleet.new_version(HEALTHY)
+
+    def start_theirs_once_ours_ended(_sleeps: int) -> None:
+        with stand_in.state() as aws:
+            group = aws.groups[GROUP]
+            if len(group.refreshes) == 1 and not group.refreshes[0].active:
+                aws.start_instance_refresh({
+                    "AutoScalingGroupName": GROUP, "Preferences": {"AutoRollback": True},
+                    "DesiredConfiguration": {"LaunchTemplate": {"LaunchTemplateId": fleet.template.id,
+                                                                "Version": theirs}}})
+
+    clock.on_sleep = start_theirs_once_ours_ended
+    run = rollout(client, fleet, ours, clock)
+
+    with pytest.raises(RolloutFailed) as caught:
+        run.run()
+
+    mine, other = fleet.refreshes()
+    assert caught.value.status == "RollbackSuccessful"
+    assert f"instance refresh {mine.id} RollbackSuccessful" in str(caught.value)
+    assert other.id not in str(caught.value)
+    assert len(stand_in.calls("StartInstanceRefresh")) == 1, "ours only: theirs was neither waited out nor followed"
+    assert run.refresh_id == mine.id
+
+
+def test_a_refresh_aws_no_longer_knows_fails_naming_it_and_its_group(client, fleet, stand_in, clock):
+    """The group deleted and made again under its name while the rollout waits: its refreshes are gone."""
+    version = fleet.new_version(HEALTHY)
+
+    def recreate_the_group(_sleeps: int) -> None:
+        with stand_in.state() as aws:
+            if aws.groups[GROUP].refreshes:
+                aws.create_group(GROUP, fleet.template, "1", desired=2, hook=Hook("phoenix-bootstrap", 300))
+
+    clock.on_sleep = recreate_the_group
+    run = rollout(client, fleet, version, clock)
+
+    with pytest.raises(RolloutError) as caught:
+        run.run()
+
+    assert type(caught.value) is RolloutError
+    assert str(caught.value) == f"instance refresh {run.refresh_id} of auto scaling group {GROUP} is not known to AWS"
+    assert caught.value.asg_name == GROUP
+
+
+def test_a_refresh_ending_in_a_state_aws_may_add_later_is_a_failure_by_that_name(client, fleet, stand_in, clock):
+    """AWS's list of refresh states has grown before (Baking, the rollback states); one phoenix does
+    not know is a failure, not a success or a crash, and a missing reason stays empty."""
+    version = fleet.new_version(HANGS)
+
+    def end_in_a_new_state(_sleeps: int) -> None:
+        with stand_in.state() as aws:
+            refresh = aws.groups[GROUP].refreshes[-1] if aws.groups[GROUP].refreshes else None
+            if refresh is not None and refresh.active:
+                refresh.status, refresh.status_reason, refresh.ended = "Abandoned", None, aws.now
+
+    clock.on_sleep = end_in_a_new_state
+
+    with pytest.raises(RolloutFailed) as caught:
+        rollout(client, fleet, version, clock).run()
+
+    assert str(caught.value).startswith(f"the rollout of launch template version {version} to auto scaling group "
+                                        f"{GROUP} failed: ")
+    assert "Abandoned" in str(caught.value)
+    assert caught.value.status == "Abandoned"
+    assert caught.value.reason == ""
+
+
+def test_a_refresh_that_fails_before_the_first_look_is_reported_not_started_again(client, fleet, stand_in, clock):
+    version = fleet.new_version(ABANDONS)
+
+    def fail_at_once(seen: Any) -> None:  # AWS rolls it back before the rollout looks again
+        if seen.action == "StartInstanceRefresh":
+            while stand_in.aws.groups[GROUP].active_refresh is not None:
+                stand_in.aws.advance()
+
+    stand_in.on_call = fail_at_once
+
+    with pytest.raises(RolloutFailed) as caught:
+        rollout(client, fleet, version, clock).run()
+
+    assert caught.value.status == "RollbackSuccessful"
+    assert len(stand_in.calls("StartInstanceRefresh")) == 1
+    assert [r.status for r in fleet.refreshes()] == ["RollbackSuccessful"]
 
 
 def test_the_providers_client_rides_out_throttling_and_a_hung_connection():
