@@ -78,7 +78,7 @@ def plan(
             ttl, why = older_than, f"--older-than {format_duration(older_than)}"
         else:
             ttl, why = _ttl_of(info.config, default_ttl)
-        lifetime = lifetime_of(getattr(info, "tags", None) or {}, last_update=info.last_update, ttl=ttl)
+        lifetime = lifetime_of(info.tags, last_update=info.last_update, ttl=ttl)
         expires = lifetime.expires
         try:
             validate_feature_id(info.name)
@@ -94,9 +94,9 @@ def plan(
         elif info.name in orphans:
             decisions.append(Decision(info.name, DESTROY, f"orphan: {orphans[info.name]}", expires))
         elif expires is None:
-            decisions.append(Decision(info.name, DESTROY, "never updated", None))
+            decisions.append(Decision(info.name, DESTROY, "never updated"))
         elif now >= expires:
-            if lifetime.extended_until is not None and lifetime.extended_until == expires:
+            if lifetime.extended_until == expires:
                 because = f"extended to {expires:%Y-%m-%d %H:%M} UTC, now past"
             else:
                 because = f"last updated {info.last_update:%Y-%m-%d %H:%M} UTC, past {why}"
@@ -172,7 +172,7 @@ def read_keep_file(path: str) -> set[str]:
         raise InputError(f"--keep-file {path}: {error.strerror or error}") from None
     features = set()
     for number, line in enumerate(text.splitlines(), start=1):
-        entry = line.split("#", 1)[0].strip()
+        entry = line.partition("#")[0].strip()
         if not entry:
             continue
         try:
@@ -244,7 +244,7 @@ def run(
         return emit(Outcome(decision.feature, "destroyed", decision.reason, kind=decision.kind))
 
     if doomed and not dry_run:
-        with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="reap") as pool:
+        with ThreadPoolExecutor(max_workers=parallel) as pool:
             for outcome in pool.map(one, doomed):
                 outcomes[outcome.kind, outcome.feature] = outcome
     return [outcomes[d.kind, d.feature] for d in decisions if (d.kind, d.feature) in outcomes]

@@ -137,25 +137,76 @@ def test_a_keep_list_fails_closed(keep: set[str], features: list[str], refused: 
 
 
 def test_the_cap_takes_the_longest_expired_first_then_orphan_tenants_and_leaves_the_rest() -> None:
-    decisions = [
-        Decision("b", DESTROY, "expired", NOW - timedelta(hours=1)),
-        Decision("a", DESTROY, "expired", NOW - timedelta(hours=5)),
+    decisions = [  # names in the opposite order of their expiry: the expiry decides, not the name
+        Decision("a", DESTROY, "expired", NOW - timedelta(hours=1)),
+        Decision("b", DESTROY, "expired", NOW - timedelta(hours=5)),
         Decision("c", KEEP, "kept"),
         Decision("ghost", DESTROY, "orphan", kind=TENANT, target_id="Tenants-7"),
         Decision("never", DESTROY, "never updated", None),
     ]
     capped = {d.feature: d for d in cap(decisions, 2)}
     assert {name: d.action for name, d in capped.items()} == {
-        "b": LEFT, "a": DESTROY, "c": KEEP, "ghost": LEFT, "never": DESTROY,
+        "a": LEFT, "b": DESTROY, "c": KEEP, "ghost": LEFT, "never": DESTROY,
     }
-    assert capped["b"].reason == "expired; left for the next run (--max-destroy 2)"
+    assert capped["a"].reason == "expired; left for the next run (--max-destroy 2)"
     assert [d.action for d in cap(decisions, 0)].count(DESTROY) == 0
     assert cap(decisions, 10) == decisions
+    with pytest.raises(InputError, match="^--max-destroy must not be negative$"):
+        cap(decisions, -1)
 
     outcomes = run(cap(decisions, 2), lambda decision: None)
     assert [(o.feature, o.kind, o.action) for o in outcomes] == [
-        ("b", STACK, "left"), ("a", STACK, "destroyed"), ("c", STACK, "kept"),
+        ("a", STACK, "left"), ("b", STACK, "destroyed"), ("c", STACK, "kept"),
         ("ghost", TENANT, "left"), ("never", STACK, "destroyed"),
+    ]
+
+
+def test_an_orphan_stack_not_yet_expired_waits_behind_expired_ones_under_the_cap() -> None:
+    stacks = [
+        Info("early", NOW - timedelta(hours=1)),  # its tenant is gone, its ttl has days left
+        Info("lapsed", NOW - timedelta(days=5)),
+    ]
+    decisions = plan(stacks, now=NOW, default_ttl=TTL, orphans={"early": "its Octopus tenant Tenants-9 is gone"})
+    assert decisions[0].expires == NOW - timedelta(hours=1) + TTL
+
+    assert {d.feature: d.action for d in cap(decisions, 1)} == {"early": LEFT, "lapsed": DESTROY}
+
+
+def test_an_extension_overtaken_by_a_later_update_is_not_named_as_the_reason() -> None:
+    stacks = [Info("updated", NOW - timedelta(days=4), tags={EXPIRES_TAG: "2026-02-20T00:00:00Z"})]
+
+    [decision] = plan(stacks, now=NOW, default_ttl=TTL)
+
+    assert decision.action == DESTROY
+    assert decision.reason == "last updated 2026-02-25 12:00 UTC, past the default ttl 3d"
+
+
+def test_orphan_tenants_come_sorted_by_name_each_with_its_reason() -> None:
+    tenants = [{"Id": f"Tenants-{n}", "Name": name, "Description": phoenix_description(name)}
+               for n, name in ((3, "zed0003"), (1, "amy0001"), (2, "max0002"))]
+
+    found = orphan_tenants(tenants, stack_names=[])
+
+    assert [d.feature for d in found] == ["amy0001", "max0002", "zed0003"]
+    assert found[0].reason == ("orphan: Octopus tenant 'amy0001' (Tenants-1) was made by phoenix and has no stack: "
+                               "delete it with its machines and override")
+
+
+def test_orphan_tenants_destroyed_or_failed_are_reported_as_tenants_beside_a_stack_of_the_same_name() -> None:
+    decisions = [
+        Decision("ryan0001", DESTROY, "expired", NOW - timedelta(hours=1)),
+        Decision("ryan0001", DESTROY, "orphan", kind=TENANT, target_id="Tenants-7"),
+        Decision("anna0002", DESTROY, "orphan", kind=TENANT, target_id="Tenants-8"),
+    ]
+
+    def destroy(decision: Decision) -> None:
+        if decision.target_id == "Tenants-8":
+            raise RuntimeError("Octopus answered 500")
+
+    outcomes = run(decisions, destroy)
+
+    assert [(o.feature, o.kind, o.action) for o in outcomes] == [
+        ("ryan0001", STACK, "destroyed"), ("ryan0001", TENANT, "destroyed"), ("anna0002", TENANT, "failed"),
     ]
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -155,6 +154,7 @@ def test_run_continues_past_a_failure_and_reports_each() -> None:
 def test_run_holds_at_most_parallel_destroys_at_once() -> None:
     stacks = [Info(f"f{i}", NOW - timedelta(days=9)) for i in range(6)]
     decisions = plan(stacks, now=NOW, default_ttl=timedelta(hours=72))
+    together = threading.Barrier(3, timeout=10)  # passes only when three destroys run at once
     lock = threading.Lock()
     running, peak = 0, 0
 
@@ -163,15 +163,29 @@ def test_run_holds_at_most_parallel_destroys_at_once() -> None:
         with lock:
             running += 1
             peak = max(peak, running)
-        time.sleep(0.15)
+        together.wait()
         with lock:
             running -= 1
 
-    started = time.monotonic()
     outcomes = run(decisions, destroy, parallel=3)
+    assert [o.action for o in outcomes] == ["destroyed"] * 6, "each three ran together"
     assert peak == 3
-    assert time.monotonic() - started < 0.15 * 6, "destroys ran one after another"
-    assert all(o.action == "destroyed" for o in outcomes)
+
+
+def test_run_destroys_one_at_a_time_unless_told_otherwise() -> None:
+    stacks = [Info(f"f{i}", NOW - timedelta(days=9)) for i in range(2)]
+    decisions = plan(stacks, now=NOW, default_ttl=timedelta(hours=72))
+    started = threading.Semaphore(0)
+    overlapped: list[bool] = []
+
+    def destroy(decision: Decision) -> None:
+        started.release()
+        # A second destroy running beside this one would have released the semaphore by now.
+        overlapped.append(started.acquire(timeout=0.3) and started.acquire(timeout=0.3))
+
+    outcomes = run(decisions, destroy)
+    assert [o.action for o in outcomes] == ["destroyed", "destroyed"]
+    assert overlapped == [False, False]
 
 
 def test_dry_run_destroys_nothing_and_kept_ones_are_reported() -> None:
