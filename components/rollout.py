@@ -340,6 +340,10 @@ class Rollout:
             if ended is not None and ended["InstanceRefreshId"] in started:
                 raise RolloutError(self.asg_name, "the instance refresh succeeded but the group did not "
                                    f"converge: {observation.summary()}")
+            if self.clock() >= self._deadline:  # a loop that never waits still ends
+                raise self._error(RolloutTimeout, f"{self._timed_out()} waiting for auto scaling group "
+                                  f"{self.asg_name} to run launch template version {self.target.version} (no "
+                                  f"instance refresh started): {observation.summary()}")
             refresh_id = self.start()
             if refresh_id is not None:
                 started.add(refresh_id)
@@ -432,7 +436,7 @@ class Rollout:
                 self.report(f"waiting for auto scaling group {self.asg_name}: {self.look(refresh).summary()}")
             why = self.interrupted()
             if why is None and self.clock() >= self._deadline:
-                why = f"timed out after {self.timeout_seconds / 60:g} min"
+                why = self._timed_out()
             if why is not None:
                 raise self._stopped(refresh, why)
             self._pause(interval)
@@ -452,13 +456,16 @@ class Rollout:
                 self.report(f"waiting for auto scaling group {self.asg_name}: {summary}")
             why = self.interrupted()
             if why is None and self.clock() >= self._deadline:
-                why = f"timed out after {self.timeout_seconds / 60:g} min"
+                why = self._timed_out()
             if why is not None:
                 raise self._error(RolloutTimeout if why.startswith("timed out") else RolloutInterrupted,
                                   f"{why} waiting for auto scaling group {self.asg_name} to run launch template "
                                   f"version {self.target.version} (no instance refresh to roll back): {summary}")
             self._pause(interval)
             interval = min(interval * BACKOFF, self.max_poll_seconds)
+
+    def _timed_out(self) -> str:
+        return f"timed out after {self.timeout_seconds / 60:g} min"
 
     def _pause(self, seconds: float) -> None:
         """Sleep, in slices that let an interruption through; never past the deadline."""

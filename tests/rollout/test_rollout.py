@@ -528,6 +528,25 @@ def test_a_refresh_that_fails_before_the_first_look_is_reported_not_started_agai
     assert [r.status for r in fleet.refreshes()] == ["RollbackSuccessful"]
 
 
+def test_a_deadline_reached_before_any_refresh_starts_none(client, fleet, stand_in, clock):
+    """AWS slow to answer (throttled, retried) can use up the timeout before the first refresh."""
+    version = fleet.new_version(HEALTHY)
+
+    def slow_answer(seen: Any) -> None:
+        if seen.action == "DescribeAutoScalingGroups":
+            clock.now += 60  # the whole timeout: the deadline is reached, not passed
+
+    stand_in.on_call = slow_answer
+
+    with pytest.raises(RolloutTimeout) as caught:
+        rollout(client, fleet, version, clock, timeout_seconds=60).run()
+
+    assert str(caught.value).startswith(f"timed out after 1 min waiting for auto scaling group {GROUP} to run "
+                                        f"launch template version {version} (no instance refresh started): ")
+    assert "StartInstanceRefresh" not in stand_in.actions()
+    assert fleet.saved_version() == "1"
+
+
 def test_the_providers_client_rides_out_throttling_and_a_hung_connection():
     """botocore's standard retry mode retries throttling and transient faults; a dead endpoint fails in time."""
     from components.rollout import autoscaling_client
