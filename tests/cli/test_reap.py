@@ -155,7 +155,7 @@ def test_run_holds_at_most_parallel_destroys_at_once() -> None:
     stacks = [Info(f"f{i}", NOW - timedelta(days=9)) for i in range(6)]
     decisions = plan(stacks, now=NOW, default_ttl=timedelta(hours=72))
     together = threading.Barrier(3, timeout=10)  # passes only when three destroys run at once
-    lock = threading.Lock()
+    lock, fourth = threading.Lock(), threading.Event()
     running, peak = 0, 0
 
     def destroy(decision: Decision) -> None:
@@ -163,7 +163,10 @@ def test_run_holds_at_most_parallel_destroys_at_once() -> None:
         with lock:
             running += 1
             peak = max(peak, running)
+            if running > 3:
+                fourth.set()
         together.wait()
+        fourth.wait(0.3)  # room for a fourth destroy to start beside these, were it allowed to
         with lock:
             running -= 1
 
@@ -175,17 +178,23 @@ def test_run_holds_at_most_parallel_destroys_at_once() -> None:
 def test_run_destroys_one_at_a_time_unless_told_otherwise() -> None:
     stacks = [Info(f"f{i}", NOW - timedelta(days=9)) for i in range(2)]
     decisions = plan(stacks, now=NOW, default_ttl=timedelta(hours=72))
-    started = threading.Semaphore(0)
-    overlapped: list[bool] = []
+    lock, second = threading.Lock(), threading.Event()
+    running, peak = 0, 0
 
     def destroy(decision: Decision) -> None:
-        started.release()
-        # A second destroy running beside this one would have released the semaphore by now.
-        overlapped.append(started.acquire(timeout=0.3) and started.acquire(timeout=0.3))
+        nonlocal running, peak
+        with lock:
+            running += 1
+            peak = max(peak, running)
+            if running > 1:
+                second.set()
+        second.wait(0.5)  # room for a second destroy to start beside this one, were it allowed to
+        with lock:
+            running -= 1
 
     outcomes = run(decisions, destroy)
     assert [o.action for o in outcomes] == ["destroyed", "destroyed"]
-    assert overlapped == [False, False]
+    assert peak == 1
 
 
 def test_dry_run_destroys_nothing_and_kept_ones_are_reported() -> None:
