@@ -1,7 +1,8 @@
 """`python -m bench [NAME ...] [--quick]`: run the benchmarks, the bad-input table and the soak.
 
 `python -m bench mutation [MODULE ...]` runs the mutation testing alone (hours for all
-modules, so never part of the default run; `--resume` continues a stopped one); see bench/mutation.py.
+modules, so never part of the default run; `--resume` continues a stopped one, `--jobs N` checks N
+mutants at once); see bench/mutation.py.
 
 Every figure is a ratio or a count taken side by side in the same run;
 seconds are printed, never judged. The exit code is 1 when the soak or the
@@ -34,7 +35,7 @@ def _run(name: str, args: argparse.Namespace) -> Report:
                         seed=args.seed, max_minutes=args.max_minutes, s3=name == "soak-s3")
     module = importlib.import_module(f"bench.{name.replace('-', '_')}")
     if name == "mutation":
-        return module.run(modules=args.names[1:], resume=args.resume)
+        return module.run(modules=args.names[1:], resume=args.resume, jobs=args.jobs)
     return module.run(quick=args.quick)
 
 
@@ -76,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--resume", action="store_true",
                         help="mutation: continue in each module's work folder (tests refreshed, survivors and "
                              "unchecked mutants run again) instead of starting afresh")
+    parser.add_argument("--jobs", type=int, default=1, metavar="N",
+                        help="mutation: mutants checked at once (default 1; more only with cores to spare, "
+                             "as each runs its tests on one)")
     return parser
 
 
@@ -90,6 +94,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         parser.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(NAMES)}")
     if args.resume and not mutation:
         parser.error("--resume continues a mutation run: python -m bench mutation --resume [MODULE ...]")
+    if args.jobs != 1 and not mutation:
+        parser.error("--jobs belongs to a mutation run: python -m bench mutation --jobs 2 [MODULE ...]")
+    if args.jobs < 1:
+        parser.error("--jobs must be at least 1")
     if args.lifecycles is not None and args.lifecycles < 1 or args.workers is not None and args.workers < 1:
         parser.error("--lifecycles and --workers must be at least 1")
     chosen = ["mutation"] if mutation else [name for name in NAMES if name in args.names] or list(NAMES)

@@ -308,7 +308,7 @@ def work_folder(module: str) -> Path:
     return RESULTS / module.removesuffix(".py").replace("/", ".")
 
 
-def run_module(module: str, *, log, resume: bool = False) -> Tally:
+def run_module(module: str, *, log, resume: bool = False, jobs: int = 1) -> Tally:
     """mutmut over one module in a fresh copy of the project (or, with `resume`, in the copy a
     previous run left, see `prepare_resume`); its output goes to `log`."""
     work = work_folder(module)
@@ -323,7 +323,7 @@ def run_module(module: str, *, log, resume: bool = False) -> Tally:
     (work / "setup.cfg").write_text(_config(module), encoding="utf-8")
     started = time.monotonic()
     done = subprocess.run(
-        [str(Path(sys.executable).parent / "mutmut"), "run", "--max-children", "1"],
+        [str(Path(sys.executable).parent / "mutmut"), "run", "--max-children", str(jobs)],
         cwd=work, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, check=False,
     )
     if done.returncode != 0 or not (work / "mutants" / f"{module}.meta").exists():
@@ -338,14 +338,14 @@ def read_tally(work: Path, module: str, seconds: float = 0.0) -> Tally:
     return tally(module, exit_codes, text, seconds)
 
 
-def run(*, quick: bool = False, modules: Sequence[str] = (), resume: bool = False) -> Report:
+def run(*, quick: bool = False, modules: Sequence[str] = (), resume: bool = False, jobs: int = 1) -> Report:
     chosen = [resolve_module(name) for name in modules] or list(MODULES)
     RESULTS.mkdir(parents=True, exist_ok=True)
     tallies = []
     for module in chosen:
         log_path = work_folder(module).with_name(work_folder(module).name + ".log")
         with log_path.open("a" if resume else "w", encoding="utf-8") as log:
-            tally_ = run_module(module, log=log, resume=resume)
+            tally_ = run_module(module, log=log, resume=resume, jobs=jobs)
         tallies.append(tally_)
         print(f"  {module}: {_percent(tally_.score)} ({tally_.mutants} mutants, {tally_.seconds:.0f} s)", flush=True)
     survivors = "\n".join(f"  {name}" for t in tallies for name in t.survivors)

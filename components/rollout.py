@@ -326,13 +326,12 @@ class Rollout:
                 observation = self.look(ended)
             elif latest is not None and latest["InstanceRefreshId"] in started:
                 ended = latest  # ours ended between the start and this look
-            if ended is not None:
-                if not self._carries_target(ended):
-                    self.report(f"instance refresh {ended['InstanceRefreshId']} of auto scaling group "
-                                f"{self.asg_name} (not to version {self.target.version}) ended {ended['Status']}")
-                    continue
-                if ended.get("Status") != "Successful":
-                    raise self._failed(observation)
+            if ended is not None and not self._carries_target(ended):
+                self.report(f"instance refresh {ended['InstanceRefreshId']} of auto scaling group "
+                            f"{self.asg_name} (not to version {self.target.version}) ended {ended['Status']}")
+                ended = None  # someone else's: what matters is where it left the group
+            if ended is not None and ended.get("Status") != "Successful":
+                raise self._failed(observation)
             if observation.converged:
                 return observation
             if observation.on_target and not observation.stale:

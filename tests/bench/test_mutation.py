@@ -230,3 +230,31 @@ def test_resume_may_stand_between_the_modules(capsys) -> None:
         bench_main.main(["mutation", "tenant", "--resume", "nothing"])
     assert exited.value.code == 2
     assert "unknown module nothing" in capsys.readouterr().err
+
+
+def test_jobs_belong_to_the_mutation_run_and_are_at_least_one(capsys) -> None:
+    for argv, said in ((["startup", "--jobs", "2"], "--jobs belongs to a mutation run"),
+                       (["mutation", "--jobs", "0", "tenant"], "--jobs must be at least 1")):
+        with pytest.raises(SystemExit) as exited:
+            bench_main.main(argv)
+        assert exited.value.code == 2
+        assert said in capsys.readouterr().err
+
+
+def test_jobs_reach_mutmut_as_its_children(tmp_path, monkeypatch) -> None:
+    seen: list[list[str]] = []
+    module = "components/octopus/tenant.py"
+    monkeypatch.setattr(mutation, "RESULTS", tmp_path)
+    monkeypatch.setattr(mutation, "_copy_project", lambda work, root: None)
+
+    def fake_mutmut(command, *, cwd, **_):
+        seen.append(command)
+        (Path(cwd) / "mutants" / "components" / "octopus").mkdir(parents=True)
+        (Path(cwd) / "mutants" / f"{module}.meta").write_text(json.dumps({"exit_code_by_key": {}}), encoding="utf-8")
+        (Path(cwd) / "mutants" / module).write_text("", encoding="utf-8")
+        return subprocess.CompletedProcess(command, 0)
+
+    monkeypatch.setattr(mutation.subprocess, "run", fake_mutmut)
+    with (tmp_path / "log").open("w", encoding="utf-8") as log:
+        mutation.run_module(module, log=log, jobs=2)
+    assert seen[0][1:] == ["run", "--max-children", "2"]
