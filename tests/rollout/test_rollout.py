@@ -164,7 +164,8 @@ def test_a_refresh_left_running_is_adopted_not_duplicated(client, fleet, stand_i
     assert observation.converged and fleet.saved_version() == version
     assert len(stand_in.calls("StartInstanceRefresh")) == 1
     assert run.refresh_id == killed_run.refresh_id
-    assert any(line.startswith(f"adopting instance refresh {run.refresh_id} (") for line in run.heard)
+    assert f"adopting instance refresh {run.refresh_id} (Pending, to launch template version {version}) already " \
+        f"running on auto scaling group {GROUP}; not starting another" in run.heard
 
 
 def test_a_refresh_to_another_version_is_waited_out_then_ours_starts(client, fleet, stand_in, clock):
@@ -206,10 +207,13 @@ def test_a_refresh_aws_cannot_roll_back_is_cancelled(client, fleet, stand_in, cl
                                        "LaunchTemplate": {"LaunchTemplateId": fleet.template.id, "Version": stuck}})
         aws.start_instance_refresh({"AutoScalingGroupName": GROUP, "Preferences": {"MinHealthyPercentage": 100}})
 
+    run = rollout(client, fleet, stuck, clock, timeout_seconds=60)
     with pytest.raises(RolloutTimeout) as caught:
-        rollout(client, fleet, stuck, clock, timeout_seconds=60).run()
+        run.run()
 
     assert "was cancelled (AWS refused a rollback)" in str(caught.value)
+    [adopting] = [line for line in run.heard if line.startswith("adopting")]
+    assert "(Pending, without a desired configuration) already running" in adopting
     assert stand_in.actions().count("RollbackInstanceRefresh") == 1
     assert stand_in.actions().count("CancelInstanceRefresh") == 1
     assert fleet.active_refresh() is None and fleet.refreshes()[-1].status == "Cancelled"
