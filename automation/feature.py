@@ -99,7 +99,8 @@ def newest_version(versions: Iterable[str], feature_id: str) -> Optional[str]:
     """The highest-precedence version whose pre-release tag names the feature.
 
     Versions that are not semantic versions (Octopus allows any text) are
-    ignored rather than failing the look-up.
+    ignored rather than failing the look-up. Of versions equal in precedence (they
+    differ in build metadata) the first wins: Octopus lists releases newest first.
     """
     best: Optional[tuple[tuple, str]] = None
     for text in versions:

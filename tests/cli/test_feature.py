@@ -114,6 +114,12 @@ def test_newest_version_picks_by_precedence_not_by_order() -> None:
     assert newest_version(versions + ["1.1.0-ryan0001"], "ryan0001") == "1.1.0-ryan0001"
 
 
+def test_of_releases_equal_in_precedence_the_newest_created_wins() -> None:
+    """Build metadata does not order versions; Octopus lists a project's releases newest first."""
+    assert newest_version(["1.0.0-ryan0001+build.2", "1.0.0-ryan0001+build.1"], "ryan0001") == \
+        "1.0.0-ryan0001+build.2"
+
+
 def test_newest_version_without_a_match_is_none() -> None:
     assert newest_version(["1.0.0-other01", "1.0.0"], "ryan0001") is None
     assert newest_version([], "ryan0001") is None
