@@ -21,6 +21,7 @@ from components.rollout import (
     RolloutTimeout,
     Target,
     describe_refresh,
+    failed_activities,
     observe,
 )
 from tests.rollout.autoscaling_server import ABANDONS, EPOCH, HANGS, HEALTHY, Hook
@@ -104,6 +105,7 @@ def test_a_timeout_rolls_the_refresh_back_and_waits_for_it(client, fleet, stand_
                               "template version 2; instance refresh")
     assert caught.value.asg_name == GROUP
     assert "yesterday's quota" not in message, "an activity from before the refresh is not why it timed out"
+    assert not any("yesterday's quota" in line for line in run.warned), "nor a warning while it runs"
     assert "was rolled back;" in message and "RollbackSuccessful" in message
     assert "in service: 2 on version 1" in message
     assert len(stand_in.calls("RollbackInstanceRefresh")) == 1
@@ -549,6 +551,17 @@ def test_a_deadline_reached_before_any_refresh_starts_none(client, fleet, stand_
                                         f"launch template version {version} (no instance refresh started): ")
     assert "StartInstanceRefresh" not in stand_in.actions()
     assert fleet.saved_version() == "1"
+
+
+def test_an_activity_that_starts_the_second_its_refresh_does_counts_as_the_refreshs():
+    """AWS's times are whole seconds: a refresh's first launch often shares its start time."""
+    start = EPOCH + timedelta(minutes=5)
+    activities = [  # newest first, as AWS lists them
+        {"StatusCode": "Failed", "StartTime": start, "StatusMessage": "launched with the refresh"},
+        {"StatusCode": "Failed", "StartTime": start - timedelta(seconds=1), "StatusMessage": "a second before"},
+    ]
+    assert failed_activities(activities, since=start) == ["launched with the refresh"]
+    assert failed_activities(activities) == ["a second before", "launched with the refresh"]
 
 
 def test_the_providers_client_rides_out_throttling_and_a_hung_connection():
