@@ -379,6 +379,61 @@ def test_an_old_instance_listed_after_one_still_launching_is_seen_as_stale():
     assert seen.healthy_on_target == 1
 
 
+TEMPLATE = "lt-0123456789abcdef0"
+ON, OLD = {"LaunchTemplateId": TEMPLATE, "Version": "2"}, {"LaunchTemplateId": TEMPLATE, "Version": "1"}
+
+
+def _instance(state: str, launched: Optional[dict], health: str = "Healthy") -> dict:
+    found = {"InstanceId": "i-0", "LifecycleState": state, "HealthStatus": health}
+    return {**found, "LaunchTemplate": launched} if launched else found
+
+
+@pytest.mark.parametrize(
+    ("group", "said"),
+    [
+        ({"DesiredCapacity": 2, "LaunchTemplate": ON, "Instances": [_instance("InService", ON)] * 2},
+         "2/2 healthy in service on launch template version 2; in service: 2 on version 2"),
+        ({"DesiredCapacity": 2, "LaunchTemplate": OLD,
+          "Instances": [_instance("InService", OLD), _instance("InService", OLD, "Unhealthy"),
+                        _instance("Pending", ON)]},
+         "0/2 healthy in service on launch template version 2; the group launches version 1; "
+         "in service: 2 on version 1 (1 unhealthy); not in service: 1 Pending"),
+        ({"DesiredCapacity": 1, "Instances": [_instance("InService", None)]},
+         "0/1 healthy in service on launch template version 2; the group launches version unknown; "
+         "in service: 1 on no launch template"),
+        ({"DesiredCapacity": 0, "MixedInstancesPolicy": {"LaunchTemplate": {"LaunchTemplateSpecification": ON}}},
+         "0/0 healthy in service on launch template version 2; in service: none"),
+    ],
+    ids=["on-target", "launches-another-version", "no-launch-template", "empty-mixed-policy"],
+)
+def test_a_look_at_the_group_is_said_in_one_line(group: dict, said: str) -> None:
+    """The line every wait reports and every failure ends with: what a person reads to know the group's state."""
+    assert observe(group, Target(GROUP, TEMPLATE, "2")).summary() == said
+
+
+@pytest.mark.parametrize(
+    ("activity", "said"),
+    [
+        ({"StatusMessage": "We currently do not have sufficient t3.small capacity",
+          "Description": "Launching a new EC2 instance.  Status Reason: We currently do not have sufficient t3.small "
+                         "capacity", "Cause": "At 10:00 an instance was started"},
+         "Launching a new EC2 instance: We currently do not have sufficient t3.small capacity"),
+        ({"Description": "Launching a new EC2 instance: i-0abc.  Status Reason: Lifecycle Action Completed with "
+                         "ABANDON Result"},
+         "Launching a new EC2 instance: i-0abc.  Status Reason: Lifecycle Action Completed with ABANDON Result"),
+        ({"Cause": "At 10:00 an instance was started in response to a difference between desired and actual "
+                   "capacity"},
+         "At 10:00 an instance was started in response to a difference between desired and actual capacity"),
+        ({"StatusMessage": "Launching a new EC2 instance failed", "Description": "Launching a new EC2 instance"},
+         "Launching a new EC2 instance failed"),
+        ({}, ""),
+    ],
+    ids=["message-after-description", "description-alone", "cause-alone", "message-holds-description", "nothing"],
+)
+def test_a_failed_activity_is_said_with_aws_own_words_once(activity: dict, said: str) -> None:
+    assert failed_activities([{"StatusCode": "Failed", **activity}]) == [said]
+
+
 def add_old_failed_launch(stand_in: Any) -> None:
     """A launch that failed an hour before the rollout started: not why the rollout failed."""
     with stand_in.state() as aws:
@@ -391,6 +446,13 @@ def add_old_failed_launch(stand_in: Any) -> None:
 
 def test_a_failure_names_only_the_activities_of_its_own_refresh(client, fleet, stand_in, clock):
     add_old_failed_launch(stand_in)
+    with stand_in.state() as aws:  # another feature's group fails too, while ours rolls out
+        other = aws.create_group("phoenix-anna0002-fleet", aws.add_template("anna"), "1", desired=0, min_size=0)
+        other.activities.append({
+            "ActivityId": "0a1b2c3d-other", "AutoScalingGroupName": other.name, "StatusCode": "Failed",
+            "Cause": "Meanwhile.", "Description": "Launching a new EC2 instance.  Status Reason: anna's quota",
+            "StatusMessage": "anna's quota", "StartTime": EPOCH + timedelta(days=365), "Progress": 100,
+        })
     version = fleet.new_version(ABANDONS)
 
     with pytest.raises(RolloutFailed) as caught:
@@ -398,6 +460,7 @@ def test_a_failure_names_only_the_activities_of_its_own_refresh(client, fleet, s
 
     assert "Lifecycle Action Completed with ABANDON Result" in str(caught.value)
     assert "yesterday's quota" not in str(caught.value)
+    assert "anna's quota" not in str(caught.value), "another group's failure is not this rollout's"
 
 
 def test_a_refresh_that_ends_as_the_run_is_interrupted_needs_no_rollback(client, fleet, stand_in, clock):
