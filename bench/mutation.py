@@ -41,6 +41,8 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "mutation"
 SOURCE_DIRS = ("automation", "components", "bootstrap")
 """What mutmut copies into `mutants/` itself (only the measured module is mutated)."""
+GUARD = ROOT / "bench" / "mutation_guard.py"
+"""mutmut's own command line, with a timeout that signals no process but the mutant it was set for."""
 LINKED = (".venv", ".pulumi")
 """Installed, not versioned: linked into the copy, as is every node_modules folder."""
 GOAL, GOAL_WITHOUT_TEXT = 0.90, 0.95
@@ -323,7 +325,7 @@ def run_module(module: str, *, log, resume: bool = False, jobs: int = 1) -> Tall
     (work / "setup.cfg").write_text(_config(module), encoding="utf-8")
     started = time.monotonic()
     done = subprocess.run(
-        [str(Path(sys.executable).parent / "mutmut"), "run", "--max-children", str(jobs)],
+        [sys.executable, str(GUARD), "run", "--max-children", str(jobs)],
         cwd=work, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, check=False,
     )
     if done.returncode != 0 or not (work / "mutants" / f"{module}.meta").exists():

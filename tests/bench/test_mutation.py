@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bench import __main__ as bench_main
-from bench import mutation, mutation_relay
+from bench import mutation, mutation_guard, mutation_relay
 from bench.mutation_site.sitecustomize import HITS_ENV
 
 # What mutmut writes into `mutants/`: the original function and each mutant beside it.
@@ -257,4 +258,55 @@ def test_jobs_reach_mutmut_as_its_children(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(mutation.subprocess, "run", fake_mutmut)
     with (tmp_path / "log").open("w", encoding="utf-8") as log:
         mutation.run_module(module, log=log, jobs=2)
-    assert seen[0][1:] == ["run", "--max-children", "2"]
+    assert seen[0] == [sys.executable, str(mutation.GUARD), "run", "--max-children", "2"]
+
+
+def _sleeper() -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+
+
+def test_a_timeout_stops_the_process_it_was_set_for() -> None:
+    child = _sleeper()
+    try:
+        mutation_guard.Timeouts().register(child.pid, 0.2)
+        assert child.wait(timeout=10) == -signal.SIGXCPU
+    finally:
+        child.kill()
+
+
+def test_a_timeout_spares_a_process_that_took_over_the_pid_of_one_that_ended() -> None:
+    """mutmut 3.8.1's own timeout signals the pid regardless: here it once stopped a test run."""
+    child = _sleeper()
+    started = {"now": "started earlier"}
+    try:
+        mutation_guard.Timeouts(identity=lambda pid: started["now"]).register(child.pid, 0.2)
+        started["now"] = "started later"  # the registered process ended and another has its pid
+        with pytest.raises(subprocess.TimeoutExpired):
+            child.wait(timeout=1.5)
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_a_process_start_time_is_read_from_proc_and_gone_with_the_process() -> None:
+    child = _sleeper()
+    first = mutation_guard.start_time(child.pid)
+    assert first is not None and first.isdigit() and first == mutation_guard.start_time(child.pid)
+    assert mutation_guard.start_time(os.getpid()) != first
+    child.kill()
+    child.wait()
+    assert mutation_guard.start_time(child.pid) is None
+
+
+def test_mutmut_takes_its_timeouts_from_the_guard(tmp_path, monkeypatch) -> None:
+    (tmp_path / "setup.cfg").write_text("[mutmut]\nsource_paths = src\n", encoding="utf-8")
+    (tmp_path / "src").mkdir()
+    monkeypatch.chdir(tmp_path)  # mutmut reads its settings from the working folder as it is imported
+    import mutmut.workers.isolation as isolation
+    import mutmut.workers.timeout as timeout
+
+    monkeypatch.setattr(isolation, "register_timeout", isolation.register_timeout)
+    monkeypatch.setattr(timeout, "register_timeout", timeout.register_timeout)
+    guard = mutation_guard.Timeouts()
+    mutation_guard.install(guard)
+    assert isolation.register_timeout == guard.register and timeout.register_timeout == guard.register
