@@ -151,11 +151,13 @@ def test_run_continues_past_a_failure_and_reports_each() -> None:
     assert exit_code([o for o in outcomes if o.feature != "b"]) == ExitCode.OK
 
 
-def test_run_holds_at_most_parallel_destroys_at_once() -> None:
-    stacks = [Info(f"f{i}", NOW - timedelta(days=9)) for i in range(6)]
+@pytest.mark.parametrize(("options", "count", "allowed"), [({"parallel": 3}, 6, 3), ({}, 2, 1)],
+                         ids=["parallel-3", "default-one-at-a-time"])
+def test_run_holds_at_most_parallel_destroys_at_once(options: dict, count: int, allowed: int) -> None:
+    stacks = [Info(f"f{i}", NOW - timedelta(days=9)) for i in range(count)]
     decisions = plan(stacks, now=NOW, default_ttl=timedelta(hours=72))
-    together = threading.Barrier(3, timeout=10)  # passes only when three destroys run at once
-    lock, fourth = threading.Lock(), threading.Event()
+    together = threading.Barrier(allowed, timeout=10)  # passes only when `allowed` destroys run at once
+    lock, one_more = threading.Lock(), threading.Event()
     running, peak = 0, 0
 
     def destroy(decision: Decision) -> None:
@@ -163,38 +165,16 @@ def test_run_holds_at_most_parallel_destroys_at_once() -> None:
         with lock:
             running += 1
             peak = max(peak, running)
-            if running > 3:
-                fourth.set()
+            if running > allowed:
+                one_more.set()
         together.wait()
-        fourth.wait(0.3)  # room for a fourth destroy to start beside these, were it allowed to
+        one_more.wait(0.3)  # room for one more destroy to start beside these, were it allowed to
         with lock:
             running -= 1
 
-    outcomes = run(decisions, destroy, parallel=3)
-    assert [o.action for o in outcomes] == ["destroyed"] * 6, "each three ran together"
-    assert peak == 3
-
-
-def test_run_destroys_one_at_a_time_unless_told_otherwise() -> None:
-    stacks = [Info(f"f{i}", NOW - timedelta(days=9)) for i in range(2)]
-    decisions = plan(stacks, now=NOW, default_ttl=timedelta(hours=72))
-    lock, second = threading.Lock(), threading.Event()
-    running, peak = 0, 0
-
-    def destroy(decision: Decision) -> None:
-        nonlocal running, peak
-        with lock:
-            running += 1
-            peak = max(peak, running)
-            if running > 1:
-                second.set()
-        second.wait(0.5)  # room for a second destroy to start beside this one, were it allowed to
-        with lock:
-            running -= 1
-
-    outcomes = run(decisions, destroy)
-    assert [o.action for o in outcomes] == ["destroyed", "destroyed"]
-    assert peak == 1
+    outcomes = run(decisions, destroy, **options)
+    assert [o.action for o in outcomes] == ["destroyed"] * count, "each group of `allowed` ran together"
+    assert peak == allowed
 
 
 def test_dry_run_destroys_nothing_and_kept_ones_are_reported() -> None:
