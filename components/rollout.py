@@ -351,7 +351,7 @@ class Rollout:
 
     def look(self, refresh: Optional[Mapping[str, Any]] = None) -> Observation:
         groups = self._call("describe_auto_scaling_groups", AutoScalingGroupNames=[self.asg_name])
-        found = [g for g in groups.get("AutoScalingGroups", []) if g.get("AutoScalingGroupName") == self.asg_name]
+        found = [g for g in groups.get("AutoScalingGroups") or [] if g.get("AutoScalingGroupName") == self.asg_name]
         if not found:
             raise RolloutError(self.asg_name, f"auto scaling group {self.asg_name} does not exist in "
                                f"{self.client.meta.region_name}")

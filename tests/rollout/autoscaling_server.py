@@ -33,6 +33,9 @@ does. What it models, and where that comes from
   API_PutLifecycleHook, API_RecordLifecycleActionHeartbeat). ABANDON terminates
   the instance with the activity text AWS shows ("... Lifecycle Action
   Completed with ABANDON Result"; AWS Knowledge Center lifecycle-actions-code-deploy).
+- DescribeAutoScalingGroups answers a page of 50 groups unless MaxRecords (at most
+  100) says otherwise, with a NextToken for the rest; a name that no group has is
+  no error, only absent from the answer (API_DescribeAutoScalingGroups).
 - Scaling activities, newest first, for each launch: Successful, Cancelled
   (abandoned) or Failed with AWS's text (insufficient capacity); AWS retries a
   failed launch by itself (API_DescribeScalingActivities).
@@ -658,11 +661,18 @@ class AutoScaling:
         return self.groups[name]
 
     def describe_auto_scaling_groups(self, params: dict[str, Any]) -> dict[str, Any]:
-        """The groups as they are; then time moves on by one tick (a poll)."""
+        """The groups as they are, a page at a time; then time moves on by one tick (a poll)."""
         names = params.get("AutoScalingGroupNames")
         found = [g.describe() for g in self.groups.values() if names is None or g.name in names]
+        first = int(params.get("NextToken") or 0)
+        size = params.get("MaxRecords", 50)
+        if not 1 <= size <= 100:
+            raise validation("MaxRecords must be between 1 and 100.")
         self.advance()
-        return {"AutoScalingGroups": found}
+        page: dict[str, Any] = {"AutoScalingGroups": found[first:first + size]}
+        if first + size < len(found):
+            page["NextToken"] = str(first + size)
+        return page
 
     def describe_instance_refreshes(self, params: dict[str, Any]) -> dict[str, Any]:
         """Newest first; then time moves on by one tick (a poll)."""

@@ -288,3 +288,19 @@ def test_unsigned_and_foreign_requests_are_refused(stand_in, template):
     elsewhere = boto3_session().client("autoscaling", region_name="us-east-1", endpoint_url=stand_in.url)
     with pytest.raises(ClientError, match="SignatureDoesNotMatch"):
         elsewhere.describe_auto_scaling_groups()
+
+
+def test_groups_come_a_page_at_a_time_as_boto3s_paginator_reads_them(stand_in, client, template) -> None:
+    with stand_in.state() as aws:
+        for number in range(60):
+            aws.create_group(f"other{number:02d}", template, "1", desired=0, min_size=0)
+
+    pages = list(client.get_paginator("describe_auto_scaling_groups").paginate())
+
+    assert [len(page["AutoScalingGroups"]) for page in pages] == [50, 11], "50 a page by default; ours is one more"
+    assert len({g["AutoScalingGroupName"] for page in pages for g in page["AutoScalingGroups"]}) == 61
+    named = client.describe_auto_scaling_groups(AutoScalingGroupNames=["other59", "nothing"])["AutoScalingGroups"]
+    assert [g["AutoScalingGroupName"] for g in named] == ["other59"], "an unknown name is no error"
+    with pytest.raises(ClientError) as refused:
+        client.describe_auto_scaling_groups(MaxRecords=101)
+    assert refused.value.response["Error"]["Code"] == "ValidationError"

@@ -297,6 +297,41 @@ def test_a_new_group_whose_instances_never_start_times_out_naming_the_activities
     assert "(x1)" not in message
 
 
+def test_the_group_is_found_by_name_among_more_than_a_page_of_groups(client, stand_in, clock):
+    """AWS answers 50 groups a page: an account with more must not hide this feature's."""
+    with stand_in.state() as aws:
+        for number in range(60):
+            aws.create_group(f"phoenix-other{number:04d}-fleet", aws.add_template(f"other{number}"), "1",
+                             desired=0, min_size=0)
+        template = aws.add_template("ours")
+        aws.create_group(GROUP, template, "1", desired=1)
+
+    observation = rollout(client, Fleet(stand_in, template), "1", clock).run()
+
+    assert observation.converged
+    [look] = stand_in.calls("DescribeAutoScalingGroups")
+    assert look.params["AutoScalingGroupNames"] == [GROUP]
+
+
+def test_a_group_deleted_while_its_instances_are_waited_for_fails_naming_it(client, stand_in, clock):
+    with stand_in.state() as aws:
+        template = aws.add_template("fresh")
+        aws.create_group(GROUP, template, "1", desired=2, wait=False, hook=Hook("h", 300))
+
+    def delete_the_group(seen: Any) -> None:  # right after the first look
+        if seen.action == "DescribeAutoScalingGroups":
+            stand_in.aws.groups.pop(GROUP, None)
+
+    stand_in.on_call = delete_the_group
+
+    with pytest.raises(RolloutError) as caught:
+        rollout(client, Fleet(stand_in, template), "1", clock).run()
+
+    assert type(caught.value) is RolloutError
+    assert str(caught.value) == f"auto scaling group {GROUP} does not exist in eu-west-1"
+    assert caught.value.asg_name == GROUP
+
+
 def test_progress_is_reported_once_per_new_state(client, fleet, stand_in, clock):
     version = fleet.new_version(HEALTHY)
     run = rollout(client, fleet, version, clock)
