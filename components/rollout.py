@@ -245,7 +245,7 @@ def observe(group: Mapping[str, Any], target: Target, refresh: Optional[Mapping[
     other_states: Counter[str] = Counter()
     unhealthy = healthy_on_target = 0
     for instance in group.get("Instances") or []:
-        state = instance.get("LifecycleState", "")
+        state = instance["LifecycleState"]  # required in AWS's Instance shape
         if state != "InService":
             other_states[state] += 1
             continue
@@ -661,11 +661,11 @@ def _number(value: Any, default: float, key: str, low: float, high: float, fail:
 
 
 def _version_text(value: Any) -> Optional[str]:
-    if isinstance(value, bool):
-        return None
+    """A numbered version as text; a whole float (how JSON may carry 3) counts, nothing else that is no number
+    written plainly (`True`, `None`, `[3]` and `4.5` never match)."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    text = str(value) if isinstance(value, (int, str)) else ""
+    text = str(value)
     return text if _VERSION.match(text) else None
 
 

@@ -438,8 +438,17 @@ def _instance(state: str, launched: Optional[dict], health: str = "Healthy") -> 
          "in service: 1 on no launch template"),
         ({"DesiredCapacity": 0, "MixedInstancesPolicy": {"LaunchTemplate": {"LaunchTemplateSpecification": ON}}},
          "0/0 healthy in service on launch template version 2; in service: none"),
+        ({"DesiredCapacity": 3, "LaunchTemplate": ON,
+          "Instances": [_instance("InService", ON),
+                        _instance("InService", {"LaunchTemplateId": "lt-0fedcba9876543210",
+                                                "LaunchTemplateName": "phoenix-old-fleet", "Version": "7"}),
+                        _instance("InService", {"LaunchTemplateId": "lt-0aaaabbbbccccdddd", "Version": "2"}),
+                        _instance("Pending", ON), _instance("Pending", ON), _instance("Terminating", OLD)]},
+         "1/3 healthy in service on launch template version 2; in service: 1 on template lt-0aaaabbbbccccdddd "
+         "version 2, 1 on template phoenix-old-fleet version 7, 1 on version 2; not in service: 2 Pending, "
+         "1 Terminating"),
     ],
-    ids=["on-target", "launches-another-version", "no-launch-template", "empty-mixed-policy"],
+    ids=["on-target", "launches-another-version", "no-launch-template", "empty-mixed-policy", "other-templates"],
 )
 def test_a_look_at_the_group_is_said_in_one_line(group: dict, said: str) -> None:
     """The line every wait reports and every failure ends with: what a person reads to know the group's state."""
