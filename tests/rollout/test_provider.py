@@ -107,6 +107,36 @@ def test_check_names_the_bad_input(key, value):
     assert repr(value) in result.failures[0].reason
 
 
+@pytest.mark.parametrize(
+    ("key", "value", "kept"),
+    [
+        ("asg_name", "g" * 255, "g" * 255),
+        ("timeout_minutes", 720, 720),
+        ("timeout_minutes", 0.5, 0.5),
+        ("instance_warmup_seconds", 0, 0),
+        ("instance_warmup_seconds", 3600.0, 3600),
+    ],
+)
+def test_check_takes_every_value_up_to_its_limits(key, value, kept):
+    result = RolloutGateProvider().check({}, props(**{key: value}))
+
+    assert result.failures == []
+    assert result.inputs[key] == kept and type(result.inputs[key]) is type(kept)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "reason"),
+    [
+        ("timeout_minutes", 0, "must be a number of minutes in (0, 720], got 0"),
+        ("instance_warmup_seconds", 1.5, "must be a whole number of seconds in [0, 3600], got 1.5"),
+    ],
+)
+def test_a_bad_number_is_told_its_unit_and_range(key, value, reason):
+    [failure] = RolloutGateProvider().check({}, props(**{key: value})).failures
+
+    assert failure.reason == reason
+
+
 def test_check_lets_unknown_values_through_during_preview():
     news = props(asg_name=Unknown(), launch_template_id=Unknown(), launch_template_version=Unknown())
 
