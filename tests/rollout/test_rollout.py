@@ -175,11 +175,37 @@ def test_a_refresh_to_another_version_is_waited_out_then_ours_starts(client, fle
     ours = fleet.new_version(HEALTHY)
     rollout(client, fleet, older, clock).start()
 
-    observation = rollout(client, fleet, ours, clock).run()
+    run = rollout(client, fleet, ours, clock)
+    observation = run.run()
 
     assert observation.converged and fleet.saved_version() == ours
     assert [r.desired["Version"] for r in fleet.refreshes()] == [older, ours]
     assert [r.status for r in fleet.refreshes()] == ["Successful", "Successful"]
+    assert f"instance refresh {fleet.refreshes()[0].id} of auto scaling group {GROUP} (not to version {ours}) " \
+        "ended Successful" in run.heard
+
+
+def test_a_refresh_that_succeeds_as_the_group_is_moved_by_hand_fails_saying_so(client, fleet, stand_in, clock):
+    version = fleet.new_version(HEALTHY)
+
+    def move_back_once_it_succeeded(seen: Any) -> None:
+        group = stand_in.aws.groups[GROUP]
+        if seen.action == "DescribeInstanceRefreshes" and group.refreshes and \
+                group.refreshes[-1].status == "Successful" and group.template["Version"] == version:
+            stand_in.aws.update_auto_scaling_group({
+                "AutoScalingGroupName": GROUP, "LaunchTemplate": {"LaunchTemplateId": fleet.template.id,
+                                                                  "Version": "1"}})
+
+    stand_in.on_call = move_back_once_it_succeeded
+
+    with pytest.raises(RolloutError) as caught:
+        rollout(client, fleet, version, clock).run()
+
+    assert type(caught.value) is RolloutError and caught.value.asg_name == GROUP
+    assert str(caught.value).startswith("the instance refresh succeeded but the group did not converge: "
+                                        f"2/2 healthy in service on launch template version {version}; "
+                                        "the group launches version 1")
+    assert len(stand_in.calls("StartInstanceRefresh")) == 1, "a group moved by hand is not fought over"
 
 
 def test_a_refresh_that_starts_meanwhile_is_adopted(client, fleet, stand_in, clock):
