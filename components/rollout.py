@@ -558,12 +558,13 @@ class Rollout:
         try:
             return getattr(self.client, operation)(**params)
         except ClientError as error:
-            detail = error.response.get("Error", {})
-            code = detail.get("Code", "error")
+            detail = error.response.get("Error") or {}
+            code = detail.get("Code") or "error"
+            # botocore reads an empty <Message/> as None: the code alone says it then.
             raise AwsRefused(
                 self.asg_name,
                 f"AWS refused {error.operation_name} for auto scaling group {self.asg_name}: "
-                f"{code}: {detail.get('Message', '')}".rstrip(": "),
+                f"{code}: {detail.get('Message') or ''}".rstrip(": "),
                 code=code,
             ) from error
         except BotoCoreError as error:

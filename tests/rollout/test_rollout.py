@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any, Optional
 
 import pytest
+from botocore.config import Config
 
 from components.rollout import (
     AwsRefused,
@@ -24,8 +25,8 @@ from components.rollout import (
     failed_activities,
     observe,
 )
-from tests.rollout.autoscaling_server import ABANDONS, EPOCH, HANGS, HEALTHY, Hook
-from tests.rollout.conftest import GROUP, SECRET_ACCESS_KEY, FakeClock, Fleet
+from tests.rollout.autoscaling_server import ABANDONS, EPOCH, HANGS, HEALTHY, REGION, AwsError, Hook
+from tests.rollout.conftest import GROUP, SECRET_ACCESS_KEY, FakeClock, Fleet, boto3_session
 
 
 def rollout(client: Any, fleet: Fleet, version: str, clock: FakeClock, **kwargs: Any) -> Rollout:
@@ -392,6 +393,35 @@ def test_refused_credentials_are_a_clear_error_without_the_secret(client, fleet,
     assert SECRET_ACCESS_KEY not in message and SECRET_ACCESS_KEY not in repr(caught.value)
     assert caught.value.code == "InvalidClientTokenId"
     assert caught.value.asg_name == GROUP
+
+
+def test_a_refusal_without_a_message_is_named_by_its_code_alone(client, fleet, stand_in, clock):
+    def refuse(seen: Any) -> None:
+        if seen.action == "DescribeInstanceRefreshes":
+            raise AwsError(403, "AccessDenied", "")
+
+    stand_in.on_call = refuse
+
+    with pytest.raises(AwsRefused) as caught:
+        rollout(client, fleet, "1", clock).run()
+
+    assert str(caught.value) == f"AWS refused DescribeInstanceRefreshes for auto scaling group {GROUP}: AccessDenied"
+    assert caught.value.code == "AccessDenied"
+
+
+def test_aws_out_of_reach_is_a_refusal_that_names_the_group(fleet, clock):
+    unreachable = boto3_session().client(
+        "autoscaling", region_name=REGION, endpoint_url="http://127.0.0.1:9",
+        config=Config(retries={"mode": "standard", "max_attempts": 1}, connect_timeout=2),
+    )
+
+    with pytest.raises(AwsRefused) as caught:
+        Rollout(client=unreachable, target=Target(GROUP, fleet.template.id, "1"), timeout_seconds=60,
+                sleep=clock.sleep, clock=clock).run()
+
+    assert str(caught.value).startswith(f"could not ask AWS about auto scaling group {GROUP}: Could not connect to "
+                                        "the endpoint URL")
+    assert caught.value.code == "" and caught.value.asg_name == GROUP
 
 
 @pytest.mark.parametrize("timeout", [60, 41.125], ids=["whole-polls", "half-a-second-left"])
